@@ -1,0 +1,1 @@
+"""Pure functions that turn API results into ECS documents with deterministic ids."""

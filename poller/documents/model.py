@@ -1,0 +1,33 @@
+"""The document type every mapper produces and every sink consumes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+__all__ = ["Document", "Names"]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One ECS document bound for `data_stream` under a deterministic `doc_id`.
+
+    The same API fact always yields the same `doc_id`, so writing it twice is a no-op and a
+    revised bucket replaces its earlier version instead of adding to it.
+    """
+
+    stream: str  # stream name from poller.streams, e.g. "completions"
+    data_stream: str  # e.g. "logs-openai.completions-default"
+    doc_id: str
+    source: Mapping[str, Any]  # JSON-serialisable; nested objects, never dotted keys
+
+
+class Names(Protocol):
+    """Looks up display names next to ids; None when the directory does not know the id."""
+
+    def project_name(self, project_id: str) -> str | None: ...
+
+    def user_email(self, user_id: str) -> str | None: ...
+
+    def api_key_name(self, api_key_id: str) -> str | None: ...
