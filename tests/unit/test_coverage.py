@@ -1,0 +1,90 @@
+"""The coverage planner: every minute is collected at exactly one width."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from poller.coverage import (
+    Coverage,
+    Segment,
+    auto_segments,
+    exact_segments,
+)
+from poller.streams import BucketWidth
+
+D, H, M = 86400, 3600, 60
+T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
+
+minutes = st.integers(min_value=0, max_value=40 * 1440).map(lambda m: T0 + m * M)
+
+
+def _minutes_of(segments: list[Segment]) -> list[int]:
+    out: list[int] = []
+    for seg in segments:
+        out.extend(range(seg.start, seg.end, M))
+    return out
+
+
+def test_exact_segments_fill_edges_with_finer_widths() -> None:
+    start = T0 + 10 * H + 37 * M  # 10:37 on day 0
+    end = T0 + 2 * D + 5 * H  # 05:00 on day 2
+    assert exact_segments(start, end, BucketWidth.DAY) == [
+        Segment(start, T0 + 11 * H, BucketWidth.MINUTE),
+        Segment(T0 + 11 * H, T0 + D, BucketWidth.HOUR),
+        Segment(T0 + D, T0 + 2 * D, BucketWidth.DAY),
+        Segment(T0 + 2 * D, end, BucketWidth.HOUR),
+    ]
+
+
+@given(minutes, minutes, st.sampled_from(list(BucketWidth)))
+def test_exact_segments_cover_every_minute_once(a: int, b: int, width: BucketWidth) -> None:
+    start, end = min(a, b), max(a, b)
+    segments = exact_segments(start, end, width)
+    assert _minutes_of(segments) == list(range(start, end, M))
+
+
+def test_auto_segments_follow_age_rules() -> None:
+    now = T0 + 40 * D + 13 * H + 7 * M
+    start = T0
+    segments = auto_segments(start, now - 2 * M, now)
+    widths = {seg.width for seg in segments}
+    assert widths == {BucketWidth.DAY, BucketWidth.HOUR, BucketWidth.MINUTE}
+    day_end = max(s.end for s in segments if s.width is BucketWidth.DAY)
+    hour_end = max(s.end for s in segments if s.width is BucketWidth.HOUR)
+    assert day_end == T0 + 25 * D  # floor(now - 15d) to a day
+    assert hour_end == now - now % H - D  # floor(now - 24h) to an hour
+    assert _minutes_of(segments) == list(range(start, now - 2 * M, M))
+
+
+def test_coverage_merges_adjacent_same_width_and_keeps_others() -> None:
+    cov = Coverage()
+    cov = cov.add(Segment(T0, T0 + D, BucketWidth.DAY))
+    cov = cov.add(Segment(T0 + D, T0 + D + H, BucketWidth.HOUR))
+    cov = cov.add(Segment(T0 + D + H, T0 + D + 2 * H, BucketWidth.HOUR))
+    assert cov.segments == (
+        Segment(T0, T0 + D, BucketWidth.DAY),
+        Segment(T0 + D, T0 + D + 2 * H, BucketWidth.HOUR),
+    )
+    assert cov.end == T0 + D + 2 * H
+    assert Coverage.from_json(cov.to_json()) == cov
+
+
+def test_coverage_refuses_overlap_at_another_width() -> None:
+    cov = Coverage().add(Segment(T0, T0 + D, BucketWidth.DAY))
+    try:
+        cov.add(Segment(T0 + H, T0 + 2 * H, BucketWidth.HOUR))
+    except ValueError as exc:
+        assert "another width" in str(exc)
+    else:  # pragma: no cover
+        raise AssertionError("overlap accepted")
+
+
+def test_gaps_and_covered_partition_a_window() -> None:
+    cov = Coverage((Segment(T0 + D, T0 + 2 * D, BucketWidth.DAY),))
+    assert cov.gaps(T0, T0 + 3 * D) == [(T0, T0 + D), (T0 + 2 * D, T0 + 3 * D)]
+    # A re-read window starting inside the covered day re-reads the whole day.
+    assert cov.covered(T0 + 2 * D - H, T0 + 2 * D) == [
+        Segment(T0 + D, T0 + 2 * D, BucketWidth.DAY)
+    ]
+    assert cov.covered(T0, T0 + D) == []
