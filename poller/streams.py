@@ -11,7 +11,7 @@ Everything here is taken from `openapi.subset.json` (the official spec subset).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Final
 
 __all__ = [
@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 
-class BucketWidth(str, Enum):
+class BucketWidth(StrEnum):
     """A usage bucket width as the API spells it."""
 
     MINUTE = "1m"
@@ -63,7 +63,7 @@ COSTS_DEFAULT_LIMIT: Final = 7
 COSTS_MAX_LIMIT: Final = 180
 
 
-class StreamKind(str, Enum):
+class StreamKind(StrEnum):
     USAGE = "usage"
     COSTS = "costs"
     AUDIT = "audit"

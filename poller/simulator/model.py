@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-__all__ = ["CostRecord", "Dims", "Directory", "JSON", "SimOrganization", "Size"]
+__all__ = ["JSON", "CostRecord", "Dims", "Directory", "SimOrganization", "Size"]
 
 JSON = dict[str, Any]
 
