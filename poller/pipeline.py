@@ -26,10 +26,17 @@ __all__ = ["Batch", "RunReport", "Source", "run_source"]
 log = logging.getLogger(__name__)
 
 
+def _keep(state: StreamState) -> StreamState:
+    return state
+
+
 @dataclass(frozen=True)
 class Batch:
+    """Documents to write, and what acknowledging them does to the state (by default nothing:
+    e.g. the pages of an audit window before its last)."""
+
     documents: Sequence[Document]
-    advance: Callable[[StreamState], StreamState]
+    advance: Callable[[StreamState], StreamState] = _keep
 
 
 class Source(Protocol):

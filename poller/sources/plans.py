@@ -6,8 +6,9 @@ without any I/O:
 - a bucket is fetched only once it ended at least `grace` ago, and `end_time` is never after now;
 - a daemon cycle re-reads the trailing `settlement_window` at the widths it was written with
   (revisions land in place), then continues where coverage ends, at its own width;
-- a backfill re-reads what is covered in its window at the recorded widths and fills the gaps
-  at the requested width (or by age, for `auto`), so each moment has exactly one width.
+- a backfill fills the gaps of its window at the requested width (or by age, for `auto`), so
+  each moment has exactly one width, and re-reads only the covered buckets that may still be
+  revised (from `reread_from` on), so an interrupted backfill resumes instead of starting over.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def backfill_segments(
     now: int,
     grace: int,
     width: BucketWidth | None,
+    reread_from: int,
 ) -> list[Segment]:
     """The segments a backfill of `[since, until)` fetches; `width=None` means auto."""
     first_width = width or auto_width(since, now)
@@ -67,7 +69,7 @@ def backfill_segments(
     end = align_down(end, width or BucketWidth.MINUTE)
     if start >= end:
         return []
-    segments = coverage.covered(start, end)
+    segments = coverage.covered(max(start, reread_from), end) if reread_from < end else []
     for gap_start, gap_end in coverage.gaps(start, end):
         if width is None:
             segments += auto_segments(gap_start, gap_end, now)

@@ -58,7 +58,7 @@ def test_backfill_auto_rereads_covered_and_fills_gaps_by_age() -> None:
     daemon = Segment(now - 7 * M - 2 * H, now - 7 * M, MIN)  # the daemon's own 1m stretch
     cov = Coverage((daemon,))
     segs = backfill_segments(cov, since=T0 + 20 * D, until=now, now=now, grace=2 * M,
-                             width=None)
+                             width=None, reread_from=now - 3 * H)
     assert daemon in segs
     assert segs[0] == Segment(T0 + 20 * D, T0 + 25 * D, DAY)
     minutes: list[int] = []
@@ -80,12 +80,22 @@ def test_backfill_then_backfill_again_never_mixes_widths(
     until = since + length * M
     cov = Coverage()
     for seg in backfill_segments(cov, since=since, until=until, now=now, grace=2 * M,
-                                 width=width):
+                                 width=width, reread_from=now - H):
         cov = cov.add(seg)  # raises on an overlap at another width
-    again = backfill_segments(cov, since=since, until=until, now=now, grace=2 * M, width=width)
+    again = backfill_segments(cov, since=since, until=until, now=now, grace=2 * M, width=width,
+                              reread_from=now - H)
     for seg in again:
+        assert seg.end > now - 2 * H  # a repeated backfill re-reads only what may be revised
         cov = cov.add(seg)
     covered: list[int] = []
     for seg in cov.segments:
         covered += range(seg.start, seg.end, M)
     assert covered == sorted(set(covered))
+
+
+def test_resumed_backfill_fetches_only_the_rest_and_recent_rereads() -> None:
+    now = T0 + 40 * D
+    done = Segment(T0 + 20 * D, T0 + 22 * D, DAY)
+    segs = backfill_segments(Coverage((done,)), since=T0 + 20 * D, until=T0 + 24 * D, now=now,
+                             grace=2 * M, width=DAY, reread_from=now - 3 * D)
+    assert segs == [Segment(T0 + 22 * D, T0 + 24 * D, DAY)]
