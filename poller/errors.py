@@ -7,7 +7,7 @@ same call cannot help: report it and stop that job, or exit).
 ```
 * PollerError
   x RetryableError                  retry with backoff; `retry_after` is the server's hint, if any
-    - TransportError                connect error, timeout, reset: no HTTP response
+    - TransportError                connect error, timeout, reset, a body broken in transfer
     - RateLimitedError              HTTP 429
     - ServerError                   HTTP 408, 409, 5xx
     - MalformedResponseError        a 2xx whose body is not the JSON the spec promises
@@ -15,7 +15,8 @@ same call cannot help: report it and stop that job, or exit).
   x FatalError                      do not retry
     - ConfigError                   invalid settings or arguments: exit code 2
     - AuthenticationError           HTTP 401/403, quoting OpenAI's message
-    - RequestRejectedError          any other HTTP 4xx (a bad parameter, an unknown id)
+    - RequestRejectedError          any other HTTP 4xx (a bad parameter, an unknown id), or a
+                                    status the API never sends (a redirect: a wrong base URL)
     - SinkRejectedError             the sink refused a document or a request for good
 ```
 

@@ -1,1 +1,105 @@
-"""A typed client for OpenAI's admin API."""
+"""A typed, retrying client for OpenAI's admin API: usage, costs, audit logs and directory.
+
+```python
+with AdminClient(admin_key=key) as client:
+    for page in client.usage_pages("completions", start_time=t0, bucket_width="1h"):
+        store(page)  # then commit the cursor, page by page
+```
+
+Modules: `api` (the client), `retry` (the retry policy), `query` (the SDK's query encoding),
+`params` (argument checks against `poller.streams`), `responses` (HTTP failures to
+`poller.errors`), `models`, `audit`, `directory` (response models), `observer` (metrics hook).
+"""
+
+from poller.client.api import DEFAULT_BASE_URL, AdminClient
+from poller.client.audit import (
+    AuditLog,
+    AuditLogActor,
+    AuditLogActorApiKey,
+    AuditLogActorServiceAccount,
+    AuditLogActorSession,
+    AuditLogActorUser,
+    AuditLogPage,
+    AuditLogProject,
+    IpAddressDetails,
+)
+from poller.client.directory import (
+    AdminApiKey,
+    AdminApiKeyOwner,
+    Project,
+    ProjectApiKey,
+    ProjectApiKeyOwner,
+    ProjectApiKeyOwnerServiceAccount,
+    ProjectApiKeyOwnerUser,
+    ProjectRateLimit,
+    ProjectServiceAccount,
+    ProjectUser,
+    User,
+)
+from poller.client.models import (
+    RESULT_MODELS,
+    AnyUsageResult,
+    APIModel,
+    AudioSpeechesResult,
+    AudioTranscriptionsResult,
+    CodeInterpreterSessionsResult,
+    CompletionsResult,
+    CostAmount,
+    CostsResult,
+    EmbeddingsResult,
+    FileSearchCallsResult,
+    ImagesResult,
+    ListPage,
+    ModerationsResult,
+    UsageBucket,
+    UsagePage,
+    UsageResult,
+    VectorStoresResult,
+    WebSearchCallsResult,
+)
+from poller.client.observer import ClientObserver
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "RESULT_MODELS",
+    "APIModel",
+    "AdminApiKey",
+    "AdminApiKeyOwner",
+    "AdminClient",
+    "AnyUsageResult",
+    "AudioSpeechesResult",
+    "AudioTranscriptionsResult",
+    "AuditLog",
+    "AuditLogActor",
+    "AuditLogActorApiKey",
+    "AuditLogActorServiceAccount",
+    "AuditLogActorSession",
+    "AuditLogActorUser",
+    "AuditLogPage",
+    "AuditLogProject",
+    "ClientObserver",
+    "CodeInterpreterSessionsResult",
+    "CompletionsResult",
+    "CostAmount",
+    "CostsResult",
+    "EmbeddingsResult",
+    "FileSearchCallsResult",
+    "ImagesResult",
+    "IpAddressDetails",
+    "ListPage",
+    "ModerationsResult",
+    "Project",
+    "ProjectApiKey",
+    "ProjectApiKeyOwner",
+    "ProjectApiKeyOwnerServiceAccount",
+    "ProjectApiKeyOwnerUser",
+    "ProjectRateLimit",
+    "ProjectServiceAccount",
+    "ProjectUser",
+    "UsageBucket",
+    "UsagePage",
+    "UsageResult",
+    "User",
+    "VectorStoresResult",
+    "WebSearchCallsResult",
+]

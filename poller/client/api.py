@@ -1,0 +1,394 @@
+"""`AdminClient`: typed, retrying access to every OpenAI admin endpoint the poller reads.
+
+Usage, costs and audit logs come as generators of *pages*: the caller stores each page and
+commits its cursor before asking for the next, so a crash never skips data. Each HTTP request is
+retried on its own (see `poller.client.retry`); a generator is never retried as a whole, since
+that would refetch pages the caller has already committed. Directory lists (`list_*`) iterate
+over every item of every page; `get_*` retrieve one object.
+
+Errors are those of `poller.errors`; their messages quote OpenAI and never contain the key.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Final, Literal, Self, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from poller import __version__
+from poller.client.audit import AuditLogPage
+from poller.client.directory import (
+    AdminApiKey,
+    Project,
+    ProjectApiKey,
+    ProjectRateLimit,
+    ProjectServiceAccount,
+    ProjectUser,
+    User,
+)
+from poller.client.models import APIModel, ListPage, UsagePage
+from poller.client.observer import ClientObserver
+from poller.client.params import LIST_LIMIT, audit_params, usage_params
+from poller.client.query import QueryValue, encode_query
+from poller.client.responses import (
+    Redactor,
+    error_from_response,
+    malformed_error,
+    transport_error,
+)
+from poller.client.retry import AttemptFailed, RetryPolicy
+from poller.errors import ConfigError
+from poller.streams import BucketWidth
+
+__all__ = ["DEFAULT_BASE_URL", "AdminClient"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
+_CONNECT_TIMEOUT: Final = 5.0  # the SDK's; a longer wait for a TCP handshake helps nobody
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+ItemT = TypeVar("ItemT", bound=APIModel)
+PageT = TypeVar("PageT", bound=ListPage[Any])
+
+_AUDIT_LOGS: Final = "/organization/audit_logs"
+_PROJECTS: Final = "/organization/projects"
+_PROJECT: Final = "/organization/projects/{project_id}"
+_USERS: Final = "/organization/users"
+_USER: Final = "/organization/users/{user_id}"
+_PROJECT_USERS: Final = "/organization/projects/{project_id}/users"
+_PROJECT_USER: Final = "/organization/projects/{project_id}/users/{user_id}"
+_PROJECT_API_KEYS: Final = "/organization/projects/{project_id}/api_keys"
+_PROJECT_API_KEY: Final = "/organization/projects/{project_id}/api_keys/{api_key_id}"
+_SERVICE_ACCOUNTS: Final = "/organization/projects/{project_id}/service_accounts"
+_SERVICE_ACCOUNT: Final = (
+    "/organization/projects/{project_id}/service_accounts/{service_account_id}"
+)
+_RATE_LIMITS: Final = "/organization/projects/{project_id}/rate_limits"
+_ADMIN_API_KEYS: Final = "/organization/admin_api_keys"
+_ADMIN_API_KEY: Final = "/organization/admin_api_keys/{key_id}"
+
+OwnerProjectAccess = Literal["active", "inactive", "any"]
+
+
+class AdminClient:
+    """One organization's admin API, over one `httpx.Client`. Close it, or use it as a context
+    manager. `sleep`, `clock`, `wall_clock` and `jitter` are injectable so tests take no time."""
+
+    def __init__(
+        self,
+        *,
+        admin_key: str | SecretStr,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 30.0,
+        max_attempts: int = 6,
+        max_elapsed: float = 120.0,
+        max_retry_after: float = 120.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        jitter: Callable[[], float] = random.random,
+        observer: ClientObserver | None = None,
+        user_agent: str = f"openai-poller/{__version__}",
+    ) -> None:
+        key = admin_key.get_secret_value() if isinstance(admin_key, SecretStr) else admin_key
+        if not key.strip():
+            raise ConfigError("the OpenAI admin key is empty")
+        self._redact = Redactor(key)
+        self._policy = RetryPolicy(
+            max_attempts=max_attempts,
+            max_elapsed=max_elapsed,
+            max_retry_after=max_retry_after,
+            sleep=sleep,
+            clock=clock,
+            wall_clock=wall_clock,
+            jitter=jitter,
+        )
+        self._observer = observer
+        self._http = httpx.Client(
+            base_url=base_url,
+            headers={
+                "Authorization": f"Bearer {key}",
+                "Accept": "application/json",
+                "User-Agent": user_agent,
+            },
+            timeout=httpx.Timeout(timeout, connect=min(timeout, _CONNECT_TIMEOUT)),
+            transport=transport,
+            follow_redirects=False,  # a redirect would be a wrong base URL: say so, don't follow
+        )
+
+    def __repr__(self) -> str:
+        return f"AdminClient(base_url={str(self._http.base_url)!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- usage, costs, audit logs: one page at a time ------------------------------------------
+
+    def usage_pages(
+        self,
+        stream: str,
+        *,
+        start_time: int,
+        end_time: int | None = None,
+        bucket_width: BucketWidth | str = BucketWidth.DAY,
+        group_by: Sequence[str] = (),
+        limit: int | None = None,
+        filters: Mapping[str, Sequence[str] | bool] | None = None,
+    ) -> Iterator[UsagePage]:
+        """Pages of a usage stream or of `"costs"`, following `next_page` while `has_more`.
+
+        Arguments are checked against `poller.streams` now, not at the first page: a bad one
+        raises `ValueError` from this call.
+        """
+        endpoint, params = usage_params(
+            stream,
+            start_time=start_time,
+            end_time=end_time,
+            bucket_width=bucket_width,
+            group_by=group_by,
+            limit=limit,
+            filters=filters,
+        )
+        return self._usage_pages(endpoint.path, params)
+
+    def audit_log_pages(
+        self,
+        *,
+        effective_at: Mapping[str, int] | None = None,
+        event_types: Sequence[str] = (),
+        actor_ids: Sequence[str] = (),
+        actor_emails: Sequence[str] = (),
+        project_ids: Sequence[str] = (),
+        resource_ids: Sequence[str] = (),
+        tenant_only: bool | None = None,
+        limit: int = 100,
+    ) -> Iterator[AuditLogPage]:
+        """Pages of audit logs, following `after=last_id` while `has_more`.
+
+        `effective_at` takes `gt`, `gte`, `lt`, `lte` in Unix seconds. The order of events is
+        undocumented: resume from an `effective_at` high-water mark, not from a cursor.
+        """
+        params = audit_params(
+            effective_at=effective_at,
+            project_ids=project_ids,
+            event_types=event_types,
+            actor_ids=actor_ids,
+            actor_emails=actor_emails,
+            resource_ids=resource_ids,
+            tenant_only=tenant_only,
+            limit=limit,
+        )
+        return self._list_pages(_AUDIT_LOGS, AuditLogPage, params=params)
+
+    # --- directory ------------------------------------------------------------------------------
+
+    def list_projects(self, *, include_archived: bool = True) -> Iterator[Project]:
+        """Every project; archived ones too by default, since their usage still needs names."""
+        params: dict[str, QueryValue] = {"include_archived": include_archived, "limit": LIST_LIMIT}
+        return self._items(_PROJECTS, ListPage[Project], params=params)
+
+    def get_project(self, project_id: str) -> Project:
+        return self._get(_PROJECT, Project, path={"project_id": project_id})
+
+    def list_users(self, *, emails: Sequence[str] = ()) -> Iterator[User]:
+        if isinstance(emails, str):
+            raise ValueError("emails takes a list of strings")
+        params: dict[str, QueryValue] = {"emails": list(emails), "limit": LIST_LIMIT}
+        return self._items(_USERS, ListPage[User], params=params)
+
+    def get_user(self, user_id: str) -> User:
+        return self._get(_USER, User, path={"user_id": user_id})
+
+    def list_project_users(self, project_id: str) -> Iterator[ProjectUser]:
+        """Raises `RequestRejectedError` (HTTP 400) for an archived project."""
+        path = {"project_id": project_id}
+        return self._items(
+            _PROJECT_USERS, ListPage[ProjectUser], path=path, params={"limit": LIST_LIMIT}
+        )
+
+    def get_project_user(self, project_id: str, user_id: str) -> ProjectUser:
+        path = {"project_id": project_id, "user_id": user_id}
+        return self._get(_PROJECT_USER, ProjectUser, path=path)
+
+    def list_project_api_keys(
+        self, project_id: str, *, owner_project_access: OwnerProjectAccess | None = "any"
+    ) -> Iterator[ProjectApiKey]:
+        """A project's API keys. `"any"` lists every enabled key, so each `api_key_id` seen in
+        usage resolves; None applies the endpoint's membership-based visibility instead."""
+        if owner_project_access not in ("active", "inactive", "any", None):
+            raise ValueError(
+                f"owner_project_access must be active, inactive or any, got "
+                f"{owner_project_access!r}"
+            )
+        params: dict[str, QueryValue] = {
+            "owner_project_access": owner_project_access,
+            "limit": LIST_LIMIT,
+        }
+        path = {"project_id": project_id}
+        return self._items(_PROJECT_API_KEYS, ListPage[ProjectApiKey], path=path, params=params)
+
+    def get_project_api_key(self, project_id: str, api_key_id: str) -> ProjectApiKey:
+        path = {"project_id": project_id, "api_key_id": api_key_id}
+        return self._get(_PROJECT_API_KEY, ProjectApiKey, path=path)
+
+    def list_project_service_accounts(self, project_id: str) -> Iterator[ProjectServiceAccount]:
+        """Raises `RequestRejectedError` (HTTP 400) for an archived project."""
+        path = {"project_id": project_id}
+        return self._items(
+            _SERVICE_ACCOUNTS,
+            ListPage[ProjectServiceAccount],
+            path=path,
+            params={"limit": LIST_LIMIT},
+        )
+
+    def get_project_service_account(
+        self, project_id: str, service_account_id: str
+    ) -> ProjectServiceAccount:
+        path = {"project_id": project_id, "service_account_id": service_account_id}
+        return self._get(_SERVICE_ACCOUNT, ProjectServiceAccount, path=path)
+
+    def list_project_rate_limits(self, project_id: str) -> Iterator[ProjectRateLimit]:
+        path = {"project_id": project_id}
+        return self._items(
+            _RATE_LIMITS, ListPage[ProjectRateLimit], path=path, params={"limit": LIST_LIMIT}
+        )
+
+    def list_admin_api_keys(
+        self, *, order: Literal["asc", "desc"] = "asc"
+    ) -> Iterator[AdminApiKey]:
+        """Admin keys page with `after` = the last item's id (the SDK's `SyncCursorPage`). No
+        maximum `limit` is documented, so the server's default page size is kept."""
+        if order not in ("asc", "desc"):
+            raise ValueError(f"order must be asc or desc, got {order!r}")
+        return self._items(
+            _ADMIN_API_KEYS, ListPage[AdminApiKey], params={"order": order}, cursor=_last_item_id
+        )
+
+    def get_admin_api_key(self, key_id: str) -> AdminApiKey:
+        return self._get(_ADMIN_API_KEY, AdminApiKey, path={"key_id": key_id})
+
+    # --- paging ---------------------------------------------------------------------------------
+
+    def _usage_pages(self, endpoint: str, params: dict[str, QueryValue]) -> Iterator[UsagePage]:
+        cursor: str | None = None
+        while True:
+            page = self._get(endpoint, UsagePage, params={**params, "page": cursor})
+            yield page
+            if not page.has_more:
+                return
+            if not page.next_page:
+                logger.warning("%s: has_more without next_page; stopping here", endpoint)
+                return
+            cursor = page.next_page
+
+    def _list_pages(
+        self,
+        endpoint: str,
+        model: type[PageT],
+        *,
+        path: Mapping[str, str] | None = None,
+        params: Mapping[str, QueryValue],
+        cursor: Callable[[PageT], str | None] = lambda page: page.last_id,
+    ) -> Iterator[PageT]:
+        after: str | None = None
+        while True:
+            page = self._get(endpoint, model, path=path, params={**params, "after": after})
+            yield page
+            if not page.has_more:
+                return
+            after = cursor(page)
+            if not after:
+                logger.warning("%s: has_more without a cursor; stopping here", endpoint)
+                return
+
+    def _items(
+        self,
+        endpoint: str,
+        model: type[ListPage[ItemT]],
+        *,
+        path: Mapping[str, str] | None = None,
+        params: Mapping[str, QueryValue],
+        cursor: Callable[[ListPage[ItemT]], str | None] = lambda page: page.last_id,
+    ) -> Iterator[ItemT]:
+        if path is not None:
+            _format_path(endpoint, path)  # reject a bad id now, not at the first item
+        pages = self._list_pages(endpoint, model, path=path, params=params, cursor=cursor)
+        return (item for page in pages for item in page.data)
+
+    # --- one request ----------------------------------------------------------------------------
+
+    def _get(
+        self,
+        endpoint: str,
+        model: type[ModelT],
+        *,
+        path: Mapping[str, str] | None = None,
+        params: Mapping[str, QueryValue] | None = None,
+    ) -> ModelT:
+        """GET `endpoint` (a path template) and parse it as `model`, retrying per the policy."""
+        url = _format_path(endpoint, path) if path else endpoint
+        request = self._http.build_request("GET", url, params=encode_query(params or {}))
+
+        def on_retry(failed: AttemptFailed, wait: float, attempt: int) -> None:
+            logger.warning(
+                "GET %s: attempt %d of %d failed (%s), retrying in %.3f s: %s",
+                endpoint,
+                attempt,
+                self._policy.max_attempts,
+                failed.reason,
+                wait,
+                failed.error,
+            )
+            if self._observer is not None:
+                self._observer.on_retry(endpoint, failed.reason, wait)
+
+        return self._policy.run(lambda: self._attempt(endpoint, request, model), on_retry)
+
+    def _attempt(self, endpoint: str, request: httpx.Request, model: type[ModelT]) -> ModelT:
+        try:
+            response = self._http.send(request)
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            error = transport_error(request, exc, redact=self._redact)
+            raise AttemptFailed(error, reason=type(exc).__name__) from exc
+        if self._observer is not None:
+            self._observer.on_response(endpoint, response.status_code)
+        if response.is_success:
+            try:
+                return model.model_validate_json(response.content)
+            except ValidationError as exc:
+                malformed = malformed_error(response, exc, redact=self._redact)
+                raise AttemptFailed(malformed, reason="malformed") from exc
+        delay = self._policy.server_delay(response.headers)
+        failure = error_from_response(response, retry_after=delay, redact=self._redact)
+        raise self._policy.failure(endpoint, response, failure, delay)
+
+
+def _format_path(template: str, values: Mapping[str, str]) -> str:
+    for name, value in values.items():
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    return template.format_map({name: quote(value, safe="") for name, value in values.items()})
+
+
+def _last_item_id(page: ListPage[AdminApiKey]) -> str | None:
+    return page.data[-1].id if page.data else None

@@ -1,0 +1,183 @@
+"""Audit documents: one per audit log object, a superset of Elastic's audit pipeline.
+
+The full log goes under `openai.audit.*` (numbers and dates typed, payload nested under its
+event type) and is copied to ECS (`event.*`, `user.*`, `source.*`, `related.*`) as Elastic
+does, plus what Elastic leaves out: per-family `event.category`/`event.type`,
+`event.outcome`, and `user.*` for API-key actors. Payload content the spec does not declare
+goes to the flattened `openai.audit.payload_unmapped`, so no event can grow the mapping.
+
+`user_agent` is kept as `user_agent.original` only: a faithful parse needs the uap-core
+regexes (Elasticsearch's `user_agent` processor has them); a home-made heuristic would file
+wrong browser names under ECS fields.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from poller.documents.common import (
+    MappingContext,
+    MappingError,
+    make_document,
+    merge,
+    put,
+    skeleton,
+)
+from poller.documents.fields import AUDIT_LOG_FIELDS
+from poller.documents.fitting import fit
+from poller.documents.model import Document
+
+__all__ = ["categorize", "map_audit_log"]
+
+_AUTHENTICATION: Final = {"login": "start", "logout": "end"}
+# IAM families, with the ECS event.type they add to the verb's.
+_IAM: Final[dict[str, tuple[str, ...]]] = {
+    "user": ("user",),
+    "invite": ("user",),
+    "group": ("group",),
+    "role": (),
+    "service_account": (),
+    "api_key": (),
+    "scim": (),
+}
+# The last part of an event type, read as what happened to the resource.
+_VERBS: Final = {
+    **dict.fromkeys(
+        ("created", "added", "sent", "registered", "issued", "provisioned", "invited"),
+        "creation",
+    ),
+    **dict.fromkeys(("deleted", "removed", "revoked"), "deletion"),
+    **dict.fromkeys(
+        (
+            "updated",
+            "upserted",
+            "activated",
+            "deactivated",
+            "enabled",
+            "disabled",
+            "accepted",
+            "declined",
+            "attached",
+            "detached",
+            "archived",
+            "migrated",
+            "completed",
+            "bound_to_resource",
+            "unbound_from_resource",
+        ),
+        "change",
+    ),
+}
+
+
+def categorize(event_type: str) -> tuple[list[str], list[str]]:
+    """ECS (event.category, event.type) of an audit event type.
+
+    login/logout are authentication; user, invite, group, role, service_account, api_key and
+    scim are IAM; everything else (project, organization, rate_limit, ip_allowlist,
+    certificates, checkpoint, external_key, tunnel, workload identity, resource, tenant, and
+    types not known yet) is configuration.
+    """
+    family = event_type.partition(".")[0]
+    if family in _AUTHENTICATION:
+        return ["authentication"], [_AUTHENTICATION[family]]
+    verb = _VERBS.get(event_type.rpartition(".")[2])
+    if family in _IAM:
+        return ["iam"], [verb or "change", *_IAM[family]]
+    return ["configuration"], [verb or "info"]
+
+
+def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """The log's dotted top-level keys ("api_key.created") as nested objects."""
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        branch: dict[str, Any] = {}
+        put(branch, key, value)
+        merge(nested, branch)
+    return nested
+
+
+def _ecs(audit: Mapping[str, Any]) -> dict[str, Any]:
+    """ECS fields copied from the typed `openai.audit` object."""
+    actor = audit.get("actor", {})
+    session = actor.get("session", {})
+    api_key = actor.get("api_key", {})
+    session_user = session.get("user", {})
+    key_user = api_key.get("user", {})
+    service_account = api_key.get("service_account", {}).get("id")
+    details = session.get("ip_address_details", {})
+    ip = session.get("ip_address")
+
+    ecs: dict[str, Any] = {}
+    user = session_user or key_user
+    for name in ("id", "email"):
+        if name in user:
+            put(ecs, f"user.{name}", user[name])
+    if "@" in user.get("email", ""):
+        put(ecs, "user.domain", user["email"].rpartition("@")[2])
+    if service_account:
+        put(ecs, "service.id", service_account)
+    if ip:
+        put(ecs, "source.ip", ip)
+        put(ecs, "related.ip", [ip])
+    for ours, theirs in (
+        ("city_name", "city"),
+        ("country_iso_code", "country"),
+        ("region_name", "region"),
+        ("region_iso_code", "region_code"),
+    ):
+        if theirs in details:
+            put(ecs, f"source.geo.{ours}", details[theirs])
+    if "latitude" in details and "longitude" in details:
+        put(ecs, "source.geo.location", {"lat": details["latitude"], "lon": details["longitude"]})
+    if "asn" in details:
+        put(ecs, "source.as.number", details["asn"])
+    if "user_agent" in session:
+        put(ecs, "user_agent.original", session["user_agent"])
+    if "ja3" in session:
+        put(ecs, "tls.client.ja3", session["ja3"])
+    related = [
+        value
+        for value in (
+            session_user.get("id"),
+            session_user.get("email"),
+            key_user.get("id"),
+            key_user.get("email"),
+            service_account,
+        )
+        if value
+    ]
+    if related:
+        put(ecs, "related.user", list(dict.fromkeys(related)))
+    return ecs
+
+
+def map_audit_log(ctx: MappingContext, log: Mapping[str, Any]) -> Document:
+    """The document of one audit log object, with the log's id as `_id`."""
+    audit_id, event_type = log.get("id"), log.get("type")
+    mapped, unmapped = fit(log, AUDIT_LOG_FIELDS)
+    if not (isinstance(audit_id, str) and audit_id and isinstance(event_type, str) and event_type):
+        raise MappingError(f"audit log {audit_id!r} has no string id and type")
+    if "effective_at" not in mapped:
+        raise MappingError(f"audit log {audit_id!r} has no Unix-seconds effective_at")
+    audit = _nest(mapped)
+    if unmapped:
+        audit["payload_unmapped"] = _nest(unmapped)
+    category, types = categorize(event_type)
+
+    source = skeleton("audit", ctx, log["effective_at"], "event")
+    merge(source, _ecs(audit))
+    source["event"].update(
+        action=event_type,
+        id=audit_id,
+        category=category,
+        type=types,
+        outcome="failure" if event_type.endswith(".failed") else "success",
+        # Sorted keys: the API may reorder keys between reads of the same event.
+        original=json.dumps(log, separators=(",", ":"), sort_keys=True, ensure_ascii=False),
+    )
+    source["observer"] = {"vendor": "OpenAI", "product": "OpenAI"}
+    source["openai"] = {"audit": audit}
+    return make_document("audit", ctx, audit_id, source)

@@ -1,0 +1,124 @@
+"""What every mapper shares: the mapping context, the ECS skeleton, times and nested trees.
+
+Documents are pure functions of the API data and this context. Nothing here reads the clock,
+because the sink detects a revision by comparing a re-read document with the stored one: any
+wall-clock value would make every re-read look like a revision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Final, Protocol
+
+from poller.documents.model import Document, Names
+from poller.errors import FatalError
+from poller.streams import BucketWidth, get_stream
+
+__all__ = [
+    "ECS_VERSION",
+    "MappingContext",
+    "MappingError",
+    "PriceEstimator",
+    "iso_time",
+    "make_document",
+    "merge",
+    "put",
+    "skeleton",
+]
+
+ECS_VERSION: Final = "8.17.0"
+
+
+class MappingError(FatalError):
+    """An API object lacks what the spec guarantees (an id, a time), so no document can be built.
+
+    Fatal: mapping the same object again gives the same error.
+    """
+
+
+class PriceEstimator(Protocol):
+    """What the usage mapper needs from `poller.pricing.PriceTable`.
+
+    Declared here, structurally, so that documents depend on the behaviour and not on the module.
+    """
+
+    @property
+    def version(self) -> str: ...
+
+    def estimate_usd(self, stream: str, result: Mapping[str, Any], at: int) -> Decimal | None: ...
+
+
+@dataclass(frozen=True)
+class MappingContext:
+    """Everything a mapper needs besides the API object itself.
+
+    `bucket_width` and `group_by` describe the request that returned a usage or costs result;
+    their defaults are the API's own (`1d`, ungrouped). Derive a per-request context from a
+    per-org one with `dataclasses.replace`.
+    """
+
+    organization_id: str
+    organization_name: str | None = None
+    namespace: str = "default"
+    bucket_width: BucketWidth = BucketWidth.DAY
+    group_by: tuple[str, ...] = ()
+    names: Names | None = None
+    price_table: PriceEstimator | None = None
+
+
+def iso_time(seconds: int) -> str:
+    """Unix seconds as ISO-8601 UTC with milliseconds and `Z`, the form ECS dates take."""
+    stamp = datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def put(tree: dict[str, Any], path: str, value: Any) -> None:
+    """Set `value` at a dotted `path`, creating the objects on the way (documents never hold
+    dotted keys)."""
+    *parents, leaf = path.split(".")
+    for key in parents:
+        tree = tree.setdefault(key, {})
+    tree[leaf] = value
+
+
+def merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
+    """Deep-merge `other` into `into`, copying its objects (so inputs are never mutated later);
+    on a clash between an object and anything else, `other` wins."""
+    for key, value in other.items():
+        if isinstance(value, Mapping):
+            current = into.get(key)
+            if not isinstance(current, dict):
+                current = into[key] = {}
+            merge(current, value)
+        else:
+            into[key] = value
+
+
+def skeleton(stream: str, ctx: MappingContext, timestamp: int, kind: str) -> dict[str, Any]:
+    """The fields every document carries (INTERFACE.md), for a document stamped `timestamp`."""
+    dataset = get_stream(stream).dataset
+    organization = {"id": ctx.organization_id}
+    if ctx.organization_name:
+        organization["name"] = ctx.organization_name
+    return {
+        "@timestamp": iso_time(timestamp),
+        "data_stream": {"type": "logs", "dataset": dataset, "namespace": ctx.namespace},
+        "ecs": {"version": ECS_VERSION},
+        "event": {"dataset": dataset, "module": "openai", "kind": kind},
+        "organization": organization,
+        "tags": [f"openai-{stream.replace('_', '-')}"],
+    }
+
+
+def make_document(
+    stream: str, ctx: MappingContext, doc_id: str, source: dict[str, Any]
+) -> Document:
+    return Document(
+        stream=stream,
+        data_stream=get_stream(stream).data_stream(ctx.namespace),
+        doc_id=doc_id,
+        source=source,
+    )

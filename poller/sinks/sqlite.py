@@ -1,0 +1,294 @@
+"""The embedded store: documents and cursor state in one SQLite file, used without Elasticsearch.
+
+It keeps the Elasticsearch sink's semantics: an id is unique within its data stream, a write
+classifies each document as created, updated or unchanged by comparing sources the same way
+(`poller.sinks.canonical.same_source`), and a document Elasticsearch would refuse for good (source
+not JSON, `@timestamp` missing or not a date) goes to the `deadletter` table instead.
+
+Each `write()` is one `BEGIN IMMEDIATE` transaction: all of it is stored or, on any error, none
+of it (a full disk rolls the transaction back and raises one clear `SinkUnavailableError`).
+
+Thread safety: the sink holds **one connection guarded by one lock**; the daemon's job threads
+take turns, which SQLite would impose on writers anyway. Other processes (`report`, `status`)
+open their own connection: WAL lets them read while the daemon writes, and `busy_timeout` makes
+writers wait for each other before `SinkUnavailableError` ("locked").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from poller.documents.model import Document
+from poller.errors import PollerError, SinkRejectedError, SinkUnavailableError
+from poller.sinks.base import DeadLetter, WriteReport
+from poller.sinks.canonical import same_source, timestamp_millis
+from poller.sinks.reader import SqliteReader
+
+__all__ = ["SCHEMA_VERSION", "SqliteSink"]
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    data_stream TEXT NOT NULL,
+    doc_id      TEXT NOT NULL,
+    source      TEXT NOT NULL,  -- JSON, keys sorted
+    ts          INTEGER,        -- @timestamp in epoch milliseconds
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (data_stream, doc_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS documents_by_time ON documents (data_stream, ts);
+CREATE TABLE IF NOT EXISTS state (
+    key        TEXT PRIMARY KEY,
+    state      TEXT NOT NULL,  -- JSON object
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deadletter (
+    id          INTEGER PRIMARY KEY,
+    data_stream TEXT NOT NULL,
+    doc_id      TEXT NOT NULL,
+    status      INTEGER NOT NULL,
+    reason      TEXT NOT NULL,
+    source      TEXT NOT NULL,  -- the refused document, as JSON
+    failed_at   TEXT NOT NULL,
+    UNIQUE (data_stream, doc_id)
+);
+"""
+_UNAVAILABLE = ("SQLITE_FULL", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+class _Database:
+    """One connection, one lock, and SQLite errors turned into the poller's."""
+
+    def __init__(self, path: str, busy_timeout: float, max_size_bytes: int | None) -> None:
+        self.path = path
+        self._busy_timeout = busy_timeout
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        try:
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            self._conn = conn
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal" and path != ":memory:":
+                logger.warning("embedded store %s runs in %s journal mode, not WAL", path, mode)
+            conn.execute("PRAGMA synchronous=FULL")
+            if max_size_bytes is not None:
+                page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+                conn.execute(f"PRAGMA max_page_count={max(1, max_size_bytes // page_size)}")
+            with self.transaction("creating its tables") as tx:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        tx.execute(statement)
+                tx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except OSError as exc:
+            self.close()
+            raise SinkRejectedError(f"cannot create the embedded store {path}: {exc}") from exc
+        except sqlite3.Error as exc:
+            self.close()
+            raise self.translate(exc, "opening it") from exc
+        except PollerError:
+            self.close()
+            raise
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise SinkRejectedError(f"the embedded store {self.path} is closed")
+        return self._conn
+
+    @contextmanager
+    def transaction(self, action: str) -> Iterator[sqlite3.Connection]:
+        """All statements in the block commit together, or none of them do."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback(conn)
+                raise self.translate(exc, action) from exc
+            except BaseException:
+                self._rollback(conn)
+                raise
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                logger.warning("rollback failed; SQLite rolls back on close", exc_info=True)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._connection().execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise self.translate(exc, "reading") from exc
+
+    def translate(self, exc: sqlite3.Error, action: str) -> PollerError:
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        where = f"the embedded store {self.path}"
+        if name.startswith("SQLITE_FULL"):
+            return SinkUnavailableError(
+                f"{where} is full ({exc}) while {action}; nothing of it was stored: "
+                "free disk space (or raise the store's size limit) and the poller resumes"
+            )
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            return SinkUnavailableError(
+                f"{where} stayed locked by another connection for more than "
+                f"{self._busy_timeout:g}s while {action}"
+            )
+        if name.startswith(_UNAVAILABLE) or (
+            not name and isinstance(exc, sqlite3.OperationalError)
+        ):
+            return SinkUnavailableError(f"{where} failed while {action}: {exc}")
+        return SinkRejectedError(f"{where} cannot be used ({exc}) while {action}")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+class SqliteSink:
+    """Writes `Document`s and cursor state into one SQLite file (see the module docstring).
+
+    `max_size_bytes` caps the file (SQLite's `max_page_count`): beyond it writes fail exactly
+    as on a full disk.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout: float = 30.0,
+        max_size_bytes: int | None = None,
+    ) -> None:
+        self.path = str(path)
+        self._db = _Database(self.path, busy_timeout, max_size_bytes)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def write(self, documents: Sequence[Document]) -> WriteReport:
+        if not documents:
+            return WriteReport()
+        created = updated = unchanged = 0
+        accepted: list[tuple[Document, str, int]] = []
+        refused: list[tuple[Document, str]] = []
+        for doc in documents:
+            try:
+                text = _json(doc.source)
+            except (TypeError, ValueError) as exc:
+                refused.append((doc, f"document_parsing_exception: source is not JSON: {exc}"))
+                continue
+            ts = timestamp_millis(doc.source)
+            if ts is None:
+                refused.append(
+                    (doc, "document_parsing_exception: @timestamp is missing or not a date")
+                )
+                continue
+            accepted.append((doc, text, ts))
+        now = _now()
+        with self._db.transaction(f"writing {len(documents)} documents") as tx:
+            for doc, text, ts in accepted:
+                row = tx.execute(
+                    "SELECT source FROM documents WHERE data_stream = ? AND doc_id = ?",
+                    (doc.data_stream, doc.doc_id),
+                ).fetchone()
+                if row is None:
+                    created += 1
+                elif same_source(json.loads(row[0]), doc.source):
+                    unchanged += 1
+                    continue
+                else:
+                    updated += 1
+                tx.execute(
+                    "INSERT INTO documents (data_stream, doc_id, source, ts, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (data_stream, doc_id) DO UPDATE SET "
+                    "source = excluded.source, ts = excluded.ts, updated_at = excluded.updated_at",
+                    (doc.data_stream, doc.doc_id, text, ts, now),
+                )
+            for doc, reason in refused:
+                tx.execute(
+                    "INSERT INTO deadletter "
+                    "(data_stream, doc_id, status, reason, source, failed_at) "
+                    "VALUES (?, ?, 400, ?, ?, ?) ON CONFLICT (data_stream, doc_id) DO UPDATE SET "
+                    "status = excluded.status, reason = excluded.reason, "
+                    "source = excluded.source, failed_at = excluded.failed_at",
+                    (doc.data_stream, doc.doc_id, reason, json.dumps(doc.source, default=str), now),
+                )
+        for doc, reason in refused:
+            logger.error(
+                "embedded store refused document %s for %s: %s; kept in its deadletter table",
+                doc.doc_id,
+                doc.data_stream,
+                reason,
+            )
+        return WriteReport(
+            created=created,
+            updated=updated,
+            unchanged=unchanged,
+            dead_lettered=tuple(
+                DeadLetter(doc.doc_id, doc.data_stream, 400, reason) for doc, reason in refused
+            ),
+        )
+
+    def load_state(self, key: str) -> Mapping[str, Any] | None:
+        rows = self._db.query("SELECT state FROM state WHERE key = ?", (key,))
+        if not rows:
+            return None
+        state = json.loads(rows[0][0])
+        return state if isinstance(state, dict) else None
+
+    def save_state(self, key: str, state: Mapping[str, Any]) -> None:
+        try:
+            text = _json(dict(state))
+        except (TypeError, ValueError) as exc:
+            raise SinkRejectedError(f"state {key!r} is not JSON: {exc}") from exc
+        with self._db.transaction(f"saving state {key!r}") as tx:
+            tx.execute(
+                "INSERT INTO state (key, state, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET "
+                "state = excluded.state, updated_at = excluded.updated_at",
+                (key, text, _now()),
+            )
+
+    def reader(self) -> SqliteReader:
+        """A reader sharing this sink's connection (and lock)."""
+        return SqliteReader(self._db)
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,135 @@
+"""The alert rules: valid `.es-query` bodies, the mixin's five and the five new ones, windows
+offset by the time usage takes to arrive, and thresholds as parameters."""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from typing import Any
+
+import pytest
+
+from poller.assets import RuleAsset, load_assets
+from poller.errors import ConfigError
+
+RULES = {rule.slug: rule for rule in load_assets().rules}
+MIXIN = {
+    "HighCompletionTokensUsage",
+    "HighPromptTokensUsage",
+    "HighTotalTokensUsage",
+    "HighUsageCost",
+    "LongRequestDuration",
+}
+NEW = {
+    "monthly-budget",
+    "spend-spike",
+    "admin-key-created",
+    "failed-login-burst",
+    "role-or-owner-change",
+}
+DSL_REQUIRED = {
+    "esQuery",
+    "index",
+    "threshold",
+    "thresholdComparator",
+    "timeField",
+    "timeWindowSize",
+    "timeWindowUnit",
+}
+ESQL_REQUIRED = {
+    "esqlQuery",
+    "threshold",
+    "thresholdComparator",
+    "timeField",
+    "timeWindowSize",
+    "timeWindowUnit",
+}
+
+
+def rendered(slug: str, **overrides: float) -> dict[str, Any]:
+    return RULES[slug].render(overrides)
+
+
+@pytest.mark.parametrize("slug", sorted(RULES))
+def test_rule_bodies_have_what_the_alerting_api_requires(slug: str) -> None:
+    body = rendered(slug)
+    assert {"name", "rule_type_id", "consumer", "schedule", "params"} <= body.keys()
+    assert body["rule_type_id"] == ".es-query"
+    assert body["consumer"] == "stackAlerts"
+    assert body["schedule"]["interval"].endswith(("m", "h"))
+    assert body["actions"] == []
+    assert "openai-poller" in body["tags"]
+    params = body["params"]
+    required = ESQL_REQUIRED if params["searchType"] == "esqlQuery" else DSL_REQUIRED
+    assert required <= params.keys()
+    assert params["thresholdComparator"] in (">", ">=", "<", "<=")
+    assert all(isinstance(t, int | float) for t in params["threshold"])
+    assert "${" not in json.dumps(body)
+    if params["searchType"] == "esQuery":
+        assert json.loads(params["esQuery"])["query"]["bool"]["filter"]
+        assert params["index"] == ["logs-openai.*"]
+
+
+@pytest.mark.parametrize("slug", sorted(RULES))
+def test_rule_ids_are_stable_uuid_v4(slug: str) -> None:
+    """Kibana accepts predefined rule ids only as UUID v1/v4."""
+    assert uuid.UUID(RULES[slug].rule_id).version == 4
+
+
+def test_the_mixins_five_and_the_five_new_rules_are_present() -> None:
+    tags = {t for rule in RULES.values() for t in rendered(rule.slug)["tags"]}
+    covered = {t.partition(":")[2] for t in tags if t.startswith(("mixin:", "replaces:"))}
+    assert covered == MIXIN
+    assert RULES.keys() >= NEW
+    assert len(RULES) == 10
+
+
+@pytest.mark.parametrize(
+    "slug", ["high-completion-tokens", "high-prompt-tokens", "high-total-tokens", "high-usage-cost"]
+)
+def test_five_minute_rules_read_settled_buckets(slug: str) -> None:
+    """Usage is stamped with the bucket start and arrives after grace + poll: read 10 min late."""
+    params = rendered(slug)["params"]
+    filters = json.loads(params["esQuery"])["query"]["bool"]["filter"]
+    window = next(f["range"]["@timestamp"] for f in filters if "range" in f)
+    assert window == {"gte": "now-15m/m", "lt": "now-10m/m"}
+    assert {"term": {"openai.base.bucket_width": "1m"}} in filters
+    assert params["timeWindowSize"] >= 15 and params["timeWindowUnit"] == "m"
+    assert params["groupBy"] == "top" and params["termField"] == "openai.base.model"
+    assert params["aggType"] == "sum"
+
+
+def test_thresholds_default_to_the_mixin_and_can_be_overridden() -> None:
+    assert rendered("high-completion-tokens")["params"]["threshold"] == [10000]
+    assert rendered("high-prompt-tokens")["params"]["threshold"] == [5000]
+    assert rendered("high-total-tokens")["params"]["threshold"] == [15000]
+    assert rendered("high-usage-cost")["params"]["threshold"] == [100]
+    assert rendered("monthly-budget", budget_usd=2500)["params"]["threshold"] == [2500]
+    esql = rendered("spend-spike", spike_factor=4.5)["params"]["esqlQuery"]["esql"]
+    assert "baseline * 4.5" in esql and ">= 50" in esql
+
+
+def test_monthly_budget_sums_billed_cost_since_the_month_start() -> None:
+    params = rendered("monthly-budget")["params"]
+    filters = json.loads(params["esQuery"])["query"]["bool"]["filter"]
+    assert {"range": {"@timestamp": {"gte": "now/M"}}} in filters
+    assert params["aggField"] == "openai.costs.amount.value"
+    assert (params["timeWindowSize"], params["timeWindowUnit"]) == (32, "d")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"nope": 1}, {"threshold": "1; DROP"}, {"threshold": True}, {"threshold": math.nan}],
+)
+def test_bad_parameters_are_config_errors(overrides: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError):
+        RULES["high-total-tokens"].render(overrides)
+
+
+def test_rendering_replaces_whole_values_typed_and_parts_as_text() -> None:
+    rule = RuleAsset(
+        "x", "id", "", {"n": 3}, {"params": {"threshold": ["${n}"], "esql": "| WHERE a > ${n}"}}
+    )
+    assert rule.render() == {"params": {"threshold": [3], "esql": "| WHERE a > 3"}}
+    assert rule.render({"n": 0.5})["params"]["esql"] == "| WHERE a > 0.5"

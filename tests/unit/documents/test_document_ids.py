@@ -1,0 +1,155 @@
+"""Deterministic ids: the same fact keeps its id, another fact never shares it."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from typing import Any
+
+import pytest
+from golden_support import FakePriceTable, context, load_cases, map_case
+
+from poller.documents import (
+    MappingContext,
+    MappingError,
+    map_audit_log,
+    map_costs_result,
+    map_rate_limit,
+    map_usage_result,
+)
+from poller.streams import BucketWidth
+
+START, END = 1767254400, 1767258000
+RESULT = {
+    "object": "organization.usage.completions.result",
+    "input_tokens": 10,
+    "output_tokens": 2,
+    "num_model_requests": 1,
+    "project_id": "proj_alpha",
+    "model": "gpt-4o",
+    "user_id": None,
+    "api_key_id": None,
+    "batch": None,
+    "service_tier": None,
+}
+CTX = MappingContext(
+    organization_id="org-acme", bucket_width=BucketWidth.HOUR, group_by=("project_id", "model")
+)
+
+
+def usage_id(ctx: MappingContext = CTX, start: int = START, **changes: Any) -> str:
+    return map_usage_result(ctx, "completions", start, start + 3600, {**RESULT, **changes}).doc_id
+
+
+def test_same_fact_same_id_even_when_its_counts_are_revised() -> None:
+    first = map_usage_result(CTX, "completions", START, END, RESULT)
+    revised = map_usage_result(CTX, "completions", START, END, {**RESULT, "input_tokens": 99})
+    assert revised.doc_id == first.doc_id
+    assert revised.source != first.source
+
+
+def test_group_by_order_does_not_matter() -> None:
+    reordered = dataclasses.replace(CTX, group_by=("model", "project_id"))
+    assert usage_id(reordered) == usage_id()
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        pytest.param(
+            lambda: usage_id(dataclasses.replace(CTX, bucket_width=BucketWidth.DAY)), id="width"
+        ),
+        pytest.param(
+            lambda: usage_id(dataclasses.replace(CTX, group_by=("project_id", "model", "batch"))),
+            id="group_by",
+        ),
+        pytest.param(lambda: usage_id(dataclasses.replace(CTX, organization_id="org-b")), id="org"),
+        pytest.param(lambda: usage_id(start=START + 3600), id="bucket start"),
+        pytest.param(lambda: usage_id(model="gpt-4o-mini"), id="dimension value"),
+        pytest.param(lambda: usage_id(user_id="user_ann"), id="dimension not asked for"),
+    ],
+)
+def test_another_fact_gets_another_id(other: Any) -> None:
+    assert other() != usage_id()
+
+
+def test_ids_do_not_depend_on_names_prices_or_namespace() -> None:
+    case = load_cases("completions")[0]
+    plain = {**case["context"], "names": False, "prices": False, "namespace": "x"}
+    bare = map_case("completions", {**case, "context": plain})
+    assert bare.doc_id == map_case("completions", case).doc_id
+
+
+def test_costs_amount_revision_keeps_the_id() -> None:
+    ctx = MappingContext("org-acme", group_by=("line_item",))
+    result = {"object": "organization.costs.result", "line_item": "Text tokens"}
+    first = map_costs_result(ctx, START, START + 86400, {**result, "amount": {"value": 1}})
+    later = map_costs_result(ctx, START, START + 86400, {**result, "amount": {"value": "2.5"}})
+    assert first.doc_id == later.doc_id
+
+
+def test_rate_limit_ids() -> None:
+    case = load_cases("rate_limits")[0]
+    ctx = context(case["context"])
+    limit, project, slot = case["rate_limit"], case["project"], case["slot_start"]
+    doc_id = map_rate_limit(ctx, limit, project, slot).doc_id
+    revised = {**limit, "max_tokens_per_1_minute": 1}
+    assert map_rate_limit(ctx, revised, project, slot).doc_id == doc_id
+    assert map_rate_limit(ctx, limit, project, slot + 300).doc_id != doc_id
+    assert map_rate_limit(ctx, {**limit, "model": "gpt-4.1"}, project, slot).doc_id != doc_id
+    assert map_rate_limit(ctx, limit, {**project, "id": "proj_b"}, slot).doc_id != doc_id
+
+
+def test_audit_id_is_the_log_id() -> None:
+    for case in load_cases("audit"):
+        assert map_case("audit", case).doc_id == case["log"]["id"]
+
+
+@pytest.mark.parametrize(
+    "log",
+    [
+        {"type": "login.succeeded", "effective_at": START},
+        {"id": "", "type": "login.succeeded", "effective_at": START},
+        {"id": "a", "effective_at": START},
+        {"id": "a", "type": "login.succeeded", "effective_at": "1767254400"},
+        {"id": "a", "type": "login.succeeded", "effective_at": True},
+        {"id": "a", "type": "login.succeeded", "effective_at": 10**20},
+    ],
+)
+def test_audit_log_without_id_type_or_time_is_refused(log: dict[str, Any]) -> None:
+    with pytest.raises(MappingError):
+        map_audit_log(CTX, log)
+
+
+def test_rate_limit_of_a_project_without_id_is_refused() -> None:
+    with pytest.raises(MappingError):
+        map_rate_limit(CTX, {"id": "rl", "model": "gpt-4o"}, {"name": "x"}, START)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: usage_id(dataclasses.replace(CTX, group_by=("line_item",))),
+            "grouped by line_item",
+        ),
+        (
+            lambda: map_costs_result(
+                MappingContext("o", bucket_width=BucketWidth.HOUR), START, END, {}
+            ),
+            "no 1h buckets",
+        ),
+        (lambda: map_usage_result(CTX, "costs", START, END, {}), "not a usage stream"),
+        (lambda: map_usage_result(CTX, "audit", START, END, {}), "not a usage stream"),
+    ],
+)
+def test_requests_the_api_cannot_have_answered_are_refused(call: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_price_table_is_asked_at_the_bucket_start() -> None:
+    table = FakePriceTable()
+    ctx = dataclasses.replace(CTX, price_table=table)
+    map_usage_result(ctx, "completions", START, END, copy.deepcopy(RESULT))
+    assert table.calls == [("completions", START)]
