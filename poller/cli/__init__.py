@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from poller import __version__
 from poller.errors import ConfigError, PollerError
+
+if TYPE_CHECKING:
+    from poller.settings import Settings
 
 __all__ = ["main"]
 
@@ -27,15 +32,68 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(f"{self.prog}: {message}")
 
 
-def _not_yet(issue: int) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        print(
-            f"openai-poller {args.command}: not implemented yet (tracked in issue {issue})",
-            file=sys.stderr,
-        )
-        return EXIT_RUNTIME
+def _settings(*, require_orgs: bool) -> Settings:
+    from poller.logs import configure_logging
+    from poller.settings import load_settings, secret_values
 
-    return run
+    settings = load_settings(require_orgs=require_orgs)
+    configure_logging(settings.log_format, settings.log_level, secret_values(settings))
+    return settings
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .run import run_daemon
+
+    return run_daemon(_settings(require_orgs=True))
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from poller.runtime import open_sink
+
+    from .backfill import backfill
+
+    settings = _settings(require_orgs=True)
+    with open_sink(settings) as sink:
+        return backfill(settings, sink, args, now=int(time.time()))
+
+
+def _status(args: argparse.Namespace) -> int:
+    from poller.runtime import open_sink
+
+    from .status import status
+
+    settings = _settings(require_orgs=False)
+    with open_sink(settings) as sink:
+        return status(settings, sink, args, now=time.time())
+
+
+def _report(args: argparse.Namespace) -> int:
+    from poller.runtime import open_sink
+
+    from .report import report
+
+    settings = _settings(require_orgs=False)
+    namespace = settings.orgs[0].namespace if settings.orgs else "default"
+    with open_sink(settings) as sink:
+        return report(sink.reader(), args, namespace=namespace, now=int(time.time()))
+
+
+def _setup(args: argparse.Namespace) -> int:
+    from .setup import setup
+
+    return setup(_settings(require_orgs=False), dry_run=args.dry_run)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from .doctor import doctor
+
+    return doctor(_settings(require_orgs=True))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import demo
+
+    return demo(now=int(time.time()))
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -50,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sub.add_parser("run", help="poll every configured org and stream until SIGTERM").set_defaults(
-        handler=_not_yet(4)
+        handler=_run
     )
     backfill = sub.add_parser("backfill", help="collect a past window once and exit")
     backfill.add_argument("--since", required=True)
@@ -58,24 +116,24 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--streams")
     backfill.add_argument("--bucket-width", default="auto", choices=["auto", "1m", "1h", "1d"])
     backfill.add_argument("--org")
-    backfill.set_defaults(handler=_not_yet(3))
+    backfill.set_defaults(handler=_backfill)
     setup = sub.add_parser("setup", help="install Elasticsearch templates and Kibana objects")
     setup.add_argument("--dry-run", action="store_true")
-    setup.set_defaults(handler=_not_yet(5))
+    setup.set_defaults(handler=_setup)
     status = sub.add_parser("status", help="cursor, lag, last success and error per stream")
     status.add_argument("--json", action="store_true")
-    status.set_defaults(handler=_not_yet(4))
+    status.set_defaults(handler=_status)
     sub.add_parser("doctor", help="check the key, audit logging and the sink").set_defaults(
-        handler=_not_yet(4)
+        handler=_doctor
     )
     report = sub.add_parser("report", help="usage and cost summary from the sink")
     report.add_argument("--since")
     report.add_argument("--until")
     report.add_argument("--by")
     report.add_argument("--json", action="store_true")
-    report.set_defaults(handler=_not_yet(4))
+    report.set_defaults(handler=_report)
     sub.add_parser("demo", help="simulator -> backfill -> embedded store -> report").set_defaults(
-        handler=_not_yet(3)
+        handler=_demo
     )
 
     simulate = sub.add_parser("simulate", help="serve the simulated OpenAI admin API")

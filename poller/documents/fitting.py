@@ -43,7 +43,7 @@ _INTEGER: Final = re.compile(r"[+-]?\d+")
 
 def _number(value: Any) -> Decimal:
     """A JSON number or a numeric string (the API sends both, e.g. amount.value "12.50")."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise _Unfit(value)
     try:
         number = Decimal(value.strip() if isinstance(value, str) else value)

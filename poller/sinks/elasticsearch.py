@@ -251,6 +251,11 @@ class ElasticsearchSink:
             flavor=version.get("build_flavor"),
         )
 
+    @property
+    def client(self) -> Elasticsearch:
+        """The underlying client, for `setup` to install templates with the same connection."""
+        return self._client
+
     def ping(self) -> bool:
         """Whether the cluster answers and accepts the credentials (a 403 for lack of the
         `monitor` privilege still proves both)."""

@@ -153,3 +153,28 @@ def test_price_table_is_asked_at_the_bucket_start() -> None:
     ctx = dataclasses.replace(CTX, price_table=table)
     map_usage_result(ctx, "completions", START, END, copy.deepcopy(RESULT))
     assert table.calls == [("completions", START)]
+
+
+def test_costs_amount_as_decimal_from_the_client_is_a_json_number() -> None:
+    """The client hands over `amount.value` as a Decimal; the document must hold a float."""
+    import json
+    from decimal import Decimal
+
+    from poller.documents import MappingContext, map_costs_result
+
+    doc = map_costs_result(
+        MappingContext(organization_id="org-1"),
+        0,
+        86400,
+        {
+            "object": "organization.costs.result",
+            "amount": {"value": Decimal("12.50"), "currency": "usd"},
+            "line_item": "gpt-4o, input",
+            "quantity": Decimal("1000"),
+            "quantity_unit": "tokens",
+        },
+    )
+    assert doc.source["openai"]["costs"]["amount"] == {"value": 12.5, "currency": "usd"}
+    assert doc.source["openai"]["costs"]["quantity"] == 1000.0
+    assert "unmapped" not in doc.source["openai"]
+    json.dumps(doc.source)

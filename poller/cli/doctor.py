@@ -1,0 +1,82 @@
+"""`doctor`: each check passes or fails with the fix to apply."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from poller.errors import AuthenticationError, PollerError
+from poller.runtime import open_sink, org_runtime
+from poller.settings import Settings
+from poller.setup import run_setup
+from poller.sinks.elasticsearch import ElasticsearchSink
+
+__all__ = ["doctor"]
+
+Check = tuple[str, Callable[[], str]]
+
+
+def doctor(settings: Settings) -> int:
+    failed = 0
+
+    def check(name: str, probe: Callable[[], str]) -> None:
+        nonlocal failed
+        try:
+            detail = probe()
+        except (PollerError, OSError) as exc:
+            failed += 1
+            print(f"FAIL  {name}: {exc}")
+        else:
+            print(f"ok    {name}: {detail}")
+
+    for org in settings.orgs:
+        with org_runtime(org) as rt:
+
+            def key() -> str:
+                try:
+                    projects = list(rt.client.list_projects(include_archived=True))
+                except AuthenticationError as exc:
+                    raise AuthenticationError(
+                        f"{exc} -- fix: use an organization admin key (sk-admin-...) from "
+                        "platform.openai.com/settings/organization/admin-keys",
+                        method=exc.method, url=exc.url, status=exc.status or 401,
+                    ) from None
+                return f"admin key works ({len(projects)} projects visible)"
+
+            def audit() -> str:
+                page = next(iter(rt.client.audit_log_pages(limit=1)), None)
+                if page is None or not page.data:
+                    return ("no audit events yet -- hint: activate audit logging in the "
+                            "organization settings (it cannot be deactivated afterwards)")
+                return "audit logging returns events"
+
+            check(f"{org.name}: admin key", key)
+            check(f"{org.name}: audit logging", audit)
+
+    with open_sink(settings) as sink:
+        if isinstance(sink, ElasticsearchSink):
+            es_sink = sink
+
+            def reachable() -> str:
+                info = es_sink.info()
+                if not info.supported:
+                    raise OSError(f"Elasticsearch {info.version} is not 8.x/9.x")
+                return f"Elasticsearch {info.version}"
+
+            def privileges() -> str:
+                result = es_sink.check_privileges()
+                if not result.ok:
+                    raise OSError(f"missing privileges: {result} -- fix: grant them to the user")
+                return "privileges ok"
+
+            def templates() -> str:
+                report = run_setup(es=es_sink.client, kibana_url=None, dry_run=True)
+                if report.changed:
+                    raise OSError("templates missing or outdated -- fix: run openai-poller setup")
+                return "templates installed"
+
+            check("elasticsearch: reachable", reachable)
+            check("elasticsearch: privileges", privileges)
+            check("elasticsearch: templates", templates)
+        else:
+            check("embedded store", lambda: f"writable at {settings.store_path}")
+    return 1 if failed else 0
