@@ -99,6 +99,9 @@ class OrgRuntime:
         chosen = BucketWidth.DAY if kind is StreamKind.COSTS else width
 
         def plan(coverage: Coverage) -> list[Segment]:
+            # Re-read what may still be revised: the window before now, and the window before
+            # the newest collected bucket (which may be older than now when the daemon is off).
+            newest = min(now, coverage.end if coverage.end is not None else now)
             return backfill_segments(
                 coverage,
                 since=since,
@@ -106,7 +109,7 @@ class OrgRuntime:
                 now=now,
                 grace=_seconds(stream.settlement_grace),
                 width=chosen,
-                reread_from=now - _seconds(stream.settlement_window),
+                reread_from=newest - _seconds(stream.settlement_window),
             )
 
         return BucketSource(

@@ -8,7 +8,7 @@ import sys
 
 from rich.progress import Progress
 
-from poller.errors import ConfigError, PollerError
+from poller.errors import AuthenticationError, ConfigError, PollerError
 from poller.pipeline import run_source
 from poller.runtime import Sink, org_runtime
 from poller.settings import Settings
@@ -26,10 +26,10 @@ def backfill(settings: Settings, sink: Sink, args: argparse.Namespace, *, now: i
     """Exit 0 only when every requested window was collected and acknowledged."""
     since = parse_when(args.since, now=now, flag="--since")
     until = parse_when(args.until, now=now, flag="--until") if args.until else now
+    if since > now:  # checked first: with no --until, "before --until" would be misleading
+        raise ConfigError(f"--since {args.since!r} is in the future")
     if since >= until:
         raise ConfigError(f"--since must be before --until (got {args.since!r} .. {args.until!r})")
-    if since > now:
-        raise ConfigError(f"--since {args.since!r} is in the future")
     until = min(until, now)
     width = None if args.bucket_width == "auto" else BucketWidth(args.bucket_width)
     orgs = [settings.org(args.org)] if args.org else list(settings.orgs)
@@ -48,6 +48,10 @@ def backfill(settings: Settings, sink: Sink, args: argparse.Namespace, *, now: i
                     )
                     try:
                         report = run_source(source, sink)
+                    except AuthenticationError:
+                        # The key fails every stream alike: stop with one line (exit 1)
+                        # instead of one identical error per stream.
+                        raise
                     except PollerError as exc:
                         failures += 1
                         log.error("backfill %s/%s failed: %s", org.name, name, exc)
