@@ -157,7 +157,8 @@ def org_runtime(org: OrgSettings, observer: ClientObserver | None = None) -> Ite
     )
     names = DirectoryCache(client, ttl=org.directory_ttl.total_seconds(), clock=time.monotonic)
     context = MappingContext(
-        organization_id=org.name,
+        organization_id=org.organization_id or org.name,
+        organization_name=org.name,
         namespace=org.namespace,
         names=names,
         price_table=load_price_table(),

@@ -344,6 +344,9 @@ class OrgSettings(OrgDefaults):
     admin_key: SecretStr
     admin_key_credential: str | None = None  # the secrets-directory file the key was read from
     base_url: Url = DEFAULT_BASE_URL
+    # OpenAI's org id (org-...) for `organization.id` and document ids; the org's name when
+    # unset. Set it once and keep it: document ids depend on it.
+    organization_id: str | None = None
 
     def stream(self, name: str) -> StreamConfig:
         """The resolved settings of stream `name`: its override, then `defaults`, then built-ins."""
