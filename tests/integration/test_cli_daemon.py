@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -182,23 +183,36 @@ def test_run_serves_health_writes_documents_and_stops_cleanly(
         assert ADMIN_KEY.encode() not in path.read_bytes()
 
 
-def test_run_into_elasticsearch(
-    simulator: SimulatorServer,
-    tmp_path: Path,
-    daemon_factory: list[Daemon],
+@dataclass(frozen=True)
+class EsTarget:
+    url: str
+    api_key: str | None
+    client: Elasticsearch
+    namespace: EsNamespace
+
+
+@pytest.fixture
+def es_target(
     elasticsearch_url: str,
     elasticsearch_api_key: str | None,
     es_client: Elasticsearch,
     es_namespace: EsNamespace,
+) -> EsTarget:
+    return EsTarget(elasticsearch_url, elasticsearch_api_key, es_client, es_namespace)
+
+
+def test_run_into_elasticsearch(
+    simulator: SimulatorServer, tmp_path: Path, daemon_factory: list[Daemon], es_target: EsTarget
 ) -> None:
+    es_namespace, es_client = es_target.namespace, es_target.client
     extra = {
-        "ELASTICSEARCH_URL": elasticsearch_url,
+        "ELASTICSEARCH_URL": es_target.url,
         "POLLER_ORG_DEFAULTS__NAMESPACE": es_namespace.name,
         "POLLER_ORG_DEFAULTS__STREAMS": "completions,costs,audit",
         "POLLER_STORE_PATH": str(tmp_path / "unused.sqlite3"),
     }
-    if elasticsearch_api_key:
-        extra["ELASTICSEARCH_API_KEY"] = elasticsearch_api_key
+    if es_target.api_key:
+        extra["ELASTICSEARCH_API_KEY"] = es_target.api_key
     daemon = Daemon(tmp_path, _daemon_env(simulator, **extra))
     daemon_factory.append(daemon)
 

@@ -213,12 +213,14 @@ def test_project_key_is_one_line_runtime_failure(tmp_path: Path) -> None:
                 "completions,costs,audit",
             ],
             cwd=tmp_path,
-            env=_clean_process_env({
-                "OPENAI_ADMIN_KEY": project_key,
-                "OPENAI_BASE_URL": server.base_url,
-                "POLLER_STORE_PATH": str(tmp_path / "store.sqlite3"),
-                "POLLER_LOG_FORMAT": "json",
-            }),
+            env=_clean_process_env(
+                {
+                    "OPENAI_ADMIN_KEY": project_key,
+                    "OPENAI_BASE_URL": server.base_url,
+                    "POLLER_STORE_PATH": str(tmp_path / "store.sqlite3"),
+                    "POLLER_LOG_FORMAT": "json",
+                }
+            ),
             capture_output=True,
             text=True,
             timeout=60,
@@ -228,4 +230,3 @@ def test_project_key_is_one_line_runtime_failure(tmp_path: Path) -> None:
     _assert_one_line(result.stderr, "insufficient permissions")
     assert "admin key" in result.stderr
     assert project_key not in result.stderr + result.stdout
-
