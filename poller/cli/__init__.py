@@ -50,11 +50,12 @@ def _run(args: argparse.Namespace) -> int:
 def _backfill(args: argparse.Namespace) -> int:
     from poller.runtime import open_sink
 
-    from .backfill import backfill
+    from .backfill import backfill, backfill_request
 
     settings = _settings(require_orgs=True)
+    request = backfill_request(settings, args, now=int(time.time()))
     with open_sink(settings) as sink:
-        return backfill(settings, sink, args, now=int(time.time()))
+        return backfill(request, sink)
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import dataclass
 
 from rich.progress import Progress
 
 from poller.errors import AuthenticationError, ConfigError, PollerError
 from poller.pipeline import run_source
 from poller.runtime import Sink, org_runtime
-from poller.settings import Settings
+from poller.settings import OrgSettings, Settings
 from poller.sinks.base import WriteReport
 from poller.streams import BucketWidth
 
@@ -22,8 +23,19 @@ __all__ = ["backfill"]
 log = logging.getLogger(__name__)
 
 
-def backfill(settings: Settings, sink: Sink, args: argparse.Namespace, *, now: int) -> int:
-    """Exit 0 only when every requested window was collected and acknowledged."""
+@dataclass(frozen=True)
+class BackfillRequest:
+    """A validated `backfill` invocation; built before any sink is opened, so bad input
+    writes nothing."""
+
+    since: int
+    until: int
+    now: int
+    width: BucketWidth | None
+    jobs: tuple[tuple[OrgSettings, tuple[str, ...]], ...]
+
+
+def backfill_request(settings: Settings, args: argparse.Namespace, *, now: int) -> BackfillRequest:
     since = parse_when(args.since, now=now, flag="--since")
     until = parse_when(args.until, now=now, flag="--until") if args.until else now
     if since > now:  # checked first: with no --until, "before --until" would be misleading
@@ -33,12 +45,18 @@ def backfill(settings: Settings, sink: Sink, args: argparse.Namespace, *, now: i
     until = min(until, now)
     width = None if args.bucket_width == "auto" else BucketWidth(args.bucket_width)
     orgs = [settings.org(args.org)] if args.org else list(settings.orgs)
-    jobs = [(org, parse_streams(args.streams, org.streams)) for org in orgs]
+    jobs = tuple((org, parse_streams(args.streams, org.streams)) for org in orgs)
+    return BackfillRequest(since, until, now, width, jobs)
+
+
+def backfill(request: BackfillRequest, sink: Sink) -> int:
+    """Exit 0 only when every requested window was collected and acknowledged."""
+    since, until, now, width = request.since, request.until, request.now, request.width
     failures = 0
     total = WriteReport()
     progress = Progress(disable=not sys.stderr.isatty(), transient=False)
     with progress:
-        for org, streams in jobs:
+        for org, streams in request.jobs:
             with org_runtime(org) as rt:
                 task = progress.add_task(f"{org.name}", total=len(streams))
                 for name in streams:

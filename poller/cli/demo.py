@@ -15,7 +15,7 @@ from poller.simulator.organization import build_organization
 from poller.simulator.server import SimulatorServer
 from poller.sinks.sqlite import SqliteSink
 
-from .backfill import backfill
+from .backfill import backfill, backfill_request
 from .report import report
 
 __all__ = ["demo"]
@@ -37,7 +37,7 @@ def demo(*, now: int) -> int:
             args = argparse.Namespace(
                 since="7d", until=None, streams=None, bucket_width="auto", org=None
             )
-            code = backfill(settings, sink, args, now=now)
+            code = backfill(backfill_request(settings, args, now=now), sink)
             if code:
                 return code
             report_args = argparse.Namespace(since="7d", until=None, by=None, json=False)

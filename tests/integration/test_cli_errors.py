@@ -230,3 +230,16 @@ def test_project_key_is_one_line_runtime_failure(tmp_path: Path) -> None:
     _assert_one_line(result.stderr, "insufficient permissions")
     assert "admin key" in result.stderr
     assert project_key not in result.stderr + result.stdout
+
+
+def test_bad_backfill_input_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Arguments are checked before the store is opened: nothing is created or written."""
+
+    store = tmp_path / "never.sqlite3"
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", "sk-admin-unused")
+    monkeypatch.setenv("POLLER_STORE_PATH", str(store))
+    assert main(["backfill", "--since", "2099-01-01"]) == 2
+    assert "in the future" in capsys.readouterr().err
+    assert not store.exists()
