@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from types import FrameType
 
 from rich.progress import Progress
 
@@ -54,18 +59,23 @@ def backfill(request: BackfillRequest, sink: Sink) -> int:
     since, until, now, width = request.since, request.until, request.now, request.width
     failures = 0
     total = WriteReport()
+    stop = threading.Event()
     progress = Progress(disable=not sys.stderr.isatty(), transient=False)
-    with progress:
+    with progress, _stop_on_signals(stop):
         for org, streams in request.jobs:
+            if stop.is_set():
+                break
             with org_runtime(org) as rt:
                 task = progress.add_task(f"{org.name}", total=len(streams))
                 for name in streams:
+                    if stop.is_set():
+                        break
                     stream = org.stream(name)
                     source = rt.backfill_source(
                         stream, since=since, until=until, width=width, now=now
                     )
                     try:
-                        report = run_source(source, sink)
+                        report = run_source(source, sink, stop=stop)
                     except AuthenticationError:
                         # The key fails every stream alike: stop with one line (exit 1)
                         # instead of one identical error per stream.
@@ -83,7 +93,29 @@ def backfill(request: BackfillRequest, sink: Sink) -> int:
     print(
         f"backfill: {total.created} created, {total.updated} updated, "
         f"{total.unchanged} unchanged, {len(total.dead_lettered)} dead-lettered; "
-        f"{failures} stream(s) failed",
+        f"{failures} stream(s) failed" + ("; interrupted, run it again to resume" if
+                                          stop.is_set() else ""),
         file=sys.stderr,
     )
-    return 1 if failures else 0
+    return 1 if failures or stop.is_set() else 0
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM/SIGINT finish the current page and its commit, then end the backfill (exit 1)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        log.warning("signal %d: stopping after the current page", signum)
+        stop.set()
+
+    for sig in previous:
+        signal.signal(sig, handle)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

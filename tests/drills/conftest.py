@@ -1,0 +1,20 @@
+"""Reliability drills: prints a closing table of every drill that ran in the session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drill_support import RESULTS
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not RESULTS:
+        return
+    tr = terminalreporter
+    tr.section("reliability drills")
+    header = f"{'drill':<22}{'faults':>8}{'expected':>10}{'found':>8}{'dups':>6}{'lost':>6}  notes"
+    tr.write_line(header)
+    tr.write_line("-" * len(header))
+    for r in RESULTS:
+        tr.write_line(f"{r.drill:<22}{r.faults:>8}{r.expected:>10}{r.found:>8}{r.duplicates:>6}"
+                      f"{r.lost:>6}  {'; '.join(r.notes)}")

@@ -1,0 +1,241 @@
+"""Drill helpers: real `python -m poller backfill` processes against an in-process simulator.
+
+The simulator runs on the real clock (the poller's `now` is `time.time()` in the child) with
+`settle_seconds=0`, and every drill passes an explicit, minute-aligned `--until` an hour in the
+past, so the collected window is fixed across restarts and everything served is final. The truth
+is computed for exactly what the poller says it collected: the coverage segments in its state
+(usage, costs) and the `[since, until)` window (audit), at `now = math.inf`.
+
+Every drill appends a `DrillResult` to `RESULTS`; conftest prints them as a table.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from poller.simulator.app import SimulatorApp
+from poller.simulator.faults import FaultPlan
+from poller.simulator.organization import Organization, build_organization
+from poller.simulator.server import SimulatorServer
+from poller.state import StreamState
+from poller.streams import BUCKET_SECONDS, USAGE_ENDPOINTS
+
+KEY = "sk-admin-drill-test-key"
+ORG = "default"
+NAMESPACE = "default"
+DAY = 86400
+
+
+@dataclass
+class DrillResult:
+    drill: str
+    faults: int = 0
+    expected: int = 0
+    found: int = 0
+    duplicates: int = 0
+    lost: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+RESULTS: list[DrillResult] = []
+
+
+@dataclass
+class Simulator:
+    org: Organization
+    app: SimulatorApp
+    url: str
+    base_url: str
+
+    def stats(self) -> dict[str, Any]:
+        response = httpx.get(f"{self.url}/_sim/stats", timeout=10)
+        response.raise_for_status()
+        data: dict[str, Any] = response.json()
+        return data
+
+
+@contextmanager
+def simulator(faults: str = "", seed: int = 11) -> Iterator[Simulator]:
+    org = build_organization(seed=7, size="small", settle_seconds=0)
+    app = SimulatorApp(org, admin_key=KEY, faults=FaultPlan.parse(faults), seed=seed)
+    with SimulatorServer(app) as server:
+        yield Simulator(org, app, server.url, server.base_url)
+
+
+def window(days: int) -> tuple[int, int]:
+    """A fixed `[since, until)`: until is an hour ago, aligned to the minute."""
+    until = int(time.time()) - 3600
+    until -= until % 60
+    return until - days * DAY, until
+
+
+def iso(t: int) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def backfill_cmd(since: int, until: int, streams: list[str]) -> list[str]:
+    return [
+        sys.executable, "-m", "poller", "backfill",
+        "--since", iso(since), "--until", iso(until), "--streams", ",".join(streams),
+    ]
+
+
+def poller_env(base_url: str, store: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLLER_", "OPENAI_"))}
+    env.update(
+        OPENAI_ADMIN_KEY=KEY,
+        OPENAI_BASE_URL=base_url,
+        POLLER_STORE_PATH=str(store),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    out = log.open("ab")
+    try:
+        return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    finally:
+        out.close()
+
+
+def run_to_end(cmd: list[str], env: dict[str, str], log: Path, timeout: float = 45) -> int:
+    proc = start(cmd, env, log)
+    return proc.wait(timeout=timeout)
+
+
+# --- reading the store and computing the truth ----------------------------------------------------
+
+
+def _field(stream: str, metric: str) -> tuple[str, str]:
+    return ("base", metric) if metric == "num_model_requests" else (stream, metric)
+
+
+def _documents(db: sqlite3.Connection, stream: str) -> list[dict[str, Any]]:
+    rows = db.execute(
+        "SELECT source FROM documents WHERE data_stream = ?", (f"logs-openai.{stream}-{NAMESPACE}",)
+    ).fetchall()
+    return [json.loads(source) for (source,) in rows]
+
+
+def _coverage(db: sqlite3.Connection, stream: str) -> StreamState:
+    row = db.execute("SELECT state FROM state WHERE key = ?", (f"{ORG}/{stream}",)).fetchone()
+    return StreamState.from_json(json.loads(row[0]) if row else None)
+
+
+def _usage_key(doc: dict[str, Any], stream: str) -> str:
+    """Identity of a usage row: its bucket and every dimension (everything but metrics)."""
+    base = {k: v for k, v in doc["openai"]["base"].items()
+            if k not in ("num_model_requests", "usage_tokens", "cost_estimate_usd")}
+    metrics = set(USAGE_ENDPOINTS[stream].metrics)
+    extra = {k: v for k, v in doc["openai"].get(stream, {}).items() if k not in metrics}
+    return json.dumps([base, extra], sort_keys=True)
+
+
+@dataclass
+class Check:
+    expected: int = 0
+    found: int = 0
+    duplicates: int = 0
+    mismatches: list[str] = field(default_factory=list)
+
+    @property
+    def lost(self) -> int:
+        return max(0, self.expected - (self.found - self.duplicates))
+
+
+def compare(store: Path, org: Organization, streams: list[str], since: int, until: int) -> Check:
+    """The store against the simulator's settled truth for what the poller says it collected."""
+    check = Check()
+    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        for stream in streams:
+            docs = _documents(db, stream)
+            check.found += len(docs)
+            if stream == "audit":
+                truth_ids = {e["id"] for e in org.audit_events(since, until, math.inf)}
+                ids = [d["event"]["id"] for d in docs]
+                check.expected += len(truth_ids)
+                check.duplicates += len(ids) - len(set(ids))
+                if set(ids) != truth_ids:
+                    check.mismatches.append(
+                        f"audit: {len(set(ids) - truth_ids)} extra, "
+                        f"{len(truth_ids - set(ids))} missing"
+                    )
+                continue
+            segments = _coverage(db, stream).coverage.segments
+            slack = DAY if stream == "costs" else 3 * 3600  # coverage ends on a whole bucket
+            if not segments or segments[0].start > since or segments[-1].end < until - slack:
+                check.mismatches.append(f"{stream}: coverage {segments} does not span the window")
+            if stream == "costs":
+                rows, amount = 0, 0.0
+                for seg in segments:
+                    for day in range(seg.start, seg.end, DAY):
+                        costs = org.costs(day, day + DAY, math.inf)
+                        rows += len(costs)
+                        amount += sum(float(r.amount) for r in costs.values())
+                got = sum(d["openai"]["costs"]["amount"]["value"] for d in docs)
+                check.expected += rows
+                keys = [json.dumps([d["openai"]["base"], d["openai"]["costs"].get("line_item")],
+                                   sort_keys=True) for d in docs]
+                if len(keys) != len(set(keys)):
+                    check.duplicates += len(keys) - len(set(keys))
+                    check.mismatches.append(f"costs: {len(keys) - len(set(keys))} duplicate rows")
+                if len(docs) != rows:
+                    check.mismatches.append(f"costs: {len(docs)} documents, truth {rows}")
+                if not math.isclose(got, amount, abs_tol=1e-6):
+                    check.mismatches.append(f"costs: amount {got} != truth {amount}")
+                continue
+            rows = 0
+            sums: dict[str, int] = {}
+            for seg in segments:
+                step = BUCKET_SECONDS[seg.width]
+                for start in range(seg.start, seg.end, step):
+                    usage = org.usage(stream, start, start + step, math.inf)
+                    rows += len(usage)
+                    for metrics in usage.values():
+                        for metric, value in metrics.items():
+                            sums[metric] = sums.get(metric, 0) + value
+            check.expected += rows
+            keys = [_usage_key(d, stream) for d in docs]
+            if len(keys) != len(set(keys)):
+                check.duplicates += len(keys) - len(set(keys))
+                check.mismatches.append(f"{stream}: {len(keys) - len(set(keys))} duplicate rows")
+            if len(docs) != rows:
+                check.mismatches.append(f"{stream}: {len(docs)} documents, truth {rows}")
+            for metric in USAGE_ENDPOINTS[stream].metrics:
+                group, name = _field(stream, metric)
+                got = sum(int(d["openai"].get(group, {}).get(name, 0)) for d in docs)
+                if got != sums.get(metric, 0):
+                    want = sums.get(metric, 0)
+                    check.mismatches.append(f"{stream}.{metric}: {got} != truth {want}")
+    finally:
+        db.close()
+    return check
+
+
+def record(drill: str, faults: int, check: Check, *notes: str) -> DrillResult:
+    result = DrillResult(drill, faults, check.expected, check.found, check.duplicates, check.lost,
+                         list(notes))
+    RESULTS.append(result)
+    return result
+
+
+def kill_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    if proc.poll() is None:
+        proc.send_signal(sig)
