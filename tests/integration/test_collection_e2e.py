@@ -174,3 +174,38 @@ def test_elasticsearch_sink_equals_simulator_truth(
 
     with sink:
         scenario(sink, sink.reader(), es_namespace.name, refresh)
+
+
+def test_daemon_cycles_apply_late_revisions_in_place(tmp_path: Any) -> None:
+    """Daemon cycles at now, +10 min and +1 h: each re-reads the settlement window, so the
+    sink ends equal to the simulator's values as of the last cycle (buckets revised since are
+    updated in place), with one document per row."""
+    from poller.state import StreamState, state_key
+
+    clock = Clock(NOW)
+    with SqliteSink(str(tmp_path / "daemon.sqlite3")) as sink, simulated(clock) as (org, url):
+        reader = sink.reader()
+        updated = 0
+        with poller_org(url, "default") as rt:
+            for at in (NOW, NOW + 600, NOW + 3600):
+                clock.now = at
+                for name in ("completions", "web_search_calls"):
+                    report = run_source(rt.cycle_source(rt.settings.stream(name), at), sink)
+                    updated += report.written.updated
+        assert updated > 0  # late data really was revised
+        for name in ("completions", "web_search_calls"):
+            state = StreamState.from_json(sink.load_state(state_key("e2e", name)))
+            rows, sums = 0, dict.fromkeys(USAGE_ENDPOINTS[name].metrics, 0)
+            for seg in state.coverage.segments:
+                step = BUCKET_SECONDS[seg.width]
+                for start in range(seg.start, seg.end, step):
+                    usage = org.usage(name, start, start + step, NOW + 3600)
+                    rows += len(usage)
+                    for metrics in usage.values():
+                        for metric, value in metrics.items():
+                            sums[metric] += value
+            data_stream = f"logs-openai.{name}-default"
+            assert state.coverage.end == NOW + 3600 - 37 - GRACE  # whole minutes up to grace
+            assert reader.count(data_stream) == rows
+            got = reader.sums(data_stream, [field(name, m) for m in sums]).values
+            assert {m: got.get(field(name, m), 0) for m in sums} == sums
