@@ -31,10 +31,11 @@ from poller.streams import BucketWidth, StreamKind
 
 __all__ = ["OrgRuntime", "open_sink", "org_runtime"]
 
-Sink = ElasticsearchSink | SqliteSink
+# The concrete sinks `open_sink` returns: both also offer `reader()` and context management.
+OpenedSink = ElasticsearchSink | SqliteSink
 
 
-def open_sink(settings: Settings) -> Sink:
+def open_sink(settings: Settings) -> OpenedSink:
     """Elasticsearch when `ELASTICSEARCH_URL` is set, else the embedded SQLite store."""
     es = settings.elasticsearch
     if es.url is None:

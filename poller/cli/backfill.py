@@ -16,9 +16,9 @@ from rich.progress import Progress
 
 from poller.errors import AuthenticationError, ConfigError, PollerError
 from poller.pipeline import run_source
-from poller.runtime import Sink, org_runtime
+from poller.runtime import org_runtime
 from poller.settings import OrgSettings, Settings
-from poller.sinks.base import WriteReport
+from poller.sinks.base import Sink, WriteReport
 from poller.streams import BucketWidth
 
 from .when import parse_streams, parse_when

@@ -18,9 +18,10 @@ from poller.errors import PollerError
 from poller.health import HealthServer, ReadinessGate
 from poller.metrics import Metrics
 from poller.pipeline import run_source
-from poller.runtime import OrgRuntime, Sink, open_sink, org_runtime
+from poller.runtime import OrgRuntime, open_sink, org_runtime
 from poller.scheduler import Job, build_scheduler, run_until_signal
 from poller.settings import Settings, StreamConfig
+from poller.sinks.base import Sink
 from poller.sinks.elasticsearch import ElasticsearchSink
 
 __all__ = ["run_daemon"]
