@@ -47,6 +47,8 @@ def open_sink(settings: Settings) -> OpenedSink:
         password=es.password.get_secret_value() if es.password else None,
         ca_certs=str(es.ca_certs) if es.ca_certs else None,
         request_timeout=es.timeout.total_seconds(),
+        state_index=es.state_index,
+        deadletter_index=es.deadletter_index,
     )
 
 

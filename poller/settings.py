@@ -56,6 +56,7 @@ from pydantic_settings import (
 )
 
 from poller.errors import ConfigError
+from poller.sinks.es_client import DEFAULT_DEADLETTER_INDEX, DEFAULT_STATE_INDEX
 from poller.streams import STREAM_NAMES, BucketWidth, StreamKind, StreamSpec, get_stream
 
 __all__ = [
@@ -158,6 +159,19 @@ def _namespace(value: str) -> str:
     return value
 
 
+_INDEX_NAME = re.compile(r"[a-z0-9][a-z0-9_.+-]{0,254}")
+
+
+def _index_name(value: str) -> str:
+    """An index name by Elasticsearch's rules (lowercase, no leading '-', '_' or '+')."""
+    if not _INDEX_NAME.fullmatch(value) or value in (".", ".."):
+        raise ValueError(
+            f"invalid index name {value[:70]!r}: use lowercase letters, digits, '_', '.', "
+            "'+' or '-', starting with a letter or digit"
+        )
+    return value
+
+
 _ORG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -191,6 +205,7 @@ StreamNames = Annotated[tuple[StreamName, ...], NoDecode, BeforeValidator(_name_
 Dimensions = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_name_list)]
 Namespace = Annotated[str, AfterValidator(_namespace)]
 OrgName = Annotated[str, AfterValidator(_org_name)]
+IndexName = Annotated[str, AfterValidator(_index_name)]
 LogFormat = Literal["auto", "json", "text"]
 LogLevel = Annotated[
     Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)
@@ -394,6 +409,9 @@ class ElasticsearchSettings(_Frozen):
     password: SecretStr | None = None
     ca_certs: Path | None = None
     timeout: PositiveDuration = timedelta(seconds=30)
+    # Separate deployments on one cluster need their own cursors and dead letters.
+    state_index: IndexName = DEFAULT_STATE_INDEX
+    deadletter_index: IndexName = DEFAULT_DEADLETTER_INDEX
 
     @model_validator(mode="after")
     def _one_way_to_authenticate(self) -> ElasticsearchSettings:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drill_support import RESULTS
+from drill_support import RESULTS, SCANS
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -18,3 +18,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for r in RESULTS:
         tr.write_line(f"{r.drill:<22}{r.faults:>8}{r.expected:>10}{r.found:>8}{r.duplicates:>6}"
                       f"{r.lost:>6}  {'; '.join(r.notes)}")
+    tr.write_line(
+        f"secrets: {SCANS.files} files and {SCANS.texts} texts scanned ({SCANS.bytes:,} bytes), "
+        f"{len(SCANS.found)} secrets found"
+    )

@@ -24,9 +24,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
+from elasticsearch import Elasticsearch, NotFoundError
 
 from poller.simulator.app import SimulatorApp
 from poller.simulator.faults import FaultPlan
@@ -126,16 +127,69 @@ def _field(stream: str, metric: str) -> tuple[str, str]:
     return ("base", metric) if metric == "num_model_requests" else (stream, metric)
 
 
-def _documents(db: sqlite3.Connection, stream: str) -> list[dict[str, Any]]:
-    rows = db.execute(
-        "SELECT source FROM documents WHERE data_stream = ?", (f"logs-openai.{stream}-{NAMESPACE}",)
-    ).fetchall()
-    return [json.loads(source) for (source,) in rows]
+class Store(Protocol):
+    """What a drill reads back from a sink: every stored document of a stream, and its state."""
+
+    def documents(self, stream: str) -> list[dict[str, Any]]: ...
+
+    def state(self, stream: str) -> StreamState: ...
 
 
-def _coverage(db: sqlite3.Connection, stream: str) -> StreamState:
-    row = db.execute("SELECT state FROM state WHERE key = ?", (f"{ORG}/{stream}",)).fetchone()
-    return StreamState.from_json(json.loads(row[0]) if row else None)
+@dataclass
+class SqliteStore:
+    path: Path
+    namespace: str = NAMESPACE
+
+    def _query(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        try:
+            return db.execute(sql, params).fetchall()
+        finally:
+            db.close()
+
+    def documents(self, stream: str) -> list[dict[str, Any]]:
+        rows = self._query("SELECT source FROM documents WHERE data_stream = ?",
+                           (f"logs-openai.{stream}-{self.namespace}",))
+        return [json.loads(source) for (source,) in rows]
+
+    def state(self, stream: str) -> StreamState:
+        rows = self._query("SELECT state FROM state WHERE key = ?", (f"{ORG}/{stream}",))
+        return StreamState.from_json(json.loads(rows[0][0]) if rows else None)
+
+
+@dataclass
+class EsStore:
+    """Reads the test Elasticsearch directly (never through a drill's fault proxy)."""
+
+    client: Elasticsearch
+    namespace: str
+    state_index: str
+
+    def documents(self, stream: str) -> list[dict[str, Any]]:
+        index = f"logs-openai.{stream}-{self.namespace}"
+        if not self.client.indices.exists(index=index):
+            return []
+        self.client.indices.refresh(index=index)
+        docs: list[dict[str, Any]] = []
+        after: list[Any] | None = None
+        while True:
+            page = self.client.search(index=index, size=5000, sort=[{"_id": "asc"}],
+                                      search_after=after, query={"match_all": {}})
+            hits = page["hits"]["hits"]
+            docs.extend(hit["_source"] for hit in hits)
+            if len(hits) < 5000:
+                return docs
+            after = hits[-1]["sort"]
+
+    def state(self, stream: str) -> StreamState:
+        if not self.client.indices.exists(index=self.state_index):
+            return StreamState.from_json(None)
+        self.client.indices.refresh(index=self.state_index)
+        try:
+            found = self.client.get(index=self.state_index, id=f"{ORG}/{stream}")
+        except NotFoundError:
+            return StreamState.from_json(None)
+        return StreamState.from_json(found["_source"].get("state"))
 
 
 def _usage_key(doc: dict[str, Any], stream: str) -> str:
@@ -159,73 +213,72 @@ class Check:
         return max(0, self.expected - (self.found - self.duplicates))
 
 
-def compare(store: Path, org: Organization, streams: list[str], since: int, until: int) -> Check:
+def compare(
+    store: Store | Path, org: Organization, streams: list[str], since: int, until: int
+) -> Check:
     """The store against the simulator's settled truth for what the poller says it collected."""
+    view = SqliteStore(store) if isinstance(store, Path) else store
     check = Check()
-    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-    try:
-        for stream in streams:
-            docs = _documents(db, stream)
-            check.found += len(docs)
-            if stream == "audit":
-                truth_ids = {e["id"] for e in org.audit_events(since, until, math.inf)}
-                ids = [d["event"]["id"] for d in docs]
-                check.expected += len(truth_ids)
-                check.duplicates += len(ids) - len(set(ids))
-                if set(ids) != truth_ids:
-                    check.mismatches.append(
-                        f"audit: {len(set(ids) - truth_ids)} extra, "
-                        f"{len(truth_ids - set(ids))} missing"
-                    )
-                continue
-            segments = _coverage(db, stream).coverage.segments
-            slack = DAY if stream == "costs" else 3 * 3600  # coverage ends on a whole bucket
-            if not segments or segments[0].start > since or segments[-1].end < until - slack:
-                check.mismatches.append(f"{stream}: coverage {segments} does not span the window")
-            if stream == "costs":
-                rows, amount = 0, 0.0
-                for seg in segments:
-                    for day in range(seg.start, seg.end, DAY):
-                        costs = org.costs(day, day + DAY, math.inf)
-                        rows += len(costs)
-                        amount += sum(float(r.amount) for r in costs.values())
-                got = sum(d["openai"]["costs"]["amount"]["value"] for d in docs)
-                check.expected += rows
-                keys = [json.dumps([d["openai"]["base"], d["openai"]["costs"].get("line_item")],
-                                   sort_keys=True) for d in docs]
-                if len(keys) != len(set(keys)):
-                    check.duplicates += len(keys) - len(set(keys))
-                    check.mismatches.append(f"costs: {len(keys) - len(set(keys))} duplicate rows")
-                if len(docs) != rows:
-                    check.mismatches.append(f"costs: {len(docs)} documents, truth {rows}")
-                if not math.isclose(got, amount, abs_tol=1e-6):
-                    check.mismatches.append(f"costs: amount {got} != truth {amount}")
-                continue
-            rows = 0
-            sums: dict[str, int] = {}
+    for stream in streams:
+        docs = view.documents(stream)
+        check.found += len(docs)
+        if stream == "audit":
+            truth_ids = {e["id"] for e in org.audit_events(since, until, math.inf)}
+            ids = [d["event"]["id"] for d in docs]
+            check.expected += len(truth_ids)
+            check.duplicates += len(ids) - len(set(ids))
+            if set(ids) != truth_ids:
+                check.mismatches.append(
+                    f"audit: {len(set(ids) - truth_ids)} extra, "
+                    f"{len(truth_ids - set(ids))} missing"
+                )
+            continue
+        segments = view.state(stream).coverage.segments
+        slack = DAY if stream == "costs" else 3 * 3600  # coverage ends on a whole bucket
+        if not segments or segments[0].start > since or segments[-1].end < until - slack:
+            check.mismatches.append(f"{stream}: coverage {segments} does not span the window")
+        if stream == "costs":
+            rows, amount = 0, 0.0
             for seg in segments:
-                step = BUCKET_SECONDS[seg.width]
-                for start in range(seg.start, seg.end, step):
-                    usage = org.usage(stream, start, start + step, math.inf)
-                    rows += len(usage)
-                    for metrics in usage.values():
-                        for metric, value in metrics.items():
-                            sums[metric] = sums.get(metric, 0) + value
+                for day in range(seg.start, seg.end, DAY):
+                    costs = org.costs(day, day + DAY, math.inf)
+                    rows += len(costs)
+                    amount += sum(float(r.amount) for r in costs.values())
+            got = sum(d["openai"]["costs"]["amount"]["value"] for d in docs)
             check.expected += rows
-            keys = [_usage_key(d, stream) for d in docs]
+            keys = [json.dumps([d["openai"]["base"], d["openai"]["costs"].get("line_item")],
+                               sort_keys=True) for d in docs]
             if len(keys) != len(set(keys)):
                 check.duplicates += len(keys) - len(set(keys))
-                check.mismatches.append(f"{stream}: {len(keys) - len(set(keys))} duplicate rows")
+                check.mismatches.append(f"costs: {len(keys) - len(set(keys))} duplicate rows")
             if len(docs) != rows:
-                check.mismatches.append(f"{stream}: {len(docs)} documents, truth {rows}")
-            for metric in USAGE_ENDPOINTS[stream].metrics:
-                group, name = _field(stream, metric)
-                got = sum(int(d["openai"].get(group, {}).get(name, 0)) for d in docs)
-                if got != sums.get(metric, 0):
-                    want = sums.get(metric, 0)
-                    check.mismatches.append(f"{stream}.{metric}: {got} != truth {want}")
-    finally:
-        db.close()
+                check.mismatches.append(f"costs: {len(docs)} documents, truth {rows}")
+            if not math.isclose(got, amount, abs_tol=1e-6):
+                check.mismatches.append(f"costs: amount {got} != truth {amount}")
+            continue
+        rows = 0
+        sums: dict[str, int] = {}
+        for seg in segments:
+            step = BUCKET_SECONDS[seg.width]
+            for start in range(seg.start, seg.end, step):
+                usage = org.usage(stream, start, start + step, math.inf)
+                rows += len(usage)
+                for metrics in usage.values():
+                    for metric, value in metrics.items():
+                        sums[metric] = sums.get(metric, 0) + value
+        check.expected += rows
+        keys = [_usage_key(d, stream) for d in docs]
+        if len(keys) != len(set(keys)):
+            check.duplicates += len(keys) - len(set(keys))
+            check.mismatches.append(f"{stream}: {len(keys) - len(set(keys))} duplicate rows")
+        if len(docs) != rows:
+            check.mismatches.append(f"{stream}: {len(docs)} documents, truth {rows}")
+        for metric in USAGE_ENDPOINTS[stream].metrics:
+            group, name = _field(stream, metric)
+            got = sum(int(d["openai"].get(group, {}).get(name, 0)) for d in docs)
+            if got != sums.get(metric, 0):
+                want = sums.get(metric, 0)
+                check.mismatches.append(f"{stream}.{metric}: {got} != truth {want}")
     return check
 
 
@@ -239,3 +292,46 @@ def record(drill: str, faults: int, check: Check, *notes: str) -> DrillResult:
 def kill_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     if proc.poll() is None:
         proc.send_signal(sig)
+
+
+# --- secrets ----------------------------------------------------------------------------------
+
+ES_PASSWORD = "drill-es-password-3f9a1c"  # a fake; noida-db ignores credentials
+
+
+@dataclass
+class SecretScan:
+    """Totals of every secret scan in the session, for the closing table."""
+
+    files: int = 0
+    bytes: int = 0
+    texts: int = 0
+    found: list[str] = field(default_factory=list)
+
+
+SCANS = SecretScan()
+
+
+def scan_for_secrets(
+    *, paths: tuple[Path, ...] = (), texts: tuple[str, ...] = (), secrets: tuple[str, ...] = ()
+) -> list[str]:
+    """Every place one of the secrets appears: files (walked if directories, read as bytes, so
+    SQLite stores and logs alike) and texts (metrics, API answers, documents). Records the scan
+    in `SCANS`; the caller asserts the result is empty."""
+    wanted = tuple(s for s in (KEY, ES_PASSWORD, *secrets) if s)
+    hits: list[str] = []
+    for root in paths:
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        for path in files:
+            if not path.exists():
+                continue
+            data = path.read_bytes()
+            SCANS.files += 1
+            SCANS.bytes += len(data)
+            hits += [f"{path}: secret #{i}" for i, s in enumerate(wanted) if s.encode() in data]
+    for number, text in enumerate(texts):
+        SCANS.texts += 1
+        SCANS.bytes += len(text)
+        hits += [f"text {number}: secret #{i}" for i, s in enumerate(wanted) if s in text]
+    SCANS.found += hits
+    return hits

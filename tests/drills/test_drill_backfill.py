@@ -19,6 +19,7 @@ from drill_support import (
     poller_env,
     record,
     run_to_end,
+    scan_for_secrets,
     simulator,
     start,
     window,
@@ -51,6 +52,7 @@ def test_backfill_under_openai_faults_equals_truth(tmp_path: Path) -> None:
     record("openai faults", injected, check, f"early_retries={stats['early_retries']}",
            " ".join(f"{k}={v}" for k, v in stats["faults"].items() if v))
     assert "Traceback" not in log.read_text(errors="replace")
+    assert scan_for_secrets(paths=(tmp_path,)) == []
     assert check.mismatches == []
     assert check.duplicates == 0 and check.lost == 0
     assert check.expected > 100
@@ -79,6 +81,7 @@ def test_backfill_survives_kill_9(tmp_path: Path) -> None:
         assert rc == 0, _log_tail(log)
         check = compare(store, sim.org, MORE_STREAMS, since, until)
     record("kill -9 x5", sum(stats["faults"].values()), check, f"kills={kills}")
+    assert scan_for_secrets(paths=(tmp_path,)) == []
     assert check.mismatches == []
     assert check.duplicates == 0 and check.lost == 0
     assert check.found == check.expected
@@ -109,6 +112,7 @@ def test_backfill_sigterm_then_restart(tmp_path: Path) -> None:
     assert term_rc == 1, _log_tail(log)
     assert "interrupted, run it again to resume" in first_log
     assert took < 30
+    assert scan_for_secrets(paths=(tmp_path,)) == []
     assert "Traceback" not in first_log
     assert check.mismatches == []
     assert check.duplicates == 0 and check.lost == 0

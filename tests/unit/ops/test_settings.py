@@ -509,3 +509,16 @@ def test_settings_repr_hides_secrets() -> None:
     settings = load_settings(openai_admin_key=SECRET)
     assert SECRET not in repr(settings)
     assert isinstance(settings, Settings)
+
+
+def test_state_and_deadletter_indices_are_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", KEY)
+    assert load_settings().elasticsearch.state_index == "openai-poller-state"
+    assert load_settings().elasticsearch.deadletter_index == "openai-poller-deadletter"
+    monkeypatch.setenv("POLLER_ELASTICSEARCH__STATE_INDEX", "poller-state-eu")
+    monkeypatch.setenv("POLLER_ELASTICSEARCH__DEADLETTER_INDEX", "poller-dlq-eu")
+    es = load_settings().elasticsearch
+    assert (es.state_index, es.deadletter_index) == ("poller-state-eu", "poller-dlq-eu")
+    monkeypatch.setenv("POLLER_ELASTICSEARCH__STATE_INDEX", "_State")
+    with pytest.raises(ConfigError, match=r"state_index: invalid index name '_State'"):
+        load_settings()
