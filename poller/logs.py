@@ -5,14 +5,12 @@ Filebeat or Elastic Agent can ship them without parsing. On a terminal they are 
 
 Nothing should log a secret in the first place; redaction is defence in depth. A `SecretFilter`
 rewrites each record's message and arguments, and the formatter's whole output (exceptions,
-`extra=` fields) passes through the same `Redactor` before it is written.
+`extra=` fields) passes through the same `poller.redaction.Redactor` before it is written.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import sys
 import time
 from collections.abc import Iterable
@@ -21,45 +19,14 @@ from typing import Final, Literal, TextIO
 import ecs_logging
 
 from poller import __version__
+from poller.redaction import Redactor
 
-__all__ = ["REDACTED", "LogFormat", "Redactor", "SecretFilter", "configure_logging"]
+__all__ = ["LogFormat", "SecretFilter", "configure_logging"]
 
 LogFormat = Literal["auto", "json", "text"]
-REDACTED: Final = "[REDACTED]"
 TEXT_FORMAT: Final = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-# Shorter values would redact ordinary words; real keys and passwords are far longer.
-MIN_SECRET_LENGTH: Final = 6
 # Libraries that log every HTTP request at INFO: quiet unless we are debugging.
 CHATTY_LOGGERS: Final = ("httpx", "httpcore", "elastic_transport", "urllib3")
-
-# Shapes of credentials, redacted even when nobody told us the value.
-_KEY_SHAPE = re.compile(r"\bsk-(?:admin|proj|svcacct)-[A-Za-z0-9_\-]{8,}")
-_AUTH_HEADER = re.compile(
-    r"(?i)(?P<key>authorization['\"]?\s*[:=]\s*['\"]?)"
-    r"(?P<scheme>(?:bearer|basic|apikey)\s+)?[^\s'\",;}]+"
-)
-_AUTH_SCHEME = re.compile(r"(?i)\b(?P<scheme>bearer|basic|apikey)\s+[A-Za-z0-9._~+/=\-]{8,}")
-
-
-class Redactor:
-    """Replaces known secret values and credential-shaped text with `[REDACTED]`."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        variants: set[str] = set()
-        for secret in secrets:
-            if len(secret) >= MIN_SECRET_LENGTH:
-                variants.add(secret)
-                variants.add(json.dumps(secret)[1:-1])  # as it appears inside JSON output
-        ordered = sorted(variants, key=len, reverse=True)
-        self._known = re.compile("|".join(map(re.escape, ordered))) if ordered else None
-
-    def __call__(self, text: str) -> str:
-        if self._known is not None:
-            text = self._known.sub(REDACTED, text)
-        text = _KEY_SHAPE.sub(REDACTED, text)
-        text = _AUTH_HEADER.sub(lambda m: f"{m['key']}{m['scheme'] or ''}{REDACTED}", text)
-        return _AUTH_SCHEME.sub(lambda m: f"{m['scheme']} {REDACTED}", text)
-
 
 class SecretFilter(logging.Filter):
     """Redacts the formatted message of every record, then drops the arguments it used."""

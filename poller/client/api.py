@@ -37,14 +37,10 @@ from poller.client.models import APIModel, ListPage, UsagePage
 from poller.client.observer import ClientObserver
 from poller.client.params import LIST_LIMIT, audit_params, usage_params
 from poller.client.query import QueryValue, encode_query
-from poller.client.responses import (
-    Redactor,
-    error_from_response,
-    malformed_error,
-    transport_error,
-)
+from poller.client.responses import error_from_response, malformed_error, transport_error
 from poller.client.retry import AttemptFailed, RetryPolicy
 from poller.errors import ConfigError
+from poller.redaction import Redactor
 from poller.streams import BucketWidth
 
 __all__ = ["DEFAULT_BASE_URL", "AdminClient"]
@@ -102,7 +98,7 @@ class AdminClient:
         key = admin_key.get_secret_value() if isinstance(admin_key, SecretStr) else admin_key
         if not key.strip():
             raise ConfigError("the OpenAI admin key is empty")
-        self._redact = Redactor(key)
+        self._redact = Redactor([key])
         self._policy = RetryPolicy(
             max_attempts=max_attempts,
             max_elapsed=max_elapsed,

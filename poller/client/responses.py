@@ -9,7 +9,6 @@ traceback or a status page, even if a server or proxy echoes it back.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Final
 
 import httpx
@@ -24,29 +23,15 @@ from poller.errors import (
     ServerError,
     TransportError,
 )
+from poller.redaction import Redactor
 
-__all__ = ["Redactor", "error_from_response", "malformed_error", "transport_error"]
+__all__ = ["error_from_response", "malformed_error", "transport_error"]
 
 _EXCERPT_CHARS: Final = 300
-# Anything that looks like a whole OpenAI secret key. Masked echoes ("sk-abc...def",
-# "sk-proj-****abcd") break the run and stay readable.
-_SECRET_KEY: Final = re.compile(r"\bsk-[A-Za-z0-9_\-]{16,}")
 _ADMIN_KEY_HINT: Final = (
     "these endpoints need an organization admin key (sk-admin-...); project and user keys "
     "cannot call them, and only organization owners can create admin keys"
 )
-
-
-class Redactor:
-    """Removes the admin key, and anything shaped like a secret key, from text."""
-
-    def __init__(self, secret: str) -> None:
-        self._secret = secret
-
-    def __call__(self, text: str) -> str:
-        if self._secret:
-            text = text.replace(self._secret, "[REDACTED]")
-        return _SECRET_KEY.sub("sk-[REDACTED]", text)
 
 
 def error_from_response(

@@ -8,7 +8,8 @@ import logging
 
 import pytest
 
-from poller.logs import REDACTED, LogFormat, Redactor, SecretFilter, configure_logging
+from poller.logs import LogFormat, SecretFilter, configure_logging
+from poller.redaction import REDACTED, Redactor
 
 SECRET = "sk-admin-log-test-secret-0001"
 PASSWORD = 'pa"ss\\word-42'  # escaped differently inside JSON
@@ -119,6 +120,8 @@ def test_level_applies_and_chatty_libraries_are_quieted() -> None:
         ("header bearer abcdefghijkl", f"header bearer {REDACTED}"),
         ("key sk-admin-AbCdEf0123456789xyz leaked", f"key {REDACTED} leaked"),
         ("key sk-proj-AbCdEf0123456789 leaked", f"key {REDACTED} leaked"),
+        (f"any sk-{'x' * 40} key", f"any {REDACTED} key"),
+        ("masked sk-abc...def, sk-proj-****abcd", "masked sk-abc...def, sk-proj-****abcd"),
         ("nothing to see here", "nothing to see here"),
     ],
 )
