@@ -159,28 +159,27 @@ def _namespace(value: str) -> str:
     return value
 
 
-_INDEX_NAME = re.compile(r"[a-z0-9][a-z0-9_.+-]{0,254}")
+def _matching(pattern: str, what: str, rule: str) -> Callable[[str], str]:
+    """A validator for names that must match `pattern` whole; the error says `rule`."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"invalid {what} {value[:70]!r}: {rule}")
+        return value
+
+    return check
 
 
-def _index_name(value: str) -> str:
-    """An index name by Elasticsearch's rules (lowercase, no leading '-', '_' or '+')."""
-    if not _INDEX_NAME.fullmatch(value) or value in (".", ".."):
-        raise ValueError(
-            f"invalid index name {value[:70]!r}: use lowercase letters, digits, '_', '.', "
-            "'+' or '-', starting with a letter or digit"
-        )
-    return value
-
-
-_ORG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-
-
-def _org_name(value: str) -> str:
-    if not _ORG_NAME.fullmatch(value):
-        raise ValueError(
-            f"invalid org name {value[:70]!r}: use 1-64 letters, digits, '.', '_' or '-'"
-        )
-    return value
+_org_name = _matching(
+    r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", "org name", "use 1-64 letters, digits, '.', '_' or '-'"
+)
+# Elasticsearch's index name rules: lowercase, not starting with '-', '_' or '+'.
+_index_name = _matching(
+    r"[a-z0-9][a-z0-9_.+-]{0,254}",
+    "index name",
+    "use lowercase letters, digits, '_', '.', '+' or '-', starting with a letter or digit",
+)
 
 
 def _name_list(value: Any) -> Any:
