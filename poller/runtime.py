@@ -20,16 +20,17 @@ from poller.documents import MappingContext
 from poller.pipeline import Batch, Source
 from poller.pricing import load_price_table
 from poller.settings import OrgSettings, Settings, StreamConfig
+from poller.sinks.base import Sink
 from poller.sinks.elasticsearch import ElasticsearchSink
 from poller.sinks.sqlite import SqliteSink
 from poller.sources.audit import AuditSource, AuditWindow
 from poller.sources.buckets import BucketSource
 from poller.sources.plans import backfill_segments, cycle_segments
 from poller.sources.rate_limits import RateLimitSource
-from poller.state import StreamState
+from poller.state import StreamState, state_key
 from poller.streams import BucketWidth, StreamKind
 
-__all__ = ["OrgRuntime", "open_sink", "org_runtime"]
+__all__ = ["OrgRuntime", "check_sink", "open_sink", "org_runtime"]
 
 # The concrete sinks `open_sink` returns: both also offer `reader()` and context management.
 OpenedSink = ElasticsearchSink | SqliteSink
@@ -50,6 +51,13 @@ def open_sink(settings: Settings) -> OpenedSink:
         state_index=es.state_index,
         deadletter_index=es.deadletter_index,
     )
+
+
+def check_sink(sink: Sink, org: str, stream: str) -> None:
+    """Read one cursor: a sink that is unreachable, refuses the credentials or the TLS
+    handshake, or cannot be read, fails here with its one-line error, before anything is
+    fetched or written (a read never changes the sink)."""
+    sink.load_state(state_key(org, stream))
 
 
 @dataclass

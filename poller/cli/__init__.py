@@ -7,6 +7,7 @@ stderr with no traceback; 1 a runtime failure after start-up.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -38,13 +39,37 @@ def _settings(*, require_orgs: bool) -> Settings:
 
     settings = load_settings(require_orgs=require_orgs)
     configure_logging(settings.log_format, settings.log_level, secret_values(settings))
+    if logging.getLogger().level > logging.DEBUG:
+        # The Elasticsearch transport warns at each retry of a request, with the stack trace of
+        # the connection error; the sink's own error after the retries says it in one line.
+        logging.getLogger("elastic_transport").setLevel(logging.ERROR)
     return settings
 
 
 def _run(args: argparse.Namespace) -> int:
     from .run import run_daemon
 
-    return run_daemon(_settings(require_orgs=True))
+    settings = _settings(require_orgs=True)
+    _check_elasticsearch(settings)
+    return run_daemon(settings)
+
+
+def _check_elasticsearch(settings: Settings) -> None:
+    """Before the daemon starts: credentials Elasticsearch refuses, a failed TLS handshake or a
+    server that is not Elasticsearch end it with one line (exit 1), since no cycle could ever
+    succeed. An unreachable cluster does not: the daemon starts, stays unready, and every
+    cycle tries again (a cluster restarting, or started after the poller)."""
+    from poller.errors import SinkUnavailableError
+    from poller.runtime import check_sink, open_sink
+
+    if settings.elasticsearch.url is None or not settings.orgs or not settings.orgs[0].streams:
+        return
+    org = settings.orgs[0]
+    with open_sink(settings) as sink:
+        try:
+            check_sink(sink, org.name, org.streams[0])
+        except SinkUnavailableError as exc:
+            logging.getLogger("poller.cli").warning("%s; starting anyway, each cycle retries", exc)
 
 
 def _backfill(args: argparse.Namespace) -> int:
@@ -75,8 +100,19 @@ def _report(args: argparse.Namespace) -> int:
 
     settings = _settings(require_orgs=False)
     namespace = settings.orgs[0].namespace if settings.orgs else "default"
+    now = int(time.time())
+    _check_window(args.since, args.until, now=now)  # before the sink: bad input opens nothing
     with open_sink(settings) as sink:
-        return report(sink.reader(), args, namespace=namespace, now=int(time.time()))
+        return report(sink.reader(), args, namespace=namespace, now=now)
+
+
+def _check_window(since: str | None, until: str | None, *, now: int) -> None:
+    from .when import parse_when
+
+    start = parse_when(since, now=now, flag="--since") if since else None
+    end = parse_when(until, now=now, flag="--until") if until else None
+    if start is not None and end is not None and start >= end:
+        raise ConfigError(f"--since must be before --until (got {since!r} .. {until!r})")
 
 
 def _setup(args: argparse.Namespace) -> int:

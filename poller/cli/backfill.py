@@ -14,9 +14,15 @@ from types import FrameType
 
 from rich.progress import Progress
 
-from poller.errors import AuthenticationError, ConfigError, PollerError
+from poller.errors import (
+    AuthenticationError,
+    ConfigError,
+    PollerError,
+    SinkRejectedError,
+    SinkUnavailableError,
+)
 from poller.pipeline import run_source
-from poller.runtime import org_runtime
+from poller.runtime import check_sink, org_runtime
 from poller.settings import OrgSettings, Settings
 from poller.sinks.base import Sink, WriteReport
 from poller.streams import BucketWidth
@@ -51,12 +57,23 @@ def backfill_request(settings: Settings, args: argparse.Namespace, *, now: int) 
     width = None if args.bucket_width == "auto" else BucketWidth(args.bucket_width)
     orgs = [settings.org(args.org)] if args.org else list(settings.orgs)
     jobs = tuple((org, parse_streams(args.streams, org.streams)) for org in orgs)
+    if args.streams is not None and not any(streams for _, streams in jobs):
+        raise ConfigError(f"--streams: {args.streams!r} names no stream")
     return BackfillRequest(since, until, now, width, jobs)
 
 
 def backfill(request: BackfillRequest, sink: Sink) -> int:
-    """Exit 0 only when every requested window was collected and acknowledged."""
+    """Exit 0 only when every requested window was collected and acknowledged.
+
+    A failure that every stream would meet alike (OpenAI refusing the key; the sink
+    unreachable, refusing the credentials or full) ends the backfill with that one error
+    instead of one identical error per stream; the sink is read once before anything else
+    happens, so a sink that cannot be used fails before any call to OpenAI or any write.
+    """
     since, until, now, width = request.since, request.until, request.now, request.width
+    first = next(((org, streams[0]) for org, streams in request.jobs if streams), None)
+    if first is not None:
+        check_sink(sink, first[0].name, first[1])
     failures = 0
     total = WriteReport()
     stop = threading.Event()
@@ -76,9 +93,10 @@ def backfill(request: BackfillRequest, sink: Sink) -> int:
                     )
                     try:
                         report = run_source(source, sink, stop=stop)
-                    except AuthenticationError:
-                        # The key fails every stream alike: stop with one line (exit 1)
-                        # instead of one identical error per stream.
+                    except (AuthenticationError, SinkRejectedError, SinkUnavailableError):
+                        # The key or the sink fails every stream alike: stop with one line
+                        # (exit 1) instead of one identical error per stream. The cursor
+                        # stayed at the last acknowledged batch: running again resumes there.
                         raise
                     except PollerError as exc:
                         failures += 1

@@ -16,17 +16,23 @@ Check = tuple[str, Callable[[], str]]
 
 
 def doctor(settings: Settings) -> int:
+    """One line per check; a check that depends on a failed one is skipped, not failed again,
+    so each problem is reported once, with its fix."""
     failed = 0
 
-    def check(name: str, probe: Callable[[], str]) -> None:
+    def check(name: str, probe: Callable[[], str], *, needs: str | None = None) -> bool:
         nonlocal failed
+        if needs is not None:
+            print(f"skip  {name}: needs {needs}")
+            return False
         try:
             detail = probe()
         except (PollerError, OSError) as exc:
             failed += 1
             print(f"FAIL  {name}: {exc}")
-        else:
-            print(f"ok    {name}: {detail}")
+            return False
+        print(f"ok    {name}: {detail}")
+        return True
 
     for org in settings.orgs:
         with org_runtime(org) as rt:
@@ -49,8 +55,9 @@ def doctor(settings: Settings) -> int:
                             "organization settings (it cannot be deactivated afterwards)")
                 return "audit logging returns events"
 
-            check(f"{org.name}: admin key", key)
-            check(f"{org.name}: audit logging", audit)
+            key_ok = check(f"{org.name}: admin key", key)
+            check(f"{org.name}: audit logging", audit,
+                  needs=None if key_ok else "a working admin key")
 
     with open_sink(settings) as sink:
         if isinstance(sink, ElasticsearchSink):
@@ -74,9 +81,11 @@ def doctor(settings: Settings) -> int:
                     raise OSError("templates missing or outdated -- fix: run openai-poller setup")
                 return "templates installed"
 
-            check("elasticsearch: reachable", reachable)
-            check("elasticsearch: privileges", privileges)
-            check("elasticsearch: templates", templates)
+            needs = None if check("elasticsearch: reachable", reachable) else (
+                "a reachable cluster that accepts the credentials"
+            )
+            check("elasticsearch: privileges", privileges, needs=needs)
+            check("elasticsearch: templates", templates, needs=needs)
         else:
             check("embedded store", lambda: f"writable at {settings.store_path}")
     return 1 if failed else 0

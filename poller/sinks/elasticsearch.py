@@ -217,7 +217,8 @@ class ElasticsearchSink:
                 resp = self._client.get(index=self._state_index, id=key, source_includes="state")
             except NotFoundError:
                 return None
-        state = resp.body.get("_source", {}).get("state")
+        state = self._errors.answer(resp.body, f"reading state {key!r}").get("_source", {})
+        state = state.get("state") if isinstance(state, Mapping) else None
         return dict(state) if isinstance(state, Mapping) else None
 
     def save_state(self, key: str, state: Mapping[str, Any]) -> None:
@@ -243,7 +244,8 @@ class ElasticsearchSink:
 
     def info(self) -> ClusterInfo:
         with self._errors("reading cluster info"):
-            body = self._client.info().body
+            answer = self._client.info().body
+        body = self._errors.answer(answer, "reading cluster info")
         version = body.get("version", {})
         return ClusterInfo(
             name=str(body.get("cluster_name", "")),

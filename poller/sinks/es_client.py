@@ -7,16 +7,23 @@ Retries are split between two layers, and only two:
 * the sink's own loop retries *items* of a bulk response that came back 429 or 5xx (see
   `poller.sinks.retry.Backoff`); nothing else in the sink retries.
 
+`request_timeout` bounds a whole request: urllib3's timeouts apply to each socket operation,
+so an answer trickling in (a few bytes every second) would otherwise hold a write, and the
+daemon's job, for as long as the server likes (`DeadlineHttpNode`).
+
 Error messages name the cluster by a URL stripped of any user info, and every message is
 scrubbed of the configured secrets, so they are safe to log and print.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import socket
+import threading
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from importlib.metadata import version
 from typing import Any
@@ -26,12 +33,17 @@ from elastic_transport import (
 )
 from elastic_transport import (
     ConnectionTimeout,
+    HttpHeaders,
+    NodeConfig,
     SerializationError,
     TlsError,
     Transport,
     TransportApiResponse,
+    Urllib3HttpNode,
 )
 from elastic_transport import TransportError as ElasticTransportError
+from elastic_transport._node import NodeApiResponse
+from elastic_transport.client_utils import DEFAULT, DefaultType
 from elasticsearch import (
     ApiError,
     AuthorizationException,
@@ -46,6 +58,7 @@ __all__ = [
     "DEFAULT_STATE_INDEX",
     "RETRY_ON_STATUS",
     "Compat8Transport",
+    "DeadlineHttpNode",
     "ErrorTranslator",
     "IndexKeeper",
     "build_client",
@@ -84,6 +97,93 @@ class Compat8Transport(Transport):
                 for name, value in headers.items()
             }
         return super().perform_request(method, target, **kwargs)
+
+
+_deadline = threading.local()  # `expired`: the deadline event of this thread's request
+
+
+class _CutOffNoise(logging.Filter):
+    """Drops what urllib3 logs about an answer `DeadlineHttpNode` cut off itself (a warning
+    with a traceback when the cut fell inside a header line): the request fails with a
+    timeout, which the caller reports."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        expired: threading.Event | None = getattr(_deadline, "expired", None)
+        return expired is None or not expired.is_set()
+
+
+_URLLIB3_CONNECTION_LOG = logging.getLogger("urllib3.connection")
+_URLLIB3_CONNECTION_LOG.addFilter(_CutOffNoise())
+
+
+class DeadlineHttpNode(Urllib3HttpNode):
+    """A urllib3 node whose `request_timeout` bounds the whole request, not each socket read.
+
+    When the timeout passes before the answer is complete, the connection the request uses
+    is shut down and the request fails with `ConnectionTimeout`, as a silent server's would
+    (and the transport retries it the same way).
+    """
+
+    def __init__(self, config: NodeConfig) -> None:
+        super().__init__(config)
+        self._in_use = threading.local()  # this thread's request: the connections it took
+        take = self.pool._get_conn
+
+        def take_and_note(timeout: float | None = None) -> Any:
+            conn = take(timeout)
+            taken: list[Any] | None = getattr(self._in_use, "conns", None)
+            if taken is not None:
+                taken.append(conn)
+            return conn
+
+        self.pool._get_conn = take_and_note  # type: ignore[method-assign]
+
+    def perform_request(
+        self,
+        method: str,
+        target: str,
+        body: bytes | None = None,
+        headers: HttpHeaders | None = None,
+        request_timeout: DefaultType | float | None = DEFAULT,
+    ) -> NodeApiResponse:
+        timeout = self.config.request_timeout if request_timeout is DEFAULT else request_timeout
+        if not isinstance(timeout, int | float) or timeout <= 0:
+            return super().perform_request(method, target, body, headers, request_timeout)
+        taken: list[Any] = []
+        expired = threading.Event()
+
+        def cut_off() -> None:
+            expired.set()
+            for conn in list(taken):
+                sock = getattr(conn, "sock", None)
+                if isinstance(sock, socket.socket):
+                    with suppress(OSError):
+                        # the plain socket's shutdown: an SSLSocket's own would drop its SSL
+                        # state under the thread reading from it
+                        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+        timer = threading.Timer(float(timeout), cut_off)
+        timer.daemon = True
+        self._in_use.conns = taken
+        _deadline.expired = expired
+        timer.start()
+        try:
+            response = super().perform_request(method, target, body, headers, request_timeout)
+        except TransportConnectionError as exc:
+            if expired.is_set():
+                raise ConnectionTimeout(
+                    f"no complete answer within {timeout:g}s", errors=(exc,)
+                ) from exc
+            raise
+        finally:
+            timer.cancel()
+            self._in_use.conns = None
+            _deadline.expired = None
+        if expired.is_set():
+            # Cut off while reading the headers, http.client takes the end of the stream for
+            # their end: what it returns may be a truncated answer that looks complete.
+            raise ConnectionTimeout(f"no complete answer within {timeout:g}s")
+        return response
 
 
 def redact_url(url: str) -> str:
@@ -142,6 +242,7 @@ def build_client(
             retry_backoff_base=retry_backoff_base,
             retry_backoff_cap=retry_backoff_cap,
             transport_class=Compat8Transport if use_compat8 else Transport,
+            node_class=DeadlineHttpNode,
             **auth,
         )
     except ValueError as exc:
@@ -217,6 +318,14 @@ class ErrorTranslator:
             raise SinkUnavailableError(
                 self.scrub(f"Elasticsearch {action} at {self.where} failed: {exc.message}")
             ) from exc
+
+    def answer(self, body: Any, action: str) -> Mapping[str, Any]:
+        """`body` when it is a JSON object; a truncated or empty answer is unavailability."""
+        if isinstance(body, Mapping):
+            return body
+        raise SinkUnavailableError(
+            self.scrub(f"Elasticsearch at {self.where} answered {action} without a JSON object")
+        )
 
     def api_error(self, action: str, status: int, body: Any) -> PollerError:
         detail = describe_error(body, f"HTTP {status}")

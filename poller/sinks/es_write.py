@@ -26,7 +26,8 @@ invisible to the step-1 search until that refresh, so a rewrite in that instant 
 second copy in the new write index.
 
 Worst-case time of one `write()` of N documents, with B = ceil(N / chunk_docs), R =
-item_retries, C = conflict_retries, T = request_timeout and t = transport_retries:
+item_retries, C = conflict_retries, T = request_timeout (which bounds a whole request, even an
+answer that trickles in: `poller.sinks.es_client.DeadlineHttpNode`) and t = transport_retries:
 
     one request  <= (1 + t) * T + sum(min(cap, base * 2**n) for n < t)    (transport layer)
     rounds       <= 1 + R + C    (each further round retries 429/5xx items or re-plans 409s)
@@ -232,8 +233,9 @@ class DataStreamWriter:
         found: dict[str, _Stored] = {}
         for i in range(0, len(doc_ids), self._chunk_docs):
             chunk = list(doc_ids[i : i + self._chunk_docs])
-            with self._errors(f"looking up {len(chunk)} ids in {data_stream}"):
-                body = self._client.search(
+            action = f"looking up {len(chunk)} ids in {data_stream}"
+            with self._errors(action):
+                answer = self._client.search(
                     index=data_stream,
                     query={"ids": {"values": chunk}},
                     size=min(2 * len(chunk), 10_000),
@@ -244,6 +246,7 @@ class DataStreamWriter:
                     allow_partial_search_results=False,
                     filter_path=_LOOKUP_FILTER,
                 ).body
+            body = self._errors.answer(answer, action)
             if body.get("_shards", {}).get("failed"):
                 raise SinkUnavailableError(f"some shards of {data_stream} failed the id lookup")
             for hit in body.get("hits", {}).get("hits", []):
@@ -289,8 +292,10 @@ class DataStreamWriter:
         operations: list[Mapping[str, Any]] = []
         for op in chunk:
             operations += [op.action(), op.doc.source]
-        with self._errors(f"bulk write of {len(chunk)} documents"):
-            body = self._client.bulk(operations=operations, filter_path=_BULK_FILTER).body
+        action = f"bulk write of {len(chunk)} documents"
+        with self._errors(action):
+            answer = self._client.bulk(operations=operations, filter_path=_BULK_FILTER).body
+        body = self._errors.answer(answer, action)
         items = body.get("items")
         if not isinstance(items, list) or len(items) != len(chunk):
             raise SinkUnavailableError(
@@ -405,12 +410,14 @@ class DataStreamWriter:
         """Real-time get of (backing index, id) pairs; absent ones are left out."""
         if not targets:
             return {}
-        with self._errors(f"re-reading {len(targets)} documents"):
-            body = self._client.mget(
+        action = f"re-reading {len(targets)} documents"
+        with self._errors(action):
+            answer = self._client.mget(
                 docs=[{"_index": index, "_id": doc_id} for index, doc_id in targets],
                 realtime=True,
                 filter_path=_MGET_FILTER,
             ).body
+        body = self._errors.answer(answer, action)
         out: dict[tuple[str, str], _Stored] = {}
         for doc in body.get("docs", []):
             if doc.get("found"):
@@ -442,10 +449,12 @@ class DataStreamWriter:
                     "source": json.dumps(r.doc.source, sort_keys=True, default=str),
                 }
             )
-        with self._errors(f"storing {len(refused)} dead letters"):
-            body = self._client.bulk(
+        action = f"storing {len(refused)} dead letters"
+        with self._errors(action):
+            answer = self._client.bulk(
                 operations=operations, refresh="wait_for", filter_path=_BULK_FILTER
             ).body
+        body = self._errors.answer(answer, action)
         failed = [
             item
             for entry in body.get("items", [])

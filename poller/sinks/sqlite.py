@@ -6,7 +6,11 @@ classifies each document as created, updated or unchanged by comparing sources t
 not JSON, `@timestamp` missing or not a date) goes to the `deadletter` table instead.
 
 Each `write()` is one `BEGIN IMMEDIATE` transaction: all of it is stored or, on any error, none
-of it (a full disk rolls the transaction back and raises one clear `SinkUnavailableError`).
+of it (a full disk rolls the transaction back and raises one clear `SinkUnavailableError`:
+"cannot write the embedded store <path>: disk full (...)"). SQLite reports a full disk as
+SQLITE_FULL, but a write beyond the process's file size limit (`ulimit -f`, EFBIG) or an fsync
+failing for lack of space as a plain I/O error; those are recognised by looking at the limit
+and at the free space of the store's file system.
 
 Thread safety: the sink holds **one connection guarded by one lock**; the daemon's job threads
 take turns, which SQLite would impose on writers anyway. Other processes (`report`, `status`)
@@ -16,8 +20,11 @@ writers wait for each other before `SinkUnavailableError` ("locked").
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
+import resource
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -65,6 +72,47 @@ CREATE TABLE IF NOT EXISTS deadletter (
 );
 """
 _UNAVAILABLE = ("SQLITE_FULL", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR")
+# Write-side I/O errors that may mean "no room": checked against the limit and the free space.
+_WRITE_IOERR = (
+    "SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC", "SQLITE_IOERR_TRUNCATE",
+    "SQLITE_IOERR_SHMSIZE", "SQLITE_IOERR_DIR_FSYNC",
+)
+_NO_ROOM_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+# Within this much of the file size limit, or with this little space left, a failed write is
+# taken for a full disk (SQLite writes pages and WAL frames of a few KiB at a time).
+_LIMIT_MARGIN = 64 * 1024
+_SPACE_MARGIN = 1024 * 1024
+
+
+def _no_room(path: str) -> str | None:
+    """Why a write to the store at `path` may have failed for lack of space, if it may have."""
+    if path == ":memory:":
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if soft != resource.RLIM_INFINITY:
+        sizes = []
+        for suffix in ("", "-wal", "-journal"):
+            try:
+                sizes.append(os.stat(path + suffix).st_size)
+            except OSError:
+                continue
+        if sizes and max(sizes) + _LIMIT_MARGIN >= soft:
+            return f"the file size limit of {soft} bytes is reached"
+    try:
+        fs = os.statvfs(Path(path).parent)
+    except OSError:
+        return None
+    if fs.f_bavail * fs.f_frsize < _SPACE_MARGIN:
+        return "no space left on the device"
+    return None
+
+
+def disk_full_message(path: str, detail: str, action: str) -> str:
+    """The one line every "no room" failure of the store reads as."""
+    return (
+        f"cannot write the embedded store {path}: disk full, {detail} while {action}; "
+        "nothing of it was stored \N{EM DASH} free space (or raise the limit) and run again"
+    )
 
 
 def _now() -> str:
@@ -104,6 +152,11 @@ class _Database:
                 tx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except OSError as exc:
             self.close()
+            if exc.errno in _NO_ROOM_ERRNOS:
+                reason = exc.strerror or str(exc)
+                raise SinkUnavailableError(
+                    disk_full_message(path, reason.lower(), "creating it")
+                ) from exc
             raise SinkRejectedError(f"cannot create the embedded store {path}: {exc}") from exc
         except sqlite3.Error as exc:
             self.close()
@@ -152,10 +205,12 @@ class _Database:
         name = getattr(exc, "sqlite_errorname", "") or ""
         where = f"the embedded store {self.path}"
         if name.startswith("SQLITE_FULL"):
+            # SQLite's text ("database or disk is full") covers max_page_count too.
             return SinkUnavailableError(
-                f"{where} is full ({exc}) while {action}; nothing of it was stored: "
-                "free disk space (or raise the store's size limit) and the poller resumes"
+                disk_full_message(self.path, f"the store is full ({exc})", action)
             )
+        if name in _WRITE_IOERR and (why := _no_room(self.path)) is not None:
+            return SinkUnavailableError(disk_full_message(self.path, f"{why} ({exc})", action))
         if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
             return SinkUnavailableError(
                 f"{where} stayed locked by another connection for more than "

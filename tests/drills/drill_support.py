@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from poller.simulator.app import SimulatorApp
 from poller.simulator.faults import FaultPlan
@@ -166,20 +166,19 @@ class EsStore:
     state_index: str
 
     def documents(self, stream: str) -> list[dict[str, Any]]:
-        index = f"logs-openai.{stream}-{self.namespace}"
-        if not self.client.indices.exists(index=index):
+        return [hit["_source"] for hit in self.hits(stream)]
+
+    def hits(self, stream: str) -> list[dict[str, Any]]:
+        return self.scan(f"logs-openai.{stream}-{self.namespace}")
+
+    def scan(self, index: str) -> list[dict[str, Any]]:
+        """Every hit of `index`, by scroll: sorting on `_id` is refused by Elasticsearch 8 (and
+        noida-db), a scroll is served by both."""
+        if not index or not self.client.indices.exists(index=index):
             return []
         self.client.indices.refresh(index=index)
-        docs: list[dict[str, Any]] = []
-        after: list[Any] | None = None
-        while True:
-            page = self.client.search(index=index, size=5000, sort=[{"_id": "asc"}],
-                                      search_after=after, query={"match_all": {}})
-            hits = page["hits"]["hits"]
-            docs.extend(hit["_source"] for hit in hits)
-            if len(hits) < 5000:
-                return docs
-            after = hits[-1]["sort"]
+        return list(helpers.scan(self.client, index=index, query={"query": {"match_all": {}}},
+                                 size=2000))
 
     def state(self, stream: str) -> StreamState:
         if not self.client.indices.exists(index=self.state_index):
@@ -335,3 +334,197 @@ def scan_for_secrets(
         hits += [f"text {number}: secret #{i}" for i, s in enumerate(wanted) if s in text]
     SCANS.found += hits
     return hits
+
+
+# --- daemon drills: `python -m poller run`, late data, throttling ---------------------------------
+
+
+@contextmanager
+def simulator_with(
+    faults: str = "",
+    seed: int = 11,
+    *,
+    settle_seconds: float = 0.0,
+    rate_limit_rpm: float = 0.0,
+    stall_seconds: float = 30.0,
+    fault_retry_after_ms: int = 1000,
+    size: str = "small",
+) -> Iterator[Simulator]:
+    """`simulator` with the knobs the daemon and throttling drills turn: late data
+    (`settle_seconds`), `--rate-limit` (`rate_limit_rpm`), how long a `timeout` fault stalls and
+    the `retry-after-ms` of a `429` fault."""
+    org = build_organization(seed=7, size=size, settle_seconds=settle_seconds)
+    app = SimulatorApp(org, admin_key=KEY, faults=FaultPlan.parse(faults), seed=seed,
+                       rate_limit_rpm=rate_limit_rpm, stall_seconds=stall_seconds,
+                       fault_retry_after_ms=fault_retry_after_ms)
+    with SimulatorServer(app) as server:
+        yield Simulator(org, app, server.url, server.base_url)
+
+
+def day_window(days: int) -> tuple[int, int]:
+    """A fixed `[since, until)` of whole UTC days ending at the last midnight (for `1d` widths)."""
+    until = int(time.time()) - 3600
+    until -= until % DAY
+    return until - days * DAY, until
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+RUN_CMD = [sys.executable, "-m", "poller", "run"]
+
+
+def daemon_env(
+    base_url: str, store: Path, streams: list[str], metrics_port: int, **settings: str
+) -> dict[str, str]:
+    """The environment of a drill's `run`: its streams, metrics port, JSON logs, no jitter, plus
+    `settings` as `POLLER_<NAME>` (e.g. `ORG_DEFAULTS__DEFAULTS__INTERVAL="2s"`)."""
+    env = poller_env(base_url, store)
+    env.update(
+        POLLER_ORG_DEFAULTS__STREAMS=",".join(streams),
+        POLLER_METRICS__PORT=str(metrics_port),
+        POLLER_LOG_FORMAT="json",
+        POLLER_JITTER="0",
+    )
+    env.update({f"POLLER_{name}": value for name, value in settings.items()})
+    return env
+
+
+def http_get(url: str) -> tuple[int, str]:
+    """Status and body of a GET, `(0, "")` when nothing answers."""
+    try:
+        response = httpx.get(url, timeout=3)
+    except httpx.HTTPError:
+        return 0, ""
+    return response.status_code, response.text
+
+
+def wait_until(what: str, condition: Any, timeout: float, interval: float = 0.1) -> Any:
+    """Poll `condition()` until it returns something truthy (returned), or fail at `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(interval)
+
+
+def read_states(store: Path, streams: list[str]) -> dict[str, StreamState] | None:
+    """Every stream's saved state, None while the store cannot be read yet."""
+    if not store.exists():
+        return None
+    view = SqliteStore(store)
+    try:
+        return {stream: view.state(stream) for stream in streams}
+    except sqlite3.Error:
+        return None
+
+
+def count_documents(store: Path) -> int:
+    if not store.exists():
+        return 0
+    try:
+        return int(SqliteStore(store)._query("SELECT count(*) FROM documents", ())[0][0])
+    except sqlite3.Error:
+        return 0
+
+
+def bucket_window(store: Path, streams: list[str]) -> tuple[int, int]:
+    """The `[since, until)` every usage and costs stream of a daemon's store covers: the latest
+    coverage start and the earliest coverage end (what `compare` checks the coverage against)."""
+    starts, ends = [], []
+    view = SqliteStore(store)
+    for stream in streams:
+        segments = view.state(stream).coverage.segments
+        assert segments, f"{stream}: nothing covered"
+        if stream != "costs":
+            starts.append(segments[0].start)
+            ends.append(segments[-1].end)
+    return max(starts), min(ends)
+
+
+def compare_audit(
+    store: Store | Path, org: Organization, since: tuple[int, int], until: tuple[int, int]
+) -> Check:
+    """Audit events of a daemon, whose first window starts `initial_interval` before a moment
+    known only within `since = (earliest, latest)`, and whose last window ends within `until`.
+
+    Every event in `[since[1], until[0])` must be stored once, and no event outside
+    `[since[0], until[1])`; events in the two uncertain edges count as expected when stored.
+    """
+    view = SqliteStore(store) if isinstance(store, Path) else store
+    ids = [d["event"]["id"] for d in view.documents("audit")]
+    must = {e["id"] for e in org.audit_events(since[1], until[0], math.inf)}
+    allowed = {e["id"] for e in org.audit_events(since[0], until[1], math.inf)}
+    check = Check(found=len(ids), duplicates=len(ids) - len(set(ids)))
+    check.expected = len(must) + len(set(ids) & (allowed - must))
+    extra, missing = set(ids) - allowed, must - set(ids)
+    if extra or missing:
+        check.mismatches.append(f"audit: {len(extra)} extra, {len(missing)} missing")
+    if check.duplicates:
+        check.mismatches.append(f"audit: {check.duplicates} duplicate events")
+    return check
+
+
+def merge_checks(*checks: Check) -> Check:
+    merged = Check()
+    for check in checks:
+        merged.expected += check.expected
+        merged.found += check.found
+        merged.duplicates += check.duplicates
+        merged.mismatches += check.mismatches
+    return merged
+
+
+def metric_total(metrics_text: str, name: str, **labels: str) -> float:
+    """The sum of every sample of `name` whose labels include `labels`, from /metrics text."""
+    total = 0.0
+    for line in metrics_text.splitlines():
+        if not line.startswith(name) or line.startswith("#"):
+            continue
+        head, _, value = line.rpartition(" ")
+        series, _, label_text = head.partition("{")
+        if series != name:
+            continue
+        if all(f'{k}="{v}"' in label_text for k, v in labels.items()):
+            total += float(value)
+    return total
+
+
+def last_commit(store: Path) -> str:
+    """When the newest state was saved (ISO text, as the store writes it); "" before any."""
+    if not store.exists():
+        return ""
+    try:
+        rows = SqliteStore(store)._query("SELECT max(updated_at) FROM state", ())
+    except sqlite3.Error:
+        return ""
+    return str(rows[0][0] or "")
+
+
+def store_clock() -> str:
+    """Now, in the store's `updated_at` format, to compare with `last_commit`."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def nameless(store: Path, streams: list[str]) -> int:
+    """Usage and costs documents carrying a project, user or key id without its name."""
+    view = SqliteStore(store)
+    missing = 0
+    for stream in streams:
+        for doc in view.documents(stream):
+            base = doc.get("openai", {}).get("base", {})
+            for id_field, name_field in (("project_id", "project_name"),
+                                         ("user_id", "user_email"),
+                                         ("api_key_id", "api_key_name")):
+                if base.get(id_field) and not base.get(name_field):
+                    missing += 1
+                    break
+    return missing

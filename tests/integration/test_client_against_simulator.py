@@ -27,6 +27,9 @@ ADMIN_KEY = "sk-admin-client-integration-0123456789"
 DAY = 86_400
 TODAY = math.floor(time.time() / DAY) * DAY
 START, END = TODAY - 5 * DAY, TODAY - DAY  # four settled days
+# The fault drill's window is fixed, so the same requests meet the same seeded draws every day.
+FAULT_START = 1_780_272_000  # 2026-06-01T00:00:00Z
+FAULT_END = FAULT_START + 4 * DAY
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +192,7 @@ def test_faults_are_retried_without_an_early_retry(org: SimOrganization) -> None
     )
 
     def daily(client: AdminClient, stream: str) -> list[Any]:
-        pages = client.usage_pages(stream, start_time=START, end_time=END, limit=1)
+        pages = client.usage_pages(stream, start_time=FAULT_START, end_time=FAULT_END, limit=1)
         return [page.api_dict() for page in pages]
 
     calls: list[Callable[[AdminClient], list[Any]]] = [
@@ -197,7 +200,9 @@ def test_faults_are_retried_without_an_early_retry(org: SimOrganization) -> None
         lambda c: daily(c, "costs"),
         lambda c: [
             p.api_dict()
-            for p in c.audit_log_pages(effective_at={"gte": START, "lt": END}, limit=20)
+            for p in c.audit_log_pages(
+                effective_at={"gte": FAULT_START, "lt": FAULT_END}, limit=20
+            )
         ],
         lambda c: [r.api_dict() for r in c.list_projects()],
         lambda c: [u.api_dict() for u in c.list_users()],

@@ -224,6 +224,23 @@ def test_whole_request_timeout_and_5xx_are_unavailable(
         sink.write([doc("d1", 100)])
 
 
+def test_an_answer_without_a_json_object_is_unavailable_not_a_crash(
+    fake_es: FakeElasticsearch, make_sink: SinkFactory
+) -> None:
+    """A 200 with an empty body (e.g. a proxy that cut the answer short) is no acknowledgement:
+    the write fails as retryable, naming what it was doing, instead of crashing."""
+    fake_es.on("POST", SEARCH, Reply(200, None), "search_ids_empty")
+    fake_es.on("*", "/_bulk", Reply(200, None))
+    sink = make_sink()
+
+    with pytest.raises(SinkUnavailableError, match=r"answered looking up 1 ids in "
+                                                   rf"{DS} without a JSON object"):
+        sink.write([doc("d1", 100)])
+    with pytest.raises(SinkUnavailableError, match=r"answered bulk write of 1 documents "
+                                                   r"without a JSON object"):
+        sink.write([doc("d1", 100)])
+
+
 def test_401_is_rejected_without_credentials_in_the_message(
     fake_es: FakeElasticsearch, make_sink: SinkFactory, caplog: pytest.LogCaptureFixture
 ) -> None:

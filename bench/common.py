@@ -1,0 +1,281 @@
+"""What every benchmark shares: the machine, the services it starts, and a backfill in process.
+
+The harness starts its own test Elasticsearch (noida-db) and runs the simulator in a separate
+process, so the poller's CPU time and memory are the poller's alone. Everything listens on
+127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.resources
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from bench.simserver import KEY
+from poller.documents.model import Document
+from poller.pipeline import run_source
+from poller.runtime import OrgRuntime, org_runtime
+from poller.settings import OrgSettings, load_settings
+from poller.sinks.base import WriteReport
+from poller.sinks.es_client import Compat8Transport
+from poller.streams import BucketWidth
+
+DAY, HOUR, MINUTE = 86_400, 3_600, 60
+# Every fixed-clock benchmark window ends here (2026-11-22T00:00:00Z); the simulator's clock
+# stands a little later, mid-minute, so every bucket of every window is settled and collectable.
+END = 1_795_305_600
+NOW = END + HOUR + 37
+ROOT = Path(__file__).resolve().parent
+PYTHON = sys.executable
+
+
+def machine() -> dict[str, Any]:
+    """CPU model, cores, RAM, Python and OS of this machine."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    ram = 0
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = int(line.split()[1]) * 1024
+    return {
+        "cpu_model": cpu,
+        "cores": os.cpu_count(),
+        "ram_bytes": ram,
+        "ram_gib": round(ram / 2**30, 1),
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "os": f"{platform.system()} {platform.release()}",
+        "platform": platform.platform(),
+    }
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 (our own http URL)
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _stop_group(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    """SIGTERM the process group we started, SIGKILL it if it lingers."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=grace)
+            return
+    proc.wait()
+
+
+def _noida_binary() -> str:
+    """The native server (the console script would not pass SIGTERM on), as tests/conftest.py."""
+    with contextlib.suppress(ModuleNotFoundError):
+        native = importlib.resources.files("noida_db").joinpath("noida-db")
+        if native.is_file() and os.access(str(native), os.X_OK):
+            return str(native)
+    found = shutil.which("noida-db", path=str(Path(PYTHON).parent)) or shutil.which("noida-db")
+    if not found:
+        raise RuntimeError("noida-db is not installed (pip install noida-db==0.2.3)")
+    return found
+
+
+@contextlib.contextmanager
+def elasticsearch(workdir: Path) -> Iterator[str]:
+    """A fresh noida-db (Elasticsearch wire protocol) on a free loopback port; stopped after."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    data = workdir / "noida"
+    data.mkdir(parents=True, exist_ok=True)
+    with (workdir / "noida.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [_noida_binary(), "start", "--only", "elasticsearch",
+             "--elasticsearch-port", str(port), "--data-dir", str(data / "data")],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not _answers(url):
+                if proc.poll() is not None:
+                    raise RuntimeError(f"noida-db exited with {proc.returncode}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"noida-db did not answer on {url} within 30 s")
+                time.sleep(0.1)
+            yield url
+        finally:
+            _stop_group(proc)
+
+
+@dataclass
+class Simulator:
+    """A running `bench.simserver` process."""
+
+    base_url: str
+    proc: subprocess.Popen[str]
+
+    @property
+    def root(self) -> str:
+        return self.base_url.removesuffix("/v1")
+
+    def reset(self) -> None:
+        request = urllib.request.Request(f"{self.root}/_sim/reset", method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 (loopback)
+            pass
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Responses per path template and status since the last reset."""
+        with urllib.request.urlopen(f"{self.root}/_sim/stats", timeout=10) as resp:  # noqa: S310
+            body = json.load(resp)
+        return {template: dict(counts) for template, counts in body["requests"].items()}
+
+
+@contextlib.contextmanager
+def simulator(
+    size: str, seed: int, *, now: float | None = NOW, settle: float = 600.0
+) -> Iterator[Simulator]:
+    """The simulator in a subprocess; `now=None` runs it on the wall clock."""
+    cmd = [PYTHON, "-m", "bench.simserver", "--size", size, "--seed", str(seed),
+           "--settle", str(settle)]
+    if now is not None:
+        cmd += ["--now", str(now)]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        cwd=ROOT.parent, start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        if not line.startswith("listening "):
+            raise RuntimeError(f"the simulator did not start: {line!r}")
+        yield Simulator(line.split()[1], proc)
+    finally:
+        _stop_group(proc)
+
+
+def es_client(url: str) -> Elasticsearch:
+    return Elasticsearch(url, request_timeout=120, transport_class=Compat8Transport)
+
+
+def keyword_template(client: Elasticsearch, namespace_prefix: str) -> None:
+    """Data streams `logs-openai.*-<prefix>*` with keyword strings, as tests/conftest.py does
+    (noida-db makes a data stream a plain index)."""
+    client.indices.put_index_template(
+        name=f"openai-poller-bench-{namespace_prefix}",
+        index_patterns=[f"logs-openai.*-{namespace_prefix}*"],
+        data_stream={},
+        priority=500,
+        template={
+            "mappings": {
+                "dynamic_templates": [
+                    {"strings": {"match_mapping_type": "string",
+                                 "mapping": {"type": "keyword"}}},
+                ],
+                "properties": {"@timestamp": {"type": "date"}},
+            }
+        },
+    )
+
+
+def org_settings(
+    base_url: str,
+    streams: Sequence[str],
+    *,
+    namespace: str = "bench",
+    group_by: Sequence[str] | None = None,
+) -> OrgSettings:
+    org: dict[str, Any] = {
+        "name": "bench",
+        "admin_key": KEY,
+        "base_url": base_url,
+        "namespace": namespace,
+        "streams": list(streams),
+    }
+    if group_by is not None:
+        org["defaults"] = {"group_by": list(group_by)}
+    return load_settings(orgs=[org]).orgs[0]
+
+
+@dataclass
+class MemorySink:
+    """A sink that keeps state in memory and documents only when asked (for the raw-ingest
+    figures); writes cost nothing, so the poller's own fetch-and-map rate shows."""
+
+    keep: bool = False
+    documents: list[Document] = field(default_factory=list)
+    states: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def write(self, documents: Sequence[Document]) -> WriteReport:
+        if self.keep:
+            self.documents.extend(documents)
+        return WriteReport(created=len(documents))
+
+    def load_state(self, key: str) -> Mapping[str, Any] | None:
+        return self.states.get(key)
+
+    def save_state(self, key: str, state: Mapping[str, Any]) -> None:
+        self.states[key] = state
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+@dataclass
+class Backfill:
+    documents: int
+    seconds: float
+    cpu_seconds: float
+
+
+def backfill(
+    rt: OrgRuntime,
+    sink: Any,
+    streams: Sequence[str],
+    *,
+    since: int,
+    until: int,
+    width: BucketWidth | None,
+    now: int = NOW,
+) -> Backfill:
+    """What `openai-poller backfill --since --until --bucket-width` does, in this process."""
+    documents = 0
+    started, cpu = time.perf_counter(), time.process_time()
+    for name in streams:
+        source = rt.backfill_source(
+            rt.settings.stream(name), since=since, until=until, width=width, now=now
+        )
+        documents += run_source(source, sink).written.total
+    return Backfill(documents, time.perf_counter() - started, time.process_time() - cpu)
+
+
+@contextlib.contextmanager
+def runtime(org: OrgSettings) -> Iterator[OrgRuntime]:
+    with org_runtime(org) as rt:
+        yield rt
