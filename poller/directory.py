@@ -3,6 +3,11 @@
 Usage and cost results carry only ids. The cache lists the directory through the admin API and
 refreshes it after `ttl` seconds, so renamed projects and new keys show up. Names are a courtesy:
 when a refresh fails the cache keeps the names it had (or none) and collection goes on.
+
+The first load is waited for: the daemon's jobs of an org start together, and any of them that
+went on without names would write a day of documents lacking `project_name`, `user_email` and
+`api_key_name` (only the settlement window is ever read again). Later refreshes are not: one
+thread refreshes while the others keep using the names they had.
 """
 
 from __future__ import annotations
@@ -11,11 +16,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from poller.client.api import AdminClient
 from poller.client.directory import Project
-from poller.errors import PollerError
+from poller.errors import PollerError, StopRequested
 
 __all__ = ["DirectoryCache"]
 
@@ -41,6 +46,7 @@ class DirectoryCache:
         self._ttl = ttl
         self._clock = clock
         self._lock = threading.Lock()
+        self._first_load = threading.Lock()
         self._snapshot = _Snapshot()
 
     def project_name(self, project_id: str) -> str | None:
@@ -78,20 +84,28 @@ class DirectoryCache:
                  len(projects), len(users), len(keys))
 
     def _current(self) -> _Snapshot:
+        if self._snapshot.taken_at is None:
+            with self._first_load:  # the first caller loads, the others wait for its names
+                if self._snapshot.taken_at is None:
+                    self._refresh_or_keep()
         with self._lock:
             snapshot = self._snapshot
             stale = snapshot.taken_at is None or self._clock() - snapshot.taken_at >= self._ttl
             if stale:
                 # Claim the refresh so other threads keep using the old names meanwhile.
-                self._snapshot = _Snapshot(
-                    snapshot.projects, snapshot.project_names, snapshot.user_emails,
-                    snapshot.key_names, self._clock(),
-                )
+                self._snapshot = replace(snapshot, taken_at=self._clock())
         if stale:
-            try:
-                self.refresh()
-            except PollerError as exc:
-                log.warning("directory refresh failed, keeping the names known so far: %s", exc)
+            self._refresh_or_keep()
             with self._lock:
                 snapshot = self._snapshot
         return snapshot
+
+    def _refresh_or_keep(self) -> None:
+        try:
+            self.refresh()
+        except StopRequested:
+            raise  # the job is ending; not a failed refresh
+        except PollerError as exc:
+            log.warning("directory refresh failed, keeping the names known so far: %s", exc)
+            with self._lock:  # try again after the ttl, not at every lookup
+                self._snapshot = replace(self._snapshot, taken_at=self._clock())

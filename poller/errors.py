@@ -18,6 +18,8 @@ same call cannot help: report it and stop that job, or exit).
     - RequestRejectedError          any other HTTP 4xx (a bad parameter, an unknown id), or a
                                     status the API never sends (a redirect: a wrong base URL)
     - SinkRejectedError             the sink refused a document or a request for good
+    - StopRequested                 SIGTERM/SIGINT came while waiting to retry: the job ends,
+                                    its cursor where the last acknowledged write left it
 ```
 
 Errors carry what they are about (`method`, `url`, `status`), never credentials: messages are
@@ -38,6 +40,7 @@ __all__ = [
     "ServerError",
     "SinkRejectedError",
     "SinkUnavailableError",
+    "StopRequested",
     "TransportError",
 ]
 
@@ -125,3 +128,7 @@ class RequestRejectedError(FatalError, _HTTPErrorMixin):
 
 class SinkRejectedError(FatalError):
     """The sink refused a request for good (bad credentials, missing privileges, a mapping)."""
+
+
+class StopRequested(FatalError):
+    """A stop was asked for during a retry wait (a Retry-After may be minutes long)."""

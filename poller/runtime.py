@@ -6,8 +6,9 @@ of policy on top of the same objects.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,6 +18,7 @@ from poller.client.observer import ClientObserver
 from poller.coverage import Coverage, Segment, align_down
 from poller.directory import DirectoryCache
 from poller.documents import MappingContext
+from poller.errors import StopRequested
 from poller.pipeline import Batch, Source
 from poller.pricing import load_price_table
 from poller.settings import OrgSettings, Settings, StreamConfig
@@ -155,8 +157,24 @@ def _seconds(value: timedelta) -> int:
     return int(value.total_seconds())
 
 
+def interruptible_sleep(stop: threading.Event) -> Callable[[float], None]:
+    """A sleep that raises `StopRequested` as soon as `stop` is set."""
+
+    def sleep(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise StopRequested("stopped while waiting to retry")
+
+    return sleep
+
+
 @contextmanager
-def org_runtime(org: OrgSettings, observer: ClientObserver | None = None) -> Iterator[OrgRuntime]:
+def org_runtime(
+    org: OrgSettings,
+    observer: ClientObserver | None = None,
+    stop: threading.Event | None = None,
+) -> Iterator[OrgRuntime]:
+    """`stop` ends retry waits early with `StopRequested`, so a SIGTERM is not held up by a
+    long Retry-After."""
     client = AdminClient(
         admin_key=org.admin_key,
         base_url=org.base_url,
@@ -165,6 +183,7 @@ def org_runtime(org: OrgSettings, observer: ClientObserver | None = None) -> Ite
         max_elapsed=org.retry.max_elapsed.total_seconds(),
         max_retry_after=org.retry.max_retry_after.total_seconds(),
         observer=observer,
+        sleep=time.sleep if stop is None else interruptible_sleep(stop),
     )
     names = DirectoryCache(client, ttl=org.directory_ttl.total_seconds(), clock=time.monotonic)
     context = MappingContext(

@@ -20,6 +20,7 @@ from poller.errors import (
     PollerError,
     SinkRejectedError,
     SinkUnavailableError,
+    StopRequested,
 )
 from poller.pipeline import run_source
 from poller.runtime import check_sink, org_runtime
@@ -82,7 +83,7 @@ def backfill(request: BackfillRequest, sink: Sink) -> int:
         for org, streams in request.jobs:
             if stop.is_set():
                 break
-            with org_runtime(org) as rt:
+            with org_runtime(org, stop=stop) as rt:
                 task = progress.add_task(f"{org.name}", total=len(streams))
                 for name in streams:
                     if stop.is_set():
@@ -98,6 +99,8 @@ def backfill(request: BackfillRequest, sink: Sink) -> int:
                         # (exit 1) instead of one identical error per stream. The cursor
                         # stayed at the last acknowledged batch: running again resumes there.
                         raise
+                    except StopRequested:
+                        break  # stopped during a retry wait; the summary says "interrupted"
                     except PollerError as exc:
                         failures += 1
                         log.error("backfill %s/%s failed: %s", org.name, name, exc)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 
 from poller import systemd
-from poller.errors import PollerError
+from poller.errors import PollerError, StopRequested
 from poller.health import HealthServer, ReadinessGate
 from poller.metrics import Metrics
 from poller.pipeline import run_source
@@ -29,31 +29,6 @@ __all__ = ["run_daemon"]
 log = logging.getLogger(__name__)
 
 
-class _Names:
-    """Loads an org's names (projects, users, keys) once before its first cycle.
-
-    The jobs of an org start together, and `DirectoryCache` lets one of them list the directory
-    while the others go on with the names it had: none, at start-up. Their first cycles would
-    write a day of documents without `project_name`, `user_email` or `api_key_name`, and only
-    the settlement window is ever read again. So the first job loads them and the others wait.
-    """
-
-    def __init__(self, rt: OrgRuntime) -> None:
-        self._rt = rt
-        self._lock = threading.Lock()
-        self._loaded = False
-
-    def ensure(self) -> None:
-        with self._lock:
-            if self._loaded:
-                return
-            try:
-                self._rt.names.refresh()
-            except PollerError as exc:  # names are a courtesy; the cache retries when asked
-                log.warning("names of org %s not loaded: %s", self._rt.settings.name, exc)
-            self._loaded = True
-
-
 def _cycle(
     rt: OrgRuntime,
     *,
@@ -62,18 +37,16 @@ def _cycle(
     metrics: Metrics,
     stop: threading.Event,
     on_done: Callable[[], None],
-    names: _Names | None = None,
 ) -> Callable[[], None]:
     org = rt.settings.name
 
     def job() -> None:
-        if names is not None:
-            names.ensure()
-            if stop.is_set():  # the stop came while another job was loading the names
-                return
         started = time.time()
         try:
             report = run_source(rt.cycle_source(stream, int(started)), sink, stop=stop)
+        except StopRequested:
+            log.info("cycle %s/%s stopped while waiting to retry", org, stream.name)
+            return
         except PollerError as exc:
             metrics.mark_error(org, stream.name)
             log.error("cycle %s/%s failed: %s", org, stream.name, exc)
@@ -101,8 +74,7 @@ def run_daemon(settings: Settings) -> int:
         pending = {(o.name, s) for o in settings.orgs for s in o.streams}
         lock = threading.Lock()
         for org in settings.orgs:
-            rt = stack.enter_context(org_runtime(org, observer=metrics))
-            names = _Names(rt)
+            rt = stack.enter_context(org_runtime(org, observer=metrics, stop=stop))
             for stream in org.stream_configs():
                 metrics.declare(org.name, stream.name, stream.interval.total_seconds())
 
@@ -116,7 +88,6 @@ def run_daemon(settings: Settings) -> int:
                     id=f"{org.name}/{stream.name}",
                     func=_cycle(
                         rt, stream=stream, sink=sink, metrics=metrics, stop=stop, on_done=done,
-                        names=names,
                     ),
                     interval_seconds=stream.interval.total_seconds(),
                     jitter=settings.jitter.total_seconds(),

@@ -38,7 +38,7 @@ from poller.client.observer import ClientObserver
 from poller.client.params import LIST_LIMIT, audit_params, usage_params
 from poller.client.query import QueryValue, encode_query
 from poller.client.responses import error_from_response, malformed_error, transport_error
-from poller.client.retry import AttemptFailed, RetryPolicy
+from poller.client.retry import AttemptFailed, RetryPolicy, ServerPause
 from poller.errors import ConfigError
 from poller.redaction import Redactor
 from poller.streams import BucketWidth
@@ -108,6 +108,7 @@ class AdminClient:
             wall_clock=wall_clock,
             jitter=jitter,
         )
+        self._pause = ServerPause(clock, sleep)
         self._observer = observer
         self._http = httpx.Client(
             base_url=base_url,
@@ -361,6 +362,7 @@ class AdminClient:
         return self._policy.run(lambda: self._attempt(endpoint, request, model), on_retry)
 
     def _attempt(self, endpoint: str, request: httpx.Request, model: type[ModelT]) -> ModelT:
+        self._pause.wait()
         try:
             response = self._http.send(request)
         except (httpx.TransportError, httpx.DecodingError) as exc:
@@ -375,6 +377,8 @@ class AdminClient:
                 malformed = malformed_error(response, exc, redact=self._redact)
                 raise AttemptFailed(malformed, reason="malformed") from exc
         delay = self._policy.server_delay(response.headers)
+        if delay is not None:
+            self._pause.extend(min(delay, self._policy.max_retry_after))
         failure = error_from_response(response, retry_after=delay, redact=self._redact)
         raise self._policy.failure(endpoint, response, failure, delay)
 

@@ -20,6 +20,7 @@ import email.utils
 import logging
 import math
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ __all__ = [
     "RETRY_AFTER_MARGIN",
     "AttemptFailed",
     "RetryPolicy",
+    "ServerPause",
     "backoff",
     "retryable_status",
 ]
@@ -73,6 +75,33 @@ class AttemptFailed(Exception):
         self.error = error
         self.reason = reason
         self.delay = delay
+
+
+class ServerPause:
+    """A server's "wait N seconds" holds every request of the client, not only the one retried.
+
+    A Retry-After is about the key (OpenAI's rate limits are per organization), and the daemon's
+    jobs of an org share one client: a job that started its next request while another waited
+    out a 429 would be retrying early in the server's eyes, and be throttled again.
+    """
+
+    def __init__(self, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._until = float("-inf")
+
+    def extend(self, seconds: float) -> None:
+        """The server asked to wait `seconds` (plus the margin) from now."""
+        with self._lock:
+            self._until = max(self._until, self._clock() + seconds + RETRY_AFTER_MARGIN)
+
+    def wait(self) -> None:
+        """Sleep out whatever is left of the pause; at once when there is none."""
+        with self._lock:
+            left = self._until - self._clock()
+        if left > 0:
+            self._sleep(left)
 
 
 @dataclass(frozen=True)

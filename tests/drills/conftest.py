@@ -12,11 +12,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     tr = terminalreporter
     tr.section("reliability drills")
-    header = f"{'drill':<22}{'faults':>8}{'expected':>10}{'found':>8}{'dups':>6}{'lost':>6}  notes"
+    w = max(len(r.drill) for r in RESULTS) + 2
+    header = f"{'drill':<{w}}{'faults':>8}{'expected':>10}{'found':>8}{'dups':>6}{'lost':>6}  notes"
     tr.write_line(header)
     tr.write_line("-" * len(header))
     for r in RESULTS:
-        tr.write_line(f"{r.drill:<22}{r.faults:>8}{r.expected:>10}{r.found:>8}{r.duplicates:>6}"
+        tr.write_line(f"{r.drill:<{w}}{r.faults:>8}{r.expected:>10}{r.found:>8}{r.duplicates:>6}"
                       f"{r.lost:>6}  {'; '.join(r.notes)}")
     tr.write_line(
         f"secrets: {SCANS.files} files and {SCANS.texts} texts scanned ({SCANS.bytes:,} bytes), "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import signal
 import subprocess
 import time
@@ -168,10 +169,10 @@ def test_run_survives_kill_9(tmp_path: Path) -> None:
     after each; then a run until every stream completed a cycle, and a SIGTERM."""
     streams = ["completions", "embeddings", "web_search_calls", "costs", "audit"]
     store, log = tmp_path / "store.sqlite3", tmp_path / "daemon.log"
-    initial = DAY
+    initial = 3 * DAY
     rng = random.Random(20261130)
     with simulator_with(LIGHT_FAULTS, seed=31) as sim:
-        settings = _settings(ORG_DEFAULTS__DEFAULTS__INITIAL_INTERVAL="1d")
+        settings = _settings(ORG_DEFAULTS__DEFAULTS__INITIAL_INTERVAL="3d")
         daemon = Daemon(store, log, daemon_env(sim.base_url, store, streams, 0, **settings))
         try:
             audit_seen: float | None = None
@@ -186,7 +187,7 @@ def test_run_survives_kill_9(tmp_path: Path) -> None:
                     time.sleep(rng.uniform(0.2, 1.2))
                 else:
                     daemon.wait_commit(after=began)
-                    time.sleep(rng.uniform(0.0, 2.0))
+                    time.sleep(rng.uniform(0.0, 0.8))
                 daemon.kill()
                 committing += last_commit(store) >= began  # it had committed a batch
                 docs.append(count_documents(store))
@@ -225,6 +226,7 @@ def test_run_survives_kill_9(tmp_path: Path) -> None:
     assert check.duplicates == 0 and check.lost == 0
     assert check.found == check.expected > 1000
     assert committing >= 5  # most kills fell after the process had begun to commit
+    assert sum(n < check.found for n in docs) >= 3  # and several before it had it all
     assert unnamed == 0  # the first cycles waited for the org's names (they raced them once)
 
 
@@ -421,3 +423,48 @@ def test_run_applies_late_revisions_in_place(tmp_path: Path) -> None:
     assert revised_metric >= len(revised) > 0  # by the second run's settlement re-reads
     # One document per settled row: the first pass's, plus rows that read as zero at first.
     assert n_final == n_first + len(added)
+
+
+def test_run_sigterm_during_a_long_retry_after(tmp_path: Path) -> None:
+    """Throttled to 2 requests a minute, the daemon's jobs wait out ~30 s Retry-Afters; a SIGTERM
+    ends those waits at once: exit 0 well within the shutdown timeout, no early retry, and what
+    was stored equals the truth for what the cursors say (nothing past them)."""
+    streams = ["completions", "embeddings"]
+    store, log = tmp_path / "store.sqlite3", tmp_path / "daemon.log"
+    with simulator_with(seed=41, rate_limit_rpm=2) as sim:
+        daemon = Daemon(store, log, daemon_env(sim.base_url, store, streams, 0, **_settings(
+            ORG_DEFAULTS__DEFAULTS__INITIAL_INTERVAL="2h",
+        )))
+        try:
+            daemon.start()
+            wait_until("a retry wait of 10 s or more",
+                       lambda: daemon.running() and _long_wait(log.read_text(errors="replace")),
+                       60, 0.1)
+            texts = daemon.scrape()
+            code, took = daemon.terminate()
+        finally:
+            daemon.stop()
+        stats = sim.stats()
+        states = read_states(store, streams) or {}
+        covered = [s for s, st in states.items() if st.coverage.segments]
+        check = compare(store, sim.org, covered, *bucket_window(store, covered)) if covered else (
+            Check(found=count_documents(store)))
+    text = log.read_text(errors="replace")
+    record("run: SIGTERM in Retry-After", stats["rate_limited"],
+           check, f"exit={code} in {took:.1f}s", f"longest wait {_long_wait(text):.0f}s",
+           f"early_retries={stats['early_retries']}")
+    assert code == 0, daemon.tail()
+    assert took < SHUTDOWN
+    assert "stopped while waiting to retry" in text, daemon.tail()
+    assert stats["early_retries"] == 0
+    assert texts["/healthz"][0] == 200
+    _assert_clean(daemon, tmp_path)
+    assert check.mismatches == []
+    assert check.duplicates == 0 and check.lost == 0
+
+
+def _long_wait(log_text: str) -> float:
+    """The longest retry wait the log announces ("retrying in N s"), 0 if none is 10 s or more."""
+    waits = [float(m) for m in re.findall(r"retrying in ([0-9.]+) s", log_text)]
+    longest = max(waits, default=0.0)
+    return longest if longest >= 10 else 0.0

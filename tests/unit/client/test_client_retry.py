@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from email.utils import format_datetime, parsedate_to_datetime
 
 import httpx
@@ -16,8 +17,10 @@ from poller.errors import (
     RateLimitedError,
     RequestRejectedError,
     ServerError,
+    StopRequested,
     TransportError,
 )
+from poller.runtime import interruptible_sleep
 
 M = RETRY_AFTER_MARGIN
 PROJECT = fixture("project")
@@ -294,3 +297,52 @@ def test_observer_and_log_hear_of_every_response_and_retry(
 def test_policy_bounds_must_make_sense(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="max_attempts"):
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_stop_ends_a_long_retry_after_wait_at_once(make_client: MakeClient) -> None:
+    """The daemon's and backfill's sleep: SIGTERM must not wait out a Retry-After of minutes."""
+    stop = threading.Event()
+    stop.set()
+    script = Script([fail(429, "slow down", headers={"retry-after": "90"}), ok({"data": []})])
+    client = make_client(script, sleep=interruptible_sleep(stop))
+    with pytest.raises(StopRequested, match="stopped while waiting to retry"):
+        client.get_project("p")  # a plain sleep would hold the test for 90 s here
+    assert len(script.requests) == 1  # and no early retry
+
+
+def test_an_interruptible_sleep_waits_on_the_stop_event() -> None:
+    waits: list[float | None] = []
+
+    class Never(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            waits.append(timeout)
+            return False
+
+    interruptible_sleep(Never())(2.5)
+    assert waits == [2.5]
+
+
+def test_a_retry_after_holds_every_request_of_the_client(
+    make_client: MakeClient, fake_time: FakeTime
+) -> None:
+    """Another job's next request waits out the 429 too (the limit is the key's, not the
+    request's): the server never sees an early retry from us."""
+    script = Script([fail(429, "slow down", headers={"retry-after": "5"}), ok(PROJECT)])
+    client = make_client(script, max_attempts=1)
+    with pytest.raises(RateLimitedError):
+        client.get_project("p")  # one attempt only: gives up, the pause stays
+    assert fake_time.sleeps == []
+    fake_time.now += 2  # two seconds later, another call
+    client.get_project("p")
+    assert fake_time.sleeps == [pytest.approx(3 + M)]
+    client.get_project("p")  # the pause is over: no more waiting
+    assert len(fake_time.sleeps) == 1
+
+
+def test_a_pause_is_capped_at_max_retry_after(make_client: MakeClient, fake_time: FakeTime) -> None:
+    script = Script([fail(429, "slow down", headers={"retry-after": "3600"}), ok(PROJECT)])
+    client = make_client(script, max_retry_after=60)
+    with pytest.raises(RateLimitedError):
+        client.get_project("p")  # over the cap: not retried
+    client.get_project("p")
+    assert fake_time.sleeps == [pytest.approx(60 + M)]
