@@ -64,10 +64,6 @@ class Metrics:
         self._last_error = gauge(
             "last_error_timestamp_seconds", "Unix time of the last failed cycle"
         )
-        self._backfill_done = gauge(
-            "backfill_windows_completed", "Backfill windows collected and acknowledged"
-        )
-        self._backfill_planned = gauge("backfill_windows_planned", "Backfill windows to collect")
         self._cycle = Histogram(
             f"{PREFIX}_cycle_duration_seconds",
             "Duration of one collection cycle",
@@ -114,10 +110,6 @@ class Metrics:
     def mark_error(self, org: str, stream: str, at: float | None = None) -> None:
         self._errors.labels(org, stream).inc()
         self._last_error.labels(org, stream).set(time.time() if at is None else at)
-
-    def set_backfill_progress(self, org: str, stream: str, done: int, total: int) -> None:
-        self._backfill_done.labels(org, stream).set(done)
-        self._backfill_planned.labels(org, stream).set(total)
 
     def observe_cycle(self, org: str, stream: str, seconds: float) -> None:
         self._cycle.labels(org, stream).observe(seconds)

@@ -436,7 +436,6 @@ def _exported_metric_names() -> set[str]:
     metrics.set_lag("acme", "costs", 1.0)
     metrics.mark_success("acme", "costs")
     metrics.mark_error("acme", "costs")
-    metrics.set_backfill_progress("acme", "costs", 1, 2)
     metrics.observe_cycle("acme", "costs", 1.0)
     return {sample.name for family in metrics.registry.collect() for sample in family.samples}
 

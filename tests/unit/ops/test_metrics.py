@@ -63,7 +63,6 @@ def test_stream_state_gauges() -> None:
     metrics.mark_success("acme", "audit", at=1_700_000_000.0)
     metrics.mark_error("acme", "audit", at=1_700_000_100.0)
     metrics.mark_error("acme", "audit")
-    metrics.set_backfill_progress("acme", "audit", 3, 10)
     metrics.observe_cycle("acme", "audit", 1.7)
     labels = {"org": "acme", "stream": "audit"}
     assert _value(metrics, "cursor_lag_seconds", **labels) == 42
@@ -71,8 +70,6 @@ def test_stream_state_gauges() -> None:
     last_error = _value(metrics, "last_error_timestamp_seconds", **labels)
     assert last_error is not None and last_error > 1_700_000_100
     assert _value(metrics, "errors_total", **labels) == 2
-    assert _value(metrics, "backfill_windows_completed", **labels) == 3
-    assert _value(metrics, "backfill_windows_planned", **labels) == 10
     assert _value(metrics, "cycle_duration_seconds_count", **labels) == 1
     assert _value(metrics, "cycle_duration_seconds_bucket", le="2.5", **labels) == 1
 
