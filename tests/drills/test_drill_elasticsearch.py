@@ -27,6 +27,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -458,6 +459,65 @@ def test_bulk_answer_slower_than_the_timeout_never_duplicates(
     # the timed-out writes had been stored: their retries found them (and created nothing twice)
     assert unchanged > 0
     assert created + unchanged == check.expected
+    assert "Traceback" not in output
+    _assert_exact(check)
+    _secrets_clean(tmp_path, documents, output)
+
+
+@dataclass
+class NthBulk:
+    """Picks the `n`th `_bulk` answer for the proxy to hold back, and says when it has: the
+    documents are stored, the poller is waiting for the answer (mid-bulk)."""
+
+    n: int
+    bulks: int = 0
+    held: threading.Event = field(default_factory=threading.Event)
+
+    def __call__(self, method: str, path: str) -> bool:
+        if not urllib.parse.urlsplit(path).path.endswith("/_bulk"):
+            return False
+        self.bulks += 1
+        if self.bulks != self.n:
+            return False
+        self.held.set()
+        return True
+
+
+def test_backfill_sigterm_mid_bulk_then_restart(
+    tmp_path: Path, es_client: Elasticsearch, es_namespace: EsNamespace, elasticsearch_url: str
+) -> None:
+    """SIGTERM while a bulk request is in flight (Elasticsearch stored it, its answer is held
+    back 3 s): the backfill waits for the answer, commits that page, exits 1 ("interrupted");
+    the restart resumes, and the store equals the truth with no duplicates."""
+    log = tmp_path / "poller.log"
+    since, until = window(2)
+    store = _store(es_client, es_namespace)
+    picker = NthBulk(3)
+    with simulator(seed=17) as sim, _proxy(elasticsearch_url) as proxy:
+        proxy.slow_delay, proxy.slow_bytes, proxy.slow_step = 3.0, 1 << 20, 0.0
+        proxy.slow_when = picker
+        proxy.set_mode("slow")
+        env = _es_env(sim, tmp_path, es_namespace, proxy.url)
+        cmd = backfill_cmd(since, until, BULK_STREAMS)
+        proc = start(cmd, env, log)
+        assert picker.held.wait(60), _tail(log)
+        assert proc.poll() is None, _tail(log)
+        proc.send_signal(signal.SIGTERM)
+        term_rc = proc.wait(timeout=60)
+        first = log.read_text(errors="replace")
+        resumed = [s for s in BULK_STREAMS if store.state(s).coverage.segments]
+        proxy.set_mode("pass")
+        rc = run_to_end(cmd, env, log, timeout=120)
+        check = compare(store, sim.org, BULK_STREAMS, since, until)
+        documents = _dump(store, BULK_STREAMS)
+    output = log.read_text(errors="replace")
+    record("es SIGTERM mid-bulk", 1, check, f"exit on SIGTERM={term_rc}",
+           f"streams with a cursor before the restart={len(resumed)}")
+    assert term_rc == 1, _tail(log)
+    assert "interrupted, run it again to resume" in first
+    assert resumed  # the held page was committed, so the restart resumed instead of starting over
+    assert rc == 0, _tail(log)
+    assert proxy.errors == []
     assert "Traceback" not in output
     _assert_exact(check)
     _secrets_clean(tmp_path, documents, output)
