@@ -8,13 +8,9 @@ process, so the poller's CPU time and memory are the poller's alone. Everything 
 from __future__ import annotations
 
 import contextlib
-import importlib.resources
 import json
 import os
 import platform
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +31,7 @@ from poller.settings import OrgSettings, load_settings
 from poller.sinks.base import WriteReport
 from poller.sinks.es_client import Compat8Transport
 from poller.streams import BucketWidth
+from tests.loopback import noida, stop_group
 
 DAY, HOUR, MINUTE = 86_400, 3_600, 60
 # Every fixed-clock benchmark window ends here (2026-11-22T00:00:00Z); the simulator's clock
@@ -70,68 +67,11 @@ def machine() -> dict[str, Any]:
     }
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 (our own http URL)
-            return bool(resp.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _stop_group(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
-    """SIGTERM the process group we started, SIGKILL it if it lingers."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=grace)
-            return
-    proc.wait()
-
-
-def _noida_binary() -> str:
-    """The native server (the console script would not pass SIGTERM on), as tests/conftest.py."""
-    with contextlib.suppress(ModuleNotFoundError):
-        native = importlib.resources.files("noida_db").joinpath("noida-db")
-        if native.is_file() and os.access(str(native), os.X_OK):
-            return str(native)
-    found = shutil.which("noida-db", path=str(Path(PYTHON).parent)) or shutil.which("noida-db")
-    if not found:
-        raise RuntimeError("noida-db is not installed (pip install noida-db==0.2.3)")
-    return found
-
-
 @contextlib.contextmanager
 def elasticsearch(workdir: Path) -> Iterator[str]:
     """A fresh noida-db (Elasticsearch wire protocol) on a free loopback port; stopped after."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    data = workdir / "noida"
-    data.mkdir(parents=True, exist_ok=True)
-    with (workdir / "noida.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [_noida_binary(), "start", "--only", "elasticsearch",
-             "--elasticsearch-port", str(port), "--data-dir", str(data / "data")],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while not _answers(url):
-                if proc.poll() is not None:
-                    raise RuntimeError(f"noida-db exited with {proc.returncode}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"noida-db did not answer on {url} within 30 s")
-                time.sleep(0.1)
-            yield url
-        finally:
-            _stop_group(proc)
+    with noida(workdir / "noida") as url:
+        yield url
 
 
 @dataclass
@@ -177,7 +117,7 @@ def simulator(
             raise RuntimeError(f"the simulator did not start: {line!r}")
         yield Simulator(line.split()[1], proc)
     finally:
-        _stop_group(proc)
+        stop_group(proc)
 
 
 def es_client(url: str) -> Elasticsearch:

@@ -25,8 +25,9 @@ from typing import Any
 
 import yaml
 
-from bench.common import PYTHON, ROOT, _stop_group, es_client, keyword_template, simulator
+from bench.common import PYTHON, ROOT, es_client, keyword_template, simulator
 from bench.simserver import KEY
+from tests.loopback import stop_group
 
 NAMESPACE = "benchfresh"
 SLACK = 10.0
@@ -99,7 +100,7 @@ def run(
                             pending.discard((stream, start))
                     time.sleep(0.25)
             finally:
-                _stop_group(daemon, grace=20)
+                stop_group(daemon, grace=20)
     client.close()
     if not samples:
         raise RuntimeError("no bucket became searchable: see freshness-daemon.log")

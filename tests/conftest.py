@@ -15,77 +15,18 @@ those are covered by unit tests against recorded responses instead.
 from __future__ import annotations
 
 import contextlib
-import importlib.resources
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from elasticsearch import ApiError, Elasticsearch, ElasticsearchWarning
+from loopback import NoidaError, noida
 
 from poller.sinks.es_client import Compat8Transport
-
-_STARTUP_SECONDS = 30.0
-_STOP_SECONDS = 10.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 (our own http URL)
-            return bool(resp.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _noida_binary() -> str:
-    """The native server itself: the `noida-db` console script only wraps it in a Python
-    process that would not pass our SIGTERM on."""
-    try:
-        native = importlib.resources.files("noida_db").joinpath("noida-db")
-    except ModuleNotFoundError:
-        native = None
-    if native is not None and native.is_file() and os.access(str(native), os.X_OK):
-        return str(native)
-    found = shutil.which("noida-db", path=str(Path(sys.executable).parent)) or shutil.which(
-        "noida-db"
-    )
-    if not found:
-        pytest.fail("noida-db is not installed (pip install noida-db==0.2.3)")
-    return found
-
-
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server's process group, SIGKILL it if it lingers, and reap the leader."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        deadline = time.monotonic() + _STOP_SECONDS
-        while time.monotonic() < deadline:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=0.1)
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                return  # the whole group is gone
-    proc.wait()
 
 
 @pytest.fixture(scope="session")
@@ -95,38 +36,11 @@ def elasticsearch_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     if external:
         yield external
         return
-    port = _free_port()
-    data_dir = tmp_path_factory.mktemp("noida")
-    url = f"http://127.0.0.1:{port}"
-    with (data_dir / "noida.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                _noida_binary(),
-                "start",
-                "--only",
-                "elasticsearch",
-                "--elasticsearch-port",
-                str(port),
-                "--data-dir",
-                str(data_dir / "data"),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,  # a harmless GLIBC warning lands here
-            start_new_session=True,  # its own process group, stopped as a whole
-        )
-        try:
-            deadline = time.monotonic() + _STARTUP_SECONDS
-            while not _answers(url):
-                if proc.poll() is not None:
-                    output = (data_dir / "noida.log").read_text(errors="replace")
-                    pytest.fail(f"noida-db exited with {proc.returncode}:\n{output}")
-                if time.monotonic() > deadline:
-                    pytest.fail(f"noida-db did not answer on {url} within {_STARTUP_SECONDS}s")
-                time.sleep(0.1)
+    try:
+        with noida(tmp_path_factory.mktemp("noida")) as url:
             yield url
-        finally:
-            _stop_group(proc)
+    except NoidaError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")

@@ -368,14 +368,6 @@ def day_window(days: int) -> tuple[int, int]:
     return until - days * DAY, until
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 RUN_CMD = [sys.executable, "-m", "poller", "run"]
 
 

@@ -32,7 +32,6 @@ from drill_support import (
     compare_audit,
     count_documents,
     daemon_env,
-    free_port,
     http_get,
     last_commit,
     merge_checks,
@@ -46,6 +45,7 @@ from drill_support import (
     store_clock,
     wait_until,
 )
+from loopback import free_port
 
 from poller.simulator.organization import Organization
 from poller.state import StreamState

@@ -24,7 +24,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -55,6 +54,7 @@ from drill_support import (
 )
 from elasticsearch import ApiError, Elasticsearch
 from fault_proxy import BulkFaults, Exchange, FaultProxy, bulk_items
+from loopback import free_port
 
 from poller.simulator.app import SimulatorApp
 from poller.simulator.faults import FaultPlan
@@ -107,12 +107,6 @@ def _store(es_client: Elasticsearch, ns: EsNamespace, *, dead: bool = False) -> 
 
 
 # --- the poller's environment --------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _es_secrets() -> tuple[str, ...]:
@@ -212,7 +206,7 @@ def test_daemon_rides_out_an_elasticsearch_outage(
             POLLER_ORG_DEFAULTS__DEFAULTS__SETTLEMENT_WINDOW="5m",
             POLLER_ELASTICSEARCH__TIMEOUT="5s",
             POLLER_JITTER="0",
-            POLLER_METRICS__PORT=str(_free_port()),
+            POLLER_METRICS__PORT=str(free_port()),
         )
         launched = int(time.time())
         daemon = start([sys.executable, "-m", "poller", "run"], env, log)

@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from loopback import free_port
 
 from poller.simulator.app import SimulatorApp
 from poller.simulator.organization import build_organization
@@ -40,12 +40,6 @@ COMPLETIONS = "logs-openai.completions-{ns}"
 # Settings that must not leak in from the developer's environment.
 _OWN_PREFIXES = ("OPENAI_", "POLLER_", "ELASTICSEARCH_", "KIBANA_")
 _OWN_NAMES = ("CREDENTIALS_DIRECTORY", "STATE_DIRECTORY")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
@@ -123,7 +117,7 @@ def _daemon_env(simulator: SimulatorServer, **extra: str) -> dict[str, str]:
     return _clean_env(
         OPENAI_ADMIN_KEY=ADMIN_KEY,
         OPENAI_BASE_URL=simulator.base_url,
-        POLLER_METRICS__PORT=str(_free_port()),
+        POLLER_METRICS__PORT=str(free_port()),
         POLLER_LOG_FORMAT="json",
         POLLER_JITTER="0",
         POLLER_ORG_DEFAULTS__DEFAULTS__INITIAL_INTERVAL="2h",
