@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -286,11 +285,6 @@ def record(drill: str, faults: int, check: Check, *notes: str) -> DrillResult:
                          list(notes))
     RESULTS.append(result)
     return result
-
-
-def kill_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    if proc.poll() is None:
-        proc.send_signal(sig)
 
 
 # --- secrets ----------------------------------------------------------------------------------

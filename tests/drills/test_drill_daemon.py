@@ -158,6 +158,21 @@ def _check_store(
     return merge_checks(*checks)
 
 
+def _check_daemon_store(
+    store: Path, org: Organization, streams: list[str], initial: int, *, first: float,
+    audit_seen: float, stopped: float,
+) -> Check:
+    """`_check_store` with the audit window of daemon runs that started at `first`, had read
+    audit by `audit_seen` and stopped at `stopped`, each cursor starting `initial` s back."""
+    states = read_states(store, streams)
+    assert states is not None
+    return _check_store(
+        store, org, streams,
+        audit_since=(int(first) - initial - 1, int(audit_seen) - initial + 1),
+        audit_until=(_audit_mark(states) + 1, int(stopped) + 1),
+    )
+
+
 def _assert_clean(daemon: Daemon, tmp_path: Path) -> None:
     log = daemon.log.read_text(errors="replace")
     assert "Traceback" not in log, daemon.tail()
@@ -205,13 +220,8 @@ def test_run_survives_kill_9(tmp_path: Path) -> None:
             stopped = time.time()
         finally:
             daemon.stop()
-        states = read_states(store, streams)
-        assert states is not None
-        check = _check_store(
-            store, sim.org, streams,
-            audit_since=(int(first) - initial - 1, int(audit_seen) - initial + 1),
-            audit_until=(_audit_mark(states) + 1, int(stopped) + 1),
-        )
+        check = _check_daemon_store(store, sim.org, streams, initial, first=first,
+                                    audit_seen=audit_seen, stopped=stopped)
         faults = sum(sim.stats()["faults"].values())
     unnamed = nameless(store, streams)
     record("run: kill -9 x10", faults, check, f"kills=10 ({committing} after commits began)",
@@ -276,13 +286,8 @@ def test_run_sigterm_mid_cycle_then_restart(tmp_path: Path) -> None:
             stopped = time.time()
         finally:
             daemon.stop()
-        states = read_states(store, streams)
-        assert states is not None
-        check = _check_store(
-            store, sim.org, streams,
-            audit_since=(int(first) - initial - 1, int(cycled) - initial + 1),
-            audit_until=(_audit_mark(states) + 1, int(stopped) + 1),
-        )
+        check = _check_daemon_store(store, sim.org, streams, initial, first=first,
+                                    audit_seen=cycled, stopped=stopped)
     stops = sum("stopped after a committed batch" in line for line in first_log.splitlines())
     unnamed = nameless(store, streams)
     record("run: SIGTERM mid-cycle", 0, check, f"{unnamed} docs without names",
