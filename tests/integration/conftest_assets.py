@@ -2,8 +2,8 @@
 
 Unlike `es_namespace` (whose priority-500 template would win over ours), `new_namespace` adds no
 template: the data streams it names get openai-poller's own templates. `cleared_templates` removes
-our templates for the test and puts back whatever was there before. Test modules wrap both in
-fixtures of their own.
+our templates for the test and puts back whatever was there before. tests/integration/conftest.py
+wraps both in fixtures.
 """
 
 from __future__ import annotations

@@ -9,17 +9,14 @@ creates as a plain index; real Elasticsearch makes a data stream with backing in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from conftest_assets import (
     ASSETS,
     AssetNamespace,
-    cleared_templates,
     golden_sources,
     index_golden_documents,
-    new_namespace,
 )
 from elasticsearch import Elasticsearch
 
@@ -28,16 +25,6 @@ from poller.setup import run_setup
 from poller.streams import STREAM_NAMES
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def clean_templates(es_client: Elasticsearch) -> Iterator[bool]:
-    yield from cleared_templates(es_client)
-
-
-@pytest.fixture
-def asset_namespace(es_client: Elasticsearch) -> Iterator[AssetNamespace]:
-    yield from new_namespace(es_client)
 
 
 COMPONENTS = ASSETS.components_by_name()

@@ -3,31 +3,17 @@ reports everything unchanged, and an existing data stream is brought up to date 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from conftest_assets import (
     ASSETS,
     AssetNamespace,
-    cleared_templates,
     golden_sources,
-    new_namespace,
 )
 from elasticsearch import Elasticsearch, NotFoundError
 
 from poller.setup import run_setup
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def clean_templates(es_client: Elasticsearch) -> Iterator[bool]:
-    yield from cleared_templates(es_client)
-
-
-@pytest.fixture
-def asset_namespace(es_client: Elasticsearch) -> Iterator[AssetNamespace]:
-    yield from new_namespace(es_client)
 
 
 def test_dry_run_then_setup_twice(
