@@ -10,7 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from poller.sinks.reader import SinkReader
+from poller.documents.fields import NAME_FIELDS
+from poller.sinks.reader import SinkReader, Sums
 from poller.streams import USAGE_ENDPOINTS
 
 from .when import parse_when
@@ -22,6 +23,10 @@ _COUNTS = {
     for name, endpoint in USAGE_ENDPOINTS.items()
     if name != "costs"
 }
+# A grouping field → the name written next to it (`openai.base.project_id` → `…project_name`).
+_NAMES = {f"openai.base.{dimension}": name for dimension, name in NAME_FIELDS.items()}
+_PROJECT = "openai.base.project_id"
+_BILLED = "openai.costs.amount.value"
 
 
 def _field(stream: str, metric: str) -> str:
@@ -37,29 +42,48 @@ def build_report(
     start: datetime | None,
     end: datetime | None,
 ) -> dict[str, Any]:
-    """Totals per usage stream grouped by `by`, estimated cost, and billed cost by project."""
+    """Totals per usage stream grouped by `by`, estimated cost, and billed cost by project.
+
+    A group of a field with a name counterpart (project, user, api key) carries its latest
+    `name` (None when no document had one); billed projects' names go in `billed_project_names`
+    because `billed_usd_by_project` maps to bare numbers that existing readers expect.
+    """
+    name_field = _NAMES.get(by)
     usage: dict[str, Any] = {}
     for stream, metrics in _COUNTS.items():
         fields = [_field(stream, m) for m in metrics] + ["openai.base.cost_estimate_usd"]
         groups = reader.sums_by(
-            f"logs-openai.{stream}-{namespace}", fields, by, start=start, end=end
+            f"logs-openai.{stream}-{namespace}",
+            fields,
+            by,
+            name_field=name_field,
+            start=start,
+            end=end,
         )
         if groups:
             usage[stream] = {
-                str(key): {"documents": s.count, **{f.rsplit(".", 1)[1]: v for f, v in
-                                                   s.values.items()}}
+                str(key): _row(s, named=name_field is not None)
                 for key, s in sorted(groups.items(), key=lambda kv: str(kv[0]))
             }
     costs = reader.sums_by(
         f"logs-openai.costs-{namespace}",
-        ["openai.costs.amount.value"],
-        "openai.base.project_id",
+        [_BILLED],
+        _PROJECT,
+        name_field=_NAMES[_PROJECT],
         start=start,
         end=end,
     )
-    billed = {str(k): s.values.get("openai.costs.amount.value", 0) for k, s in costs.items()}
+    billed = {str(k): s.values.get(_BILLED, 0) for k, s in costs.items()}
     return {"by": by, "usage": usage, "billed_usd_by_project": billed,
-            "billed_usd_total": sum(billed.values())}
+            "billed_usd_total": sum(billed.values()),
+            "billed_project_names": {str(k): s.name for k, s in costs.items()}}
+
+
+def _row(sums: Sums, *, named: bool) -> dict[str, Any]:
+    """One group: its document count, its `name` when the grouping has names, its sums."""
+    name = {"name": sums.name} if named else {}
+    return {"documents": sums.count, **name,
+            **{f.rsplit(".", 1)[1]: v for f, v in sums.values.items()}}
 
 
 def report(reader: SinkReader, args: argparse.Namespace, *, namespace: str, now: int) -> int:
@@ -72,22 +96,35 @@ def report(reader: SinkReader, args: argparse.Namespace, *, namespace: str, now:
         return 0
     console = Console()
     for stream, groups in data["usage"].items():
-        table = Table(title=f"{stream} by {by}")
-        columns = sorted({c for g in groups.values() for c in g})
-        table.add_column(by)
-        for column in columns:
-            table.add_column(column, justify="right")
-        for key, values in groups.items():
-            table.add_row(key, *[_fmt(values.get(c, 0)) for c in columns])
-        console.print(table)
+        console.print(_usage_table(f"{stream} by {by}", by, groups, named=by in _NAMES))
+    console.print(_billed_table(data))
+    return 0
+
+
+def _usage_table(title: str, by: str, groups: dict[str, Any], *, named: bool) -> Table:
+    table = Table(title=title)
+    columns = sorted({c for g in groups.values() for c in g} - {"name"})
+    table.add_column(by)
+    if named:
+        table.add_column("name")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for key, values in groups.items():
+        name = [values["name"] or ""] if named else []
+        table.add_row(key, *name, *[_fmt(values.get(c, 0)) for c in columns])
+    return table
+
+
+def _billed_table(data: dict[str, Any]) -> Table:
     table = Table(title="billed cost (Costs API) by project")
     table.add_column("project")
+    table.add_column("name")
     table.add_column("usd", justify="right")
+    names = data["billed_project_names"]
     for key, value in data["billed_usd_by_project"].items():
-        table.add_row(key, f"{value:,.2f}")
-    table.add_row("total", f"{data['billed_usd_total']:,.2f}")
-    console.print(table)
-    return 0
+        table.add_row(key, names[key] or "", f"{value:,.2f}")
+    table.add_row("total", "", f"{data['billed_usd_total']:,.2f}")
+    return table
 
 
 def _when(text: str | None, now: int, flag: str) -> datetime | None:

@@ -2,9 +2,11 @@
 
 `SinkReader` is the protocol; `ElasticsearchReader` and `SqliteReader` implement it with the same
 semantics: a time range is `start <= @timestamp < end` (aware datetimes), a sum over no documents
-is 0.0, and documents that lack the `group_by` field form the group `None`. Elasticsearch answers
-with `sum`, `terms` and `missing` aggregations only (no `composite`), so a grouping with more
-than `max_groups` distinct values raises instead of returning a partial answer.
+is 0.0, and documents that lack the `group_by` field form the group `None`. A group's `name` is
+the `name_field` of its newest document (by @timestamp) that has one, so a renamed project shows
+its latest name. Elasticsearch answers with `sum`, `terms`, `missing`, `filter` and `top_hits`
+aggregations only (no `composite`, no `top_metrics`: the test server lacks them), so a grouping
+with more than `max_groups` distinct values raises instead of returning a partial answer.
 """
 
 from __future__ import annotations
@@ -37,10 +39,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class Sums:
-    """How many documents matched, and the sum of each requested field over them."""
+    """How many documents matched, the sum of each requested field over them, and (for a group
+    of `sums_by` with a `name_field`) the group's latest name."""
 
     count: int
     values: Mapping[str, float] = field(default_factory=dict)
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,10 +79,12 @@ class SinkReader(Protocol):
         fields: Sequence[str],
         group_by: str,
         *,
+        name_field: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> dict[str | None, Sums]:
-        """`sums` per value of the keyword field `group_by`; `None` holds documents without it."""
+        """`sums` per value of the keyword field `group_by`; `None` holds documents without it.
+        With `name_field`, each group's `name` is that field in its newest document having it."""
         ...
 
     def documents(self, data_stream: str, doc_ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
@@ -199,12 +205,14 @@ class ElasticsearchReader:
         fields: Sequence[str],
         group_by: str,
         *,
+        name_field: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> dict[str | None, Sums]:
         subs = self._sum_aggs(fields)
+        named = {**subs, "name": _latest_agg(name_field)} if name_field else subs
         aggs = {
-            "groups": {"terms": {"field": group_by, "size": self._max_groups}, "aggs": subs},
+            "groups": {"terms": {"field": group_by, "size": self._max_groups}, "aggs": named},
             "nogroup": {"missing": {"field": group_by}, "aggs": subs},
         }
         found = self._aggregate(data_stream, aggs, start, end).get("aggregations", {})
@@ -217,7 +225,9 @@ class ElasticsearchReader:
         out: dict[str | None, Sums] = {}
         for bucket in groups.get("buckets", []):
             key = bucket.get("key_as_string", bucket.get("key"))
-            out[str(key)] = Sums(int(bucket.get("doc_count", 0)), self._sums_of(bucket, fields))
+            name = _latest_name(bucket, name_field) if name_field else None
+            sums = self._sums_of(bucket, fields)
+            out[str(key)] = Sums(int(bucket.get("doc_count", 0)), sums, name)
         missing = found.get("nogroup", {})
         if missing.get("doc_count"):
             out[None] = Sums(int(missing["doc_count"]), self._sums_of(missing, fields))
@@ -256,6 +266,25 @@ class ElasticsearchReader:
         return [
             _record(hit.get("_source", {})) for hit in resp.body.get("hits", {}).get("hits", [])
         ]
+
+
+def _latest_agg(name_field: str) -> dict[str, Any]:
+    """The newest document of a bucket that has `name_field`, with only that field."""
+    latest = {
+        "size": 1,
+        "sort": [{"@timestamp": {"order": "desc"}}],
+        "_source": {"includes": [name_field]},
+    }
+    return {"filter": {"exists": {"field": name_field}}, "aggs": {"latest": {"top_hits": latest}}}
+
+
+def _latest_name(bucket: Mapping[str, Any], name_field: str) -> str | None:
+    """The name in a bucket's top hit, whose source holds only `name_field` (nested)."""
+    hits = bucket.get("name", {}).get("latest", {}).get("hits", {}).get("hits", [])
+    value: Any = hits[0].get("_source", {}) if hits else None
+    for part in name_field.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return None if value is None else str(value)
 
 
 def _record(src: Mapping[str, Any]) -> DeadLetterRecord:
@@ -340,6 +369,7 @@ class SqliteReader:
         fields: Sequence[str],
         group_by: str,
         *,
+        name_field: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> dict[str | None, Sums]:
@@ -350,12 +380,25 @@ class SqliteReader:
             f"FROM documents WHERE {where} GROUP BY g",
             [json_path(group_by), *col_params, *params],
         )
-        return {
-            (None if r[0] is None else str(r[0])): Sums(
-                int(r[1]), {f: float(v) for f, v in zip(fields, r[2:], strict=True)}
-            )
-            for r in rows
-        }
+        names = self._latest_names(group_by, name_field, where, params) if name_field else {}
+        out: dict[str | None, Sums] = {}
+        for r in rows:
+            key = None if r[0] is None else str(r[0])
+            sums = {f: float(v) for f, v in zip(fields, r[2:], strict=True)}
+            out[key] = Sums(int(r[1]), sums, names.get(key) if key is not None else None)
+        return out
+
+    def _latest_names(
+        self, group_by: str, name_field: str, where: str, params: list[Any]
+    ) -> dict[str, str]:
+        """Group → `name_field` of its newest document having it. SQLite fills the bare column
+        `n` from the row that holds `max(ts)`."""
+        rows = self._db.query(
+            "SELECT json_extract(source, ?) AS g, json_extract(source, ?) AS n, max(ts) "  # noqa: S608
+            f"FROM documents WHERE {where} AND g IS NOT NULL AND n IS NOT NULL GROUP BY g",
+            [json_path(group_by), json_path(name_field), *params],
+        )
+        return {str(g): str(n) for g, n, _ in rows}
 
     def documents(self, data_stream: str, doc_ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
         out: dict[str, Mapping[str, Any]] = {}

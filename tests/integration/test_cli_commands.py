@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import subprocess
 import sys
@@ -17,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from own_env import foreign_environ
 
 from poller.simulator.app import SimulatorApp
-from poller.simulator.organization import build_organization
+from poller.simulator.organization import Organization, build_organization
 from poller.simulator.server import SimulatorServer
 from poller.sinks.sqlite import SqliteSink
 from poller.streams import STREAM_NAMES
@@ -39,18 +39,6 @@ SUMMARY = re.compile(
     r"(\d+) stream\(s\) failed$",
     re.MULTILINE,
 )
-_OWN_PREFIXES = ("OPENAI_", "POLLER_", "ELASTICSEARCH_", "KIBANA_")
-_OWN_NAMES = ("CREDENTIALS_DIRECTORY", "STATE_DIRECTORY")
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(_OWN_PREFIXES) and k not in _OWN_NAMES
-    }
-    env.update(extra)
-    return env
 
 
 def _poller(
@@ -88,6 +76,7 @@ class Backfilled:
     env: dict[str, str]
     store: Path
     first: subprocess.CompletedProcess[str]
+    org: Organization
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +86,7 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backfilled]
     store = cwd / "s.sqlite3"
     org = build_organization(seed=2, size="small", settle_seconds=60)
     with SimulatorServer(SimulatorApp(org, admin_key=ADMIN_KEY)) as server:
-        env = _clean_env(
+        env = foreign_environ(
             OPENAI_ADMIN_KEY=ADMIN_KEY,
             OPENAI_BASE_URL=server.base_url,
             POLLER_STORE_PATH=str(store),
@@ -106,7 +95,7 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backfilled]
         first = _poller(
             "backfill", *WINDOW, "--streams", ",".join(STREAMS), cwd=cwd, env=env
         )
-        yield Backfilled(cwd, env, store, first)
+        yield Backfilled(cwd, env, store, first, org)
 
 
 def test_backfill_collects_every_requested_stream(backfilled: Backfilled) -> None:
@@ -159,6 +148,37 @@ def test_report_json_billed_total_matches_the_store(backfilled: Backfilled) -> N
     assert "completions" in data["usage"]
 
 
+def _directory_names(org: Organization) -> dict[str, dict[str, str]]:
+    """What the simulator's directory calls each id, per field `report` can group by."""
+    directory = org.directory
+    return {
+        "openai.base.project_id": {p["id"]: p["name"] for p in directory.projects},
+        "openai.base.user_id": {u["id"]: u["email"] for u in directory.users},
+        "openai.base.api_key_id": {
+            k["id"]: k["name"] for keys in directory.project_api_keys.values() for k in keys
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "by", ["openai.base.project_id", "openai.base.user_id", "openai.base.api_key_id"]
+)
+def test_report_json_names_are_the_directory_names(backfilled: Backfilled, by: str) -> None:
+    result = _poller("report", "--json", "--by", by, cwd=backfilled.cwd, env=backfilled.env)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    directory = _directory_names(backfilled.org)
+    groups = data["usage"]["completions"]
+    assert groups.pop("None", {"name": None})["name"] is None
+    assert len(groups) > 1
+    assert {key: group["name"] for key, group in groups.items()} == {
+        key: directory[by][key] for key in groups
+    }
+    billed = data["billed_project_names"]
+    assert len(billed) > 1
+    assert billed == {key: directory["openai.base.project_id"][key] for key in billed}
+
+
 def test_second_backfill_creates_nothing(backfilled: Backfilled) -> None:
     # Defined after the tests that read the first backfill's results, so it runs after them.
     # rate_limits is a snapshot stream: a repeat in a later hour is a new snapshot by design.
@@ -182,7 +202,7 @@ def test_second_backfill_creates_nothing(backfilled: Backfilled) -> None:
 
 
 def test_demo_runs_without_key_or_network(tmp_path: Path) -> None:
-    result = _poller("demo", cwd=tmp_path, env=_clean_env(), timeout=120)
+    result = _poller("demo", cwd=tmp_path, env=foreign_environ(), timeout=120)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert "billed cost" in result.stdout

@@ -193,6 +193,33 @@ def test_reader_counts_and_sums_match_exactly(
     assert reader.sums(es_namespace.data_stream("embeddings"), fields).count == 0
 
 
+def test_reader_names_each_group_by_its_newest_named_document(
+    sink: ElasticsearchSink, es_client: Elasticsearch, es_namespace: Any
+) -> None:
+    """Projects 0-2 are renamed from v0 to v1 at minute 20; project 3 never has a name."""
+    ds = es_namespace.data_stream("completions")
+    docs = _docs(es_namespace.name, ds, range(40))
+    for i, doc in enumerate(docs):
+        if i % 4 != 3:
+            doc.source["openai"]["base"]["project_name"] = f"P{i % 4} v{i // 20}"
+    assert sink.write(docs).created == 40
+    es_client.indices.refresh(index=ds)
+    fields = ["openai.completions.input_tokens"]
+
+    def named(**kwargs: Any) -> dict[str | None, tuple[int, str | None]]:
+        groups = sink.reader().sums_by(
+            ds, fields, "openai.base.project_id", name_field="openai.base.project_name", **kwargs
+        )
+        return {key: (s.count, s.name) for key, s in groups.items()}
+
+    assert named() == {"proj_0": (10, "P0 v1"), "proj_1": (10, "P1 v1"),
+                       "proj_2": (10, "P2 v1"), "proj_3": (10, None)}
+    assert named(end=T0 + timedelta(minutes=20)) == {
+        "proj_0": (5, "P0 v0"), "proj_1": (5, "P1 v0"), "proj_2": (5, "P2 v0"),
+        "proj_3": (5, None),
+    }
+
+
 def test_refused_document_is_dead_lettered_and_the_rest_stored(
     sink: ElasticsearchSink, es_client: Elasticsearch, es_namespace: Any
 ) -> None:
