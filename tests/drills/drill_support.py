@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sqlite3
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from typing import Any, Protocol
 
 import httpx
 from elasticsearch import Elasticsearch, NotFoundError, helpers
+from own_env import foreign_environ
 
 from poller.simulator.app import SimulatorApp
 from poller.simulator.faults import FaultPlan
@@ -96,14 +96,12 @@ def backfill_cmd(since: int, until: int, streams: list[str]) -> list[str]:
 
 
 def poller_env(base_url: str, store: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLLER_", "OPENAI_"))}
-    env.update(
+    return foreign_environ(
         OPENAI_ADMIN_KEY=KEY,
         OPENAI_BASE_URL=base_url,
         POLLER_STORE_PATH=str(store),
         PYTHONUNBUFFERED="1",
     )
-    return env
 
 
 def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

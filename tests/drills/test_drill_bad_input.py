@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
 import ssl
 import subprocess
@@ -38,18 +37,18 @@ from drill_support import (
     SqliteStore,
     backfill_cmd,
     compare,
+    poller_env,
     record,
     scan_for_secrets,
     simulator,
     window,
 )
+from own_env import clear_own, foreign_environ
 
 from poller.cli import main
 
 pytestmark = pytest.mark.drill
 
-_OWN_PREFIXES = ("OPENAI_", "POLLER_", "ELASTICSEARCH_", "KIBANA_")
-_OWN_NAMES = ("CREDENTIALS_DIRECTORY", "STATE_DIRECTORY")
 PROJECT_KEY = "sk-proj-drill-not-an-admin-key-55e0"
 CONFIG_SECRET = "sk-admin-SECRET-in-config-91c2"
 
@@ -376,9 +375,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]
     """No poller settings from the developer's environment; an empty working directory (which
     must stay empty: nothing written); logging restored afterwards, since the CLI points the
     root logger at the (captured) stderr of the test."""
-    for name in list(os.environ):
-        if name.startswith(_OWN_PREFIXES) or name in _OWN_NAMES:
-            monkeypatch.delenv(name)
+    clear_own(monkeypatch)
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
@@ -440,16 +437,11 @@ def _case_env(case: Case, work: Path) -> dict[str, str]:
     return {k: v for k, v in env.items() if v}
 
 
-def _process_env(env: dict[str, str]) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith(_OWN_PREFIXES) and k not in _OWN_NAMES}
-    return {**base, **env}
-
 
 def _run_process(argv: list[str], env: dict[str, str], cwd: Path,
                  timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "poller", *argv], cwd=cwd, env=_process_env(env),
+        [sys.executable, "-m", "poller", *argv], cwd=cwd, env=foreign_environ(**env),
         capture_output=True, text=True, timeout=timeout, check=False,
     )
 
@@ -622,8 +614,7 @@ def test_full_disk_is_one_line_and_loses_nothing(tmp_path: Path, sim: Simulator)
     store = tmp_path / "store.sqlite3"
     since, until = window(2)
     cmd = backfill_cmd(since, until, DISK_STREAMS)
-    env = _process_env({"OPENAI_ADMIN_KEY": KEY, "OPENAI_BASE_URL": sim.base_url,
-                        "POLLER_STORE_PATH": str(store), "PYTHONUNBUFFERED": "1"})
+    env = poller_env(sim.base_url, store)
     full = subprocess.run(
         [sys.executable, "-c", _LIMITED, str(FILE_LIMIT), *cmd[3:]], cwd=tmp_path, env=env,
         capture_output=True, text=True, timeout=60, check=False,

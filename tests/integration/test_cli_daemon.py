@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from loopback import free_port
+from own_env import foreign_environ
 
 from poller.simulator.app import SimulatorApp
 from poller.simulator.organization import build_organization
@@ -36,21 +36,6 @@ ADMIN_KEY = "sk-admin-SECRET-daemon-7f3c9a1e5b"
 READY_SECONDS = 60.0
 STOP_SECONDS = 30.0
 COMPLETIONS = "logs-openai.completions-{ns}"
-
-# Settings that must not leak in from the developer's environment.
-_OWN_PREFIXES = ("OPENAI_", "POLLER_", "ELASTICSEARCH_", "KIBANA_")
-_OWN_NAMES = ("CREDENTIALS_DIRECTORY", "STATE_DIRECTORY")
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(_OWN_PREFIXES) and k not in _OWN_NAMES
-    }
-    env.update(extra)
-    return env
-
 
 def _get(url: str) -> tuple[int, str]:
     try:
@@ -114,7 +99,7 @@ class Daemon:
 
 
 def _daemon_env(simulator: SimulatorServer, **extra: str) -> dict[str, str]:
-    return _clean_env(
+    return foreign_environ(
         OPENAI_ADMIN_KEY=ADMIN_KEY,
         OPENAI_BASE_URL=simulator.base_url,
         POLLER_METRICS__PORT=str(free_port()),

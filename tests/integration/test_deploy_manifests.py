@@ -6,7 +6,6 @@ parse the files themselves.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from own_env import clear_own
 
 from poller.metrics import Metrics
 from poller.settings import load_settings
@@ -33,12 +33,7 @@ SHUTDOWN_TIMEOUT = 30  # the default POLLER_SHUTDOWN_TIMEOUT, seconds
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("OPENAI_", "ELASTICSEARCH_", "KIBANA_", "POLLER_")) or name in (
-            "CREDENTIALS_DIRECTORY",
-            "STATE_DIRECTORY",
-        ):
-            monkeypatch.delenv(name)
+    clear_own(monkeypatch)
 
 
 def _yaml_files() -> list[Path]:

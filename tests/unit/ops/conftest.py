@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 
 import pytest
-
-_PREFIXES = ("OPENAI_", "ELASTICSEARCH_", "KIBANA_", "POLLER_")
-_NAMES = (
-    "CREDENTIALS_DIRECTORY",
-    "STATE_DIRECTORY",
-    "NOTIFY_SOCKET",
-    "WATCHDOG_USEC",
-    "WATCHDOG_PID",
-)
+from own_env import clear_own
 
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings read the environment: start every test without the developer's variables."""
-    for name in list(os.environ):
-        if name.startswith(_PREFIXES) or name in _NAMES:
-            monkeypatch.delenv(name)
+    clear_own(monkeypatch)
 
 
 @pytest.fixture(autouse=True)
