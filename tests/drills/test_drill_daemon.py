@@ -432,14 +432,13 @@ def test_run_applies_late_revisions_in_place(tmp_path: Path) -> None:
 
 def test_run_sigterm_during_a_long_retry_after(tmp_path: Path) -> None:
     """Throttled to 2 requests a minute, the daemon's jobs wait out ~30 s Retry-Afters; a SIGTERM
-    ends those waits at once: exit 0 well within the shutdown timeout, no early retry, and what
-    was stored equals the truth for what the cursors say (nothing past them)."""
+    ends those waits at once: exit 0 well within the shutdown timeout, no early retry. A restart
+    against the same org, unthrottled, then collects the window exactly: the stop lost nothing."""
     streams = ["completions", "embeddings"]
     store, log = tmp_path / "store.sqlite3", tmp_path / "daemon.log"
+    settings = _settings(ORG_DEFAULTS__DEFAULTS__INITIAL_INTERVAL="2h")
     with simulator_with(seed=41, rate_limit_rpm=2) as sim:
-        daemon = Daemon(store, log, daemon_env(sim.base_url, store, streams, 0, **_settings(
-            ORG_DEFAULTS__DEFAULTS__INITIAL_INTERVAL="2h",
-        )))
+        daemon = Daemon(store, log, daemon_env(sim.base_url, store, streams, 0, **settings))
         try:
             daemon.start()
             wait_until("a retry wait of 10 s or more",
@@ -450,22 +449,33 @@ def test_run_sigterm_during_a_long_retry_after(tmp_path: Path) -> None:
         finally:
             daemon.stop()
         stats = sim.stats()
-        states = read_states(store, streams) or {}
-        covered = [s for s, st in states.items() if st.coverage.segments]
-        check = compare(store, sim.org, covered, *bucket_window(store, covered)) if covered else (
-            Check(found=count_documents(store)))
+        stored_at_stop = count_documents(store)
     text = log.read_text(errors="replace")
+    with simulator_with(seed=41) as sim:
+        restart = Daemon(store, log, daemon_env(sim.base_url, store, streams, 0, **settings))
+        try:
+            began = restart.start()
+            restart.wait_ready()
+            restart.wait_cycles(streams, after=began)
+            code2, _ = restart.terminate()
+        finally:
+            restart.stop()
+        check = compare(store, sim.org, streams, *bucket_window(store, streams))
     record("run: SIGTERM in Retry-After", stats["rate_limited"],
            check, f"exit={code} in {took:.1f}s", f"longest wait {_long_wait(text):.0f}s",
-           f"early_retries={stats['early_retries']}")
+           f"early_retries={stats['early_retries']}",
+           f"{stored_at_stop} docs at the stop; unthrottled restart exit={code2}")
     assert code == 0, daemon.tail()
     assert took < SHUTDOWN
     assert "stopped while waiting to retry" in text, daemon.tail()
     assert stats["early_retries"] == 0
     assert texts["/healthz"][0] == 200
-    _assert_clean(daemon, tmp_path)
+    assert code2 == 0, restart.tail()
+    restart.texts += daemon.texts
+    _assert_clean(restart, tmp_path)
     assert check.mismatches == []
     assert check.duplicates == 0 and check.lost == 0
+    assert check.found == check.expected > 0
 
 
 def _long_wait(log_text: str) -> float:
