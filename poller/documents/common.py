@@ -22,6 +22,7 @@ __all__ = [
     "MappingContext",
     "MappingError",
     "PriceEstimator",
+    "Skeleton",
     "iso_time",
     "make_document",
     "merge",
@@ -97,20 +98,42 @@ def merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
             into[key] = value
 
 
+@dataclass(frozen=True)
+class Skeleton:
+    """The fields every document of one stream and org carries (INTERFACE.md), worked out once
+    so that a mapper of many documents only stamps them."""
+
+    dataset: str
+    namespace: str
+    organization: tuple[tuple[str, str], ...]
+    tag: str
+
+    @classmethod
+    def of(
+        cls, stream: str, organization_id: str, organization_name: str | None, namespace: str
+    ) -> Skeleton:
+        organization: tuple[tuple[str, str], ...] = (("id", organization_id),)
+        if organization_name:
+            organization += (("name", organization_name),)
+        tag = f"openai-{stream.replace('_', '-')}"
+        return cls(get_stream(stream).dataset, namespace, organization, tag)
+
+    def source(self, stamp: str, kind: str) -> dict[str, Any]:
+        """A new document stamped `stamp` (an `iso_time`), sharing no object with another."""
+        return {
+            "@timestamp": stamp,
+            "data_stream": {"type": "logs", "dataset": self.dataset, "namespace": self.namespace},
+            "ecs": {"version": ECS_VERSION},
+            "event": {"dataset": self.dataset, "module": "openai", "kind": kind},
+            "organization": dict(self.organization),
+            "tags": [self.tag],
+        }
+
+
 def skeleton(stream: str, ctx: MappingContext, timestamp: int, kind: str) -> dict[str, Any]:
     """The fields every document carries (INTERFACE.md), for a document stamped `timestamp`."""
-    dataset = get_stream(stream).dataset
-    organization = {"id": ctx.organization_id}
-    if ctx.organization_name:
-        organization["name"] = ctx.organization_name
-    return {
-        "@timestamp": iso_time(timestamp),
-        "data_stream": {"type": "logs", "dataset": dataset, "namespace": ctx.namespace},
-        "ecs": {"version": ECS_VERSION},
-        "event": {"dataset": dataset, "module": "openai", "kind": kind},
-        "organization": organization,
-        "tags": [f"openai-{stream.replace('_', '-')}"],
-    }
+    parts = Skeleton.of(stream, ctx.organization_id, ctx.organization_name, ctx.namespace)
+    return parts.source(iso_time(timestamp), kind)
 
 
 def make_document(

@@ -102,15 +102,16 @@ NAME_FIELDS: Final = {
     "user_id": "openai.base.user_email",
     "api_key_id": "openai.base.api_key_name",
 }
-# Elastic's normalised totals (its 2.2 pipelines), which its rate-limit headroom queries read.
+# Elastic's normalised totals (its 2.2 pipelines), which its rate-limit headroom queries read:
+# stream → (the total's field under `openai.base`, the result fields it sums).
 USAGE_TOTALS: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
     "completions": (
-        "openai.base.usage_tokens",
+        "usage_tokens",
         ("input_tokens", "output_tokens", "input_audio_tokens", "output_audio_tokens"),
     ),
-    "embeddings": ("openai.base.usage_tokens", ("input_tokens",)),
-    "moderations": ("openai.base.usage_tokens", ("input_tokens",)),
-    "images": ("openai.base.usage_images", ("images",)),
+    "embeddings": ("usage_tokens", ("input_tokens",)),
+    "moderations": ("usage_tokens", ("input_tokens",)),
+    "images": ("usage_images", ("images",)),
 }
 _COST_ESTIMATE: Final = (
     FieldSpec("openai.base.cost_estimate_usd", DOUBLE),
@@ -251,7 +252,7 @@ def _usage_fields(stream: str) -> Iterator[FieldSpec]:
     yield from _bucket_fields(stream)
     yield from _COST_ESTIMATE
     if stream in USAGE_TOTALS:
-        yield FieldSpec(USAGE_TOTALS[stream][0], LONG)
+        yield FieldSpec(f"openai.base.{USAGE_TOTALS[stream][0]}", LONG)
 
 
 def _audit_fields(stream: str) -> Iterator[FieldSpec]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, NoReturn, TypeAlias
 
 from poller.documents.common import iso_time
 
@@ -56,40 +56,74 @@ def _number(value: Any) -> Decimal:
 
 def _conform(value: Any, es_type: str) -> Any:
     """`value` as the declared type; a list of scalars converts item by item."""
+    convert = _CONVERTERS.get(es_type, _unfit)
     if isinstance(value, list):
-        return [_scalar(item, es_type) for item in value]
-    return _scalar(value, es_type)
+        return [convert(item) for item in value]
+    return convert(value)
 
 
-def _scalar(value: Any, es_type: str) -> Any:
-    if es_type == LONG:
-        number = _number(value)
-        if number != number.to_integral_value() or (
-            isinstance(value, str) and not _INTEGER.fullmatch(value.strip())
-        ):
-            raise _Unfit(value)
-        return int(number)
-    if es_type == DOUBLE:
-        converted = float(_number(value))
-        if not math.isfinite(converted):
-            raise _Unfit(value)
-        return converted
-    if es_type == DATE and isinstance(value, int) and not isinstance(value, bool):
-        try:
-            return iso_time(value)
-        except (OverflowError, OSError, ValueError):  # beyond the years datetime can hold
-            raise _Unfit(value) from None
-    if es_type == IP and isinstance(value, str):
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            raise _Unfit(value) from None
-        return value
-    if es_type == BOOLEAN and isinstance(value, bool):
-        return value
-    if es_type == KEYWORD and isinstance(value, str):
-        return value
+def _unfit(value: Any) -> NoReturn:
     raise _Unfit(value)
+
+
+def _long(value: Any) -> int:
+    if type(value) is int:  # what the API sends nearly always: already a long
+        return value
+    number = _number(value)
+    if number != number.to_integral_value() or (
+        isinstance(value, str) and not _INTEGER.fullmatch(value.strip())
+    ):
+        raise _Unfit(value)
+    return int(number)
+
+
+def _double(value: Any) -> float:
+    converted = float(_number(value))
+    if not math.isfinite(converted):
+        raise _Unfit(value)
+    return converted
+
+
+def _date(value: Any) -> str:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _Unfit(value)
+    try:
+        return iso_time(value)
+    except (OverflowError, OSError, ValueError):  # beyond the years datetime can hold
+        raise _Unfit(value) from None
+
+
+def _ip(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Unfit(value)
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise _Unfit(value) from None
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Unfit(value)
+    return value
+
+
+def _keyword(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Unfit(value)
+    return value
+
+
+# Each converter raises _Unfit for a value it cannot convert; a type without one takes none.
+_CONVERTERS: Final[dict[str, Callable[[Any], Any]]] = {
+    LONG: _long,
+    DOUBLE: _double,
+    DATE: _date,
+    IP: _ip,
+    BOOLEAN: _boolean,
+    KEYWORD: _keyword,
+}
 
 
 def _absent(value: Any) -> bool:
@@ -106,7 +140,7 @@ def fit(obj: Mapping[str, Any], tree: Tree) -> tuple[dict[str, Any], dict[str, A
     mapped: dict[str, Any] = {}
     unmapped: dict[str, Any] = {}
     for key, value in obj.items():
-        if _absent(value):
+        if not value and _absent(value):  # whatever is absent is falsy: most values skip the call
             continue
         node = tree.get(key)
         try:

@@ -9,47 +9,56 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 from poller.streams import BucketWidth
 
-__all__ = ["bucket_doc_id", "rate_limit_doc_id"]
+__all__ = ["BucketIds", "rate_limit_doc_id"]
 
 # Part of every hashed key, so that a future change of encoding is a deliberate new scheme.
 _SCHEME: Final = "openai-poller/1"
 # 128 bits: no collision in any realistic index, and short ids keep the _id index small.
 _ID_HEX_CHARS: Final = 32
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
-def _digest(*parts: Any) -> str:
-    canonical = json.dumps(
-        [_SCHEME, *parts], separators=(",", ":"), sort_keys=True, ensure_ascii=False
-    )
+def _hash(canonical: str) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:_ID_HEX_CHARS]
 
 
-def bucket_doc_id(
-    *,
-    organization_id: str,
-    stream: str,
-    start_time: int,
-    bucket_width: BucketWidth,
-    group_by: Sequence[str],
-    key: Sequence[tuple[str, Any]],
-) -> str:
-    """The id of one usage or costs result.
+def _digest(*parts: Any) -> str:
+    return _hash(_ENCODER.encode([_SCHEME, *parts]))
 
-    `group_by` is the request's grouping in a canonical order; `key` the (dimension, value) pairs
-    that tell this result apart from its siblings in the bucket.
+
+@dataclass(frozen=True)
+class BucketIds:
+    """The ids of one bucket's results.
+
+    What they share (org, stream, bucket, grouping) is encoded once per bucket: `_prefix` is the
+    hashed key's text up to its last element, which a compact JSON array separates by a bare
+    comma, so `doc_id` hashes exactly what encoding the whole key would give.
     """
-    return _digest(
-        organization_id,
-        stream,
-        start_time,
-        bucket_width.value,
-        list(group_by),
-        [[name, value] for name, value in key],
-    )
+
+    _prefix: str
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        organization_id: str,
+        stream: str,
+        start_time: int,
+        bucket_width: BucketWidth,
+        group_by: Sequence[str],
+    ) -> BucketIds:
+        """`group_by` is the request's grouping in a canonical order."""
+        shared = [_SCHEME, organization_id, stream, start_time, bucket_width.value, list(group_by)]
+        return cls(_ENCODER.encode(shared).removesuffix("]"))
+
+    def doc_id(self, key: Sequence[tuple[str, Any]]) -> str:
+        """The id of the result told apart from its siblings by the (dimension, value) `key`."""
+        return _hash(f"{self._prefix},{_ENCODER.encode(key)}]")
 
 
 def rate_limit_doc_id(organization_id: str, project_id: str, model: Any, slot_start: int) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from poller.documents.buckets import bucket_source
-from poller.documents.common import MappingContext, make_document, put
+from poller.documents.common import MappingContext, make_document
 from poller.documents.fields import USAGE_TOTALS
 from poller.documents.model import Document
 from poller.streams import StreamKind, get_stream
@@ -32,11 +32,11 @@ def _add_total(source: dict[str, Any], stream: str) -> None:
     since its headroom queries and dashboards expect that number)."""
     if stream not in USAGE_TOTALS:
         return
-    path, fields = USAGE_TOTALS[stream]
+    total, fields = USAGE_TOTALS[stream]
     counts = source["openai"].get(stream, {})
     present = [counts[name] for name in fields if name in counts]
     if present:
-        put(source, path, sum(present))
+        source["openai"]["base"][total] = sum(present)
 
 
 def _add_estimate(
@@ -52,8 +52,9 @@ def _add_estimate(
     if table is None:
         return
     usd = table.estimate_usd(stream, result, start_time)
+    base = source["openai"]["base"]
     if usd is None:
-        put(source, "openai.base.unpriced", True)
+        base["unpriced"] = True
     else:
-        put(source, "openai.base.cost_estimate_usd", float(usd))
-    put(source, "openai.base.price_table_version", table.version)
+        base["cost_estimate_usd"] = float(usd)
+    base["price_table_version"] = table.version

@@ -5,8 +5,9 @@ classifies each document as created, updated or unchanged by comparing sources t
 (`poller.sinks.canonical.same_source`), and a document Elasticsearch would refuse for good (source
 not JSON, `@timestamp` missing or not a date) goes to the `deadletter` table instead.
 
-Each `write()` is one `BEGIN IMMEDIATE` transaction: all of it is stored or, on any error, none
-of it (a full disk rolls the transaction back and raises one clear `SinkUnavailableError`:
+Each `write()` is one `BEGIN IMMEDIATE` transaction (one id lookup per chunk of the batch's
+ids, one `executemany` of its new and changed documents): all of it is stored or, on any error,
+none of it (a full disk rolls the transaction back and raises one clear `SinkUnavailableError`:
 "cannot write the embedded store <path>: disk full (...)"). SQLite reports a full disk as
 SQLITE_FULL, but a write beyond the process's file size limit (`ulimit -f`, EFBIG) or an fsync
 failing for lack of space as a plain I/O error; those are recognised by looking at the limit
@@ -29,6 +30,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -119,8 +121,91 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
+_UPSERT_DOCUMENT = (
+    "INSERT INTO documents (data_stream, doc_id, source, ts, updated_at) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (data_stream, doc_id) DO UPDATE SET "
+    "source = excluded.source, ts = excluded.ts, updated_at = excluded.updated_at"
+)
+_UPSERT_DEADLETTER = (
+    "INSERT INTO deadletter (data_stream, doc_id, status, reason, source, failed_at) "
+    "VALUES (?, ?, 400, ?, ?, ?) ON CONFLICT (data_stream, doc_id) DO UPDATE SET "
+    "status = excluded.status, reason = excluded.reason, "
+    "source = excluded.source, failed_at = excluded.failed_at"
+)
+
+
 def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(value)
+
+
+def _stored_sources(
+    conn: sqlite3.Connection, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """The stored source text of each (data stream, doc id) in `keys` that is stored: one query
+    per data stream and per as many ids as SQLite takes parameters, not one per document."""
+    ids: dict[str, dict[str, None]] = {}
+    for data_stream, doc_id in keys:
+        ids.setdefault(data_stream, {})[doc_id] = None
+    per_query = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 1  # one is the data stream
+    stored: dict[tuple[str, str], str] = {}
+    for data_stream, wanted in ids.items():
+        unique = list(wanted)
+        for n in range(0, len(unique), per_query):
+            chunk = unique[n : n + per_query]
+            rows = conn.execute(
+                "SELECT doc_id, source FROM documents WHERE data_stream = ? "  # noqa: S608
+                f"AND doc_id IN ({', '.join('?' * len(chunk))})",
+                (data_stream, *chunk),
+            )
+            stored.update(((data_stream, doc_id), source) for doc_id, source in rows)
+    return stored
+
+
+# A `documents` row: data_stream, doc_id, source, ts, updated_at.
+_Row = tuple[str, str, str, int, str]
+
+
+def _primary_key(row: _Row) -> tuple[str, str]:
+    return row[0], row[1]
+
+
+@dataclass
+class _Changes:
+    """The rows a batch writes (its created and updated documents) and its counts."""
+
+    rows: list[_Row] = field(default_factory=list)
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    @classmethod
+    def of(
+        cls,
+        accepted: Sequence[tuple[Document, str, int]],
+        stored: dict[tuple[str, str], str],
+        now: str,
+    ) -> _Changes:
+        """Compares each document with the stored one as it stands when its turn comes (`stored`
+        takes each written text): a document repeated within the batch meets its earlier copy,
+        as if the batch were written one document at a time."""
+        changes = cls()
+        for doc, text, ts in accepted:
+            key = (doc.data_stream, doc.doc_id)
+            previous = stored.get(key)
+            if previous is None:
+                changes.created += 1
+            elif same_source(json.loads(previous), doc.source):
+                changes.unchanged += 1
+                continue
+            else:
+                changes.updated += 1
+            stored[key] = text
+            changes.rows.append((doc.data_stream, doc.doc_id, text, ts, now))
+        # In key order: ids are hashes, so in batch order each insert would land on a random page
+        # of the table. The sort is stable: a repeated id still ends as its last copy.
+        changes.rows.sort(key=_primary_key)
+        return changes
 
 
 class _Database:
@@ -260,7 +345,6 @@ class SqliteSink:
     def write(self, documents: Sequence[Document]) -> WriteReport:
         if not documents:
             return WriteReport()
-        created = updated = unchanged = 0
         accepted: list[tuple[Document, str, int]] = []
         refused: list[tuple[Document, str]] = []
         for doc in documents:
@@ -278,33 +362,16 @@ class SqliteSink:
             accepted.append((doc, text, ts))
         now = _now()
         with self._db.transaction(f"writing {len(documents)} documents") as tx:
-            for doc, text, ts in accepted:
-                row = tx.execute(
-                    "SELECT source FROM documents WHERE data_stream = ? AND doc_id = ?",
-                    (doc.data_stream, doc.doc_id),
-                ).fetchone()
-                if row is None:
-                    created += 1
-                elif same_source(json.loads(row[0]), doc.source):
-                    unchanged += 1
-                    continue
-                else:
-                    updated += 1
-                tx.execute(
-                    "INSERT INTO documents (data_stream, doc_id, source, ts, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (data_stream, doc_id) DO UPDATE SET "
-                    "source = excluded.source, ts = excluded.ts, updated_at = excluded.updated_at",
-                    (doc.data_stream, doc.doc_id, text, ts, now),
-                )
-            for doc, reason in refused:
-                tx.execute(
-                    "INSERT INTO deadletter "
-                    "(data_stream, doc_id, status, reason, source, failed_at) "
-                    "VALUES (?, ?, 400, ?, ?, ?) ON CONFLICT (data_stream, doc_id) DO UPDATE SET "
-                    "status = excluded.status, reason = excluded.reason, "
-                    "source = excluded.source, failed_at = excluded.failed_at",
-                    (doc.data_stream, doc.doc_id, reason, json.dumps(doc.source, default=str), now),
-                )
+            stored = _stored_sources(tx, [(doc.data_stream, doc.doc_id) for doc, _, _ in accepted])
+            changes = _Changes.of(accepted, stored, now)
+            tx.executemany(_UPSERT_DOCUMENT, changes.rows)
+            tx.executemany(
+                _UPSERT_DEADLETTER,
+                [
+                    (doc.data_stream, doc.doc_id, reason, json.dumps(doc.source, default=str), now)
+                    for doc, reason in refused
+                ],
+            )
         for doc, reason in refused:
             logger.error(
                 "embedded store refused document %s for %s: %s; kept in its deadletter table",
@@ -313,9 +380,9 @@ class SqliteSink:
                 reason,
             )
         return WriteReport(
-            created=created,
-            updated=updated,
-            unchanged=unchanged,
+            created=changes.created,
+            updated=changes.updated,
+            unchanged=changes.unchanged,
             dead_lettered=tuple(
                 DeadLetter(doc.doc_id, doc.data_stream, 400, reason) for doc, reason in refused
             ),
