@@ -12,7 +12,7 @@ with more than `max_groups` distinct values raises instead of returning a partia
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -307,6 +307,22 @@ class SqlQuery(Protocol):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
 
+def stored_sources(
+    run: Callable[[str, Sequence[Any]], Iterable[tuple[Any, ...]]],
+    data_stream: str,
+    doc_ids: Sequence[str],
+    per_query: int,
+) -> Iterator[tuple[str, str]]:
+    """(doc id, stored source text) of each of `doc_ids` found in `data_stream`, `per_query` ids
+    a statement. `run` executes one statement: the reader's query, or the sink's transaction."""
+    for chunk in _chunks(doc_ids, per_query):
+        yield from run(
+            "SELECT doc_id, source FROM documents "  # noqa: S608
+            f"WHERE data_stream = ? AND doc_id IN ({', '.join('?' * len(chunk))})",
+            [data_stream, *chunk],
+        )
+
+
 def json_path(dotted: str) -> str:
     """`openai.base.model` → `$."openai"."base"."model"` for json_extract."""
     parts = dotted.split(".")
@@ -401,16 +417,8 @@ class SqliteReader:
         return {str(g): str(n) for g, n, _ in rows}
 
     def documents(self, data_stream: str, doc_ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
-        out: dict[str, Mapping[str, Any]] = {}
-        for chunk in _chunks(list(doc_ids), _IDS_PER_REQUEST):
-            marks = ", ".join("?" for _ in chunk)
-            rows = self._db.query(
-                f"SELECT doc_id, source FROM documents "  # noqa: S608
-                f"WHERE data_stream = ? AND doc_id IN ({marks})",
-                [data_stream, *chunk],
-            )
-            out.update({doc_id: json.loads(source) for doc_id, source in rows})
-        return out
+        found = stored_sources(self._db.query, data_stream, doc_ids, _IDS_PER_REQUEST)
+        return {doc_id: json.loads(source) for doc_id, source in found}
 
     def dead_letters(
         self, *, data_stream: str | None = None, limit: int = 100

@@ -40,7 +40,7 @@ from poller.documents.model import Document
 from poller.errors import PollerError, SinkRejectedError, SinkUnavailableError
 from poller.sinks.base import DeadLetter, WriteReport
 from poller.sinks.canonical import same_source, timestamp_millis
-from poller.sinks.reader import SqliteReader
+from poller.sinks.reader import SqliteReader, stored_sources
 
 __all__ = ["SCHEMA_VERSION", "SqliteSink"]
 
@@ -148,18 +148,11 @@ def _stored_sources(
     for data_stream, doc_id in keys:
         ids.setdefault(data_stream, {})[doc_id] = None
     per_query = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 1  # one is the data stream
-    stored: dict[tuple[str, str], str] = {}
-    for data_stream, wanted in ids.items():
-        unique = list(wanted)
-        for n in range(0, len(unique), per_query):
-            chunk = unique[n : n + per_query]
-            rows = conn.execute(
-                "SELECT doc_id, source FROM documents WHERE data_stream = ? "  # noqa: S608
-                f"AND doc_id IN ({', '.join('?' * len(chunk))})",
-                (data_stream, *chunk),
-            )
-            stored.update(((data_stream, doc_id), source) for doc_id, source in rows)
-    return stored
+    return {
+        (data_stream, doc_id): source
+        for data_stream, wanted in ids.items()
+        for doc_id, source in stored_sources(conn.execute, data_stream, list(wanted), per_query)
+    }
 
 
 # A `documents` row: data_stream, doc_id, source, ts, updated_at.
