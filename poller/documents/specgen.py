@@ -4,7 +4,7 @@ The audit payload fields the spec declares become mapped `openai.audit.*` fields
 else goes to one flattened field. Generating the declared set, rather than typing it, keeps the
 mapper, the field list and the Elasticsearch templates on the spec's exact wording.
 
-    python -m poller.documents.specgen ../shared/openai-admin-api/openapi.subset.json
+    python -m poller.documents.specgen tests/fixtures/openapi/openapi.subset.json
 """
 
 from __future__ import annotations

@@ -7,11 +7,11 @@ import ipaddress
 import json
 import re
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
 from golden_support import all_cases, map_case
+from openapi_spec import SPEC_PATH
 
 from poller.documents import audit_payload_paths, categorize, stream_fields
 from poller.documents.fields import AUDIT_LOG_FIELDS, result_path
@@ -19,9 +19,6 @@ from poller.documents.fitting import fit
 from poller.documents.specgen import GENERATED_MODULE, render
 from poller.streams import ALL_STREAMS, STREAM_NAMES, USAGE_ENDPOINTS
 
-# ../shared from the project root, which every developer and CI has (shared/README.md).
-SPEC_PATH = Path(__file__).resolve().parents[3].parent / "shared" / "openai-admin-api"
-SPEC_PATH /= "openapi.subset.json"
 _ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
@@ -99,7 +96,7 @@ def test_no_path_is_both_a_leaf_and_an_object(stream: str) -> None:
 
 def test_generated_payload_module_matches_the_spec() -> None:
     assert GENERATED_MODULE.read_text(encoding="utf-8") == render(_spec()), (
-        "run: python -m poller.documents.specgen ../shared/openai-admin-api/openapi.subset.json"
+        "run: python -m poller.documents.specgen tests/fixtures/openapi/openapi.subset.json"
     )
 
 

@@ -7,19 +7,16 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from openapi_spec import SPEC_PATH
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from poller.simulator.organization import Organization, build_organization
 
-SPEC_PATH = (
-    Path(__file__).resolve().parents[4] / "shared" / "openai-admin-api" / "openapi.subset.json"
-)
 DAY = 86_400
 EPOCH = 1_704_067_200
 WEEK = EPOCH + 1015 * DAY  # 2026-10-12
