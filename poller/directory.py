@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 from poller.client.api import AdminClient
 from poller.client.directory import Project
-from poller.errors import PollerError, StopRequested
+from poller.errors import PollerError
 
 __all__ = ["DirectoryCache"]
 
@@ -103,8 +103,6 @@ class DirectoryCache:
     def _refresh_or_keep(self) -> None:
         try:
             self.refresh()
-        except StopRequested:
-            raise  # the job is ending; not a failed refresh
         except PollerError as exc:
             log.warning("directory refresh failed, keeping the names known so far: %s", exc)
             with self._lock:  # try again after the ttl, not at every lookup

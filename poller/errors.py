@@ -1,26 +1,38 @@
-"""The one error hierarchy of openai-poller.
+"""The one error hierarchy of openai-poller, split by what a caller decides: how far a failure
+reaches.
 
-Every error the poller raises on purpose derives from `PollerError`, and each is either
-*retryable* (the same call may succeed later: back off and try again) or *fatal* (retrying the
-same call cannot help: report it and stop that job, or exit).
+An *org* error fails every stream of an organization alike (its key is refused, OpenAI or the
+sink cannot be reached), so a caller stops that org's work and reports it once, instead of
+trying its other streams one after the other. A *stream* error fails one stream (a bad page, a
+throttled endpoint, a poison object), so the caller records it on that stream and goes on with
+the others. `retryable` says whether the same call may succeed later; the client's retry policy
+reads it, callers read `scope`.
 
 ```
-* PollerError
-  x RetryableError                  retry with backoff; `retry_after` is the server's hint, if any
-    - TransportError                connect error, timeout, reset, a body broken in transfer
-    - RateLimitedError              HTTP 429
-    - ServerError                   HTTP 408, 409, 5xx
-    - MalformedResponseError        a 2xx whose body is not the JSON the spec promises
-    - SinkUnavailableError          the sink could not be reached or answered 429/5xx
-  x FatalError                      do not retry
-    - ConfigError                   invalid settings or arguments: exit code 2
+* PollerError                       .scope, .retryable
+  - OrgError                        scope "org": fails every stream of the org
     - AuthenticationError           HTTP 401/403, quoting OpenAI's message
-    - RequestRejectedError          any other HTTP 4xx (a bad parameter, an unknown id), or a
-                                    status the API never sends (a redirect: a wrong base URL)
-    - SinkRejectedError             the sink refused a document or a request for good
-    - StopRequested                 SIGTERM/SIGINT came while waiting to retry: the job ends,
-                                    its cursor where the last acknowledged write left it
+    - TransportError      retryable OpenAI unreachable: connect error, timeout, reset, a body
+                                    broken in transfer
+    - SinkUnavailableError retryable the sink could not be reached or answered 429/5xx
+    - SinkRejectedError             the sink refused a request for good (credentials,
+                                    privileges, a mapping that refuses every document)
+  - StreamError                     scope "stream": fails one stream, the others go on
+    - RateLimitedError    retryable HTTP 429; `retry_after` is the server's hint
+    - ServerError         retryable HTTP 408, 409, 5xx
+    - MalformedResponseError retryable a 2xx whose body is not the JSON the spec promises
+    - RequestRejectedError          any other HTTP 4xx, or a status the API never sends
+    - MappingError                  an API object no document can be built from
+    - StateError                    a stream's saved state is unreadable or impossible
+  - ConfigError                     invalid settings or arguments: exit code 2. Raised only by
+                                    `poller.settings` and the CLI; library constructors raise
+                                    ValueError or TypeError
+* StopRequested (BaseException)     SIGTERM/SIGINT came while waiting: not a failure
 ```
+
+`StopRequested` is outside `PollerError` (as asyncio took `CancelledError` out of `Exception`):
+a graceful stop passes every `except PollerError` and `except Exception`, so it is never
+recorded as a stream's `last_error` or counted as a failure.
 
 Errors carry what they are about (`method`, `url`, `status`), never credentials: messages are
 safe to log and to print.
@@ -28,107 +40,121 @@ safe to log and to print.
 
 from __future__ import annotations
 
+from typing import ClassVar, Literal
+
 __all__ = [
     "AuthenticationError",
     "ConfigError",
-    "FatalError",
     "MalformedResponseError",
+    "MappingError",
+    "OrgError",
     "PollerError",
     "RateLimitedError",
     "RequestRejectedError",
-    "RetryableError",
+    "Scope",
     "ServerError",
     "SinkRejectedError",
     "SinkUnavailableError",
+    "StateError",
     "StopRequested",
+    "StreamError",
     "TransportError",
 ]
+
+Scope = Literal["org", "stream", "process"]
 
 
 class PollerError(Exception):
     """Base of every error the poller raises on purpose."""
 
-    retryable: bool = False
+    scope: ClassVar[Scope] = "process"
+    retryable: ClassVar[bool] = False
+    retry_after: float | None = None
 
 
-class RetryableError(PollerError):
-    """The same call may succeed later."""
+class OrgError(PollerError):
+    """Fails every stream of the org alike: stop the org's work, report it once."""
 
-    retryable = True
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+    scope: ClassVar[Scope] = "org"
 
 
-class FatalError(PollerError):
-    """Retrying the same call cannot help."""
+class StreamError(PollerError):
+    """Fails one stream: record it there and go on with the others."""
+
+    scope: ClassVar[Scope] = "stream"
 
 
-class _HTTPErrorMixin:
-    """Context shared by errors about one HTTP exchange with OpenAI."""
-
-    method: str
-    url: str
-    status: int | None
-
-    def _set_context(self, method: str, url: str, status: int | None) -> None:
-        self.method = method
-        self.url = url
-        self.status = status
-
-
-class TransportError(RetryableError, _HTTPErrorMixin):
-    def __init__(self, message: str, *, method: str, url: str) -> None:
-        super().__init__(message)
-        self._set_context(method, url, None)
-
-
-class RateLimitedError(RetryableError, _HTTPErrorMixin):
-    def __init__(
-        self, message: str, *, method: str, url: str, retry_after: float | None
-    ) -> None:
-        super().__init__(message, retry_after=retry_after)
-        self._set_context(method, url, 429)
-
-
-class ServerError(RetryableError, _HTTPErrorMixin):
-    def __init__(
-        self, message: str, *, method: str, url: str, status: int, retry_after: float | None
-    ) -> None:
-        super().__init__(message, retry_after=retry_after)
-        self._set_context(method, url, status)
-
-
-class MalformedResponseError(RetryableError, _HTTPErrorMixin):
-    def __init__(self, message: str, *, method: str, url: str, status: int) -> None:
-        super().__init__(message)
-        self._set_context(method, url, status)
-
-
-class SinkUnavailableError(RetryableError):
-    """The sink is down, overloaded or unreachable; nothing was acknowledged."""
-
-
-class ConfigError(FatalError):
+class ConfigError(PollerError):
     """Invalid configuration or arguments. The CLI prints it as one line and exits 2."""
 
 
-class AuthenticationError(FatalError, _HTTPErrorMixin):
-    def __init__(self, message: str, *, method: str, url: str, status: int) -> None:
+class _HTTPError(PollerError):
+    """An error about one HTTP exchange with OpenAI."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        url: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
-        self._set_context(method, url, status)
+        self.method = method
+        self.url = url
+        self.status = status
+        self.retry_after = retry_after
 
 
-class RequestRejectedError(FatalError, _HTTPErrorMixin):
-    def __init__(self, message: str, *, method: str, url: str, status: int) -> None:
-        super().__init__(message)
-        self._set_context(method, url, status)
+class AuthenticationError(_HTTPError, OrgError):
+    """HTTP 401/403: the admin key is wrong, revoked, or not an admin key."""
 
 
-class SinkRejectedError(FatalError):
+class TransportError(_HTTPError, OrgError):
+    retryable: ClassVar[bool] = True
+
+
+class RateLimitedError(_HTTPError, StreamError):
+    retryable: ClassVar[bool] = True
+
+    def __init__(
+        self, message: str, *, method: str, url: str, retry_after: float | None
+    ) -> None:
+        super().__init__(message, method=method, url=url, status=429, retry_after=retry_after)
+
+
+class ServerError(_HTTPError, StreamError):
+    retryable: ClassVar[bool] = True
+
+
+class MalformedResponseError(_HTTPError, StreamError):
+    retryable: ClassVar[bool] = True
+
+
+class RequestRejectedError(_HTTPError, StreamError):
+    """Any other HTTP 4xx (a bad parameter, an unknown id), or a status the API never sends."""
+
+
+class SinkUnavailableError(OrgError):
+    """The sink is down, overloaded or unreachable; nothing was acknowledged."""
+
+    retryable: ClassVar[bool] = True
+
+
+class SinkRejectedError(OrgError):
     """The sink refused a request for good (bad credentials, missing privileges, a mapping)."""
 
 
-class StopRequested(FatalError):
-    """A stop was asked for during a retry wait (a Retry-After may be minutes long)."""
+class MappingError(StreamError):
+    """An API object lacks what the spec guarantees (an id, a time), so no document can be
+    built from it; mapping it again gives the same error."""
+
+
+class StateError(StreamError):
+    """A stream's saved state cannot be read, or says something impossible (a cursor past the
+    API's now, an unknown schema version)."""
+
+
+class StopRequested(BaseException):
+    """A stop was asked for during a wait (a Retry-After may be minutes long)."""

@@ -15,11 +15,8 @@ from types import FrameType
 from rich.progress import Progress
 
 from poller.errors import (
-    AuthenticationError,
     ConfigError,
     PollerError,
-    SinkRejectedError,
-    SinkUnavailableError,
     StopRequested,
 )
 from poller.pipeline import run_source
@@ -94,14 +91,15 @@ def backfill(request: BackfillRequest, sink: Sink) -> int:
                     )
                     try:
                         report = run_source(source, sink, stop=stop)
-                    except (AuthenticationError, SinkRejectedError, SinkUnavailableError):
-                        # The key or the sink fails every stream alike: stop with one line
-                        # (exit 1) instead of one identical error per stream. The cursor
-                        # stayed at the last acknowledged batch: running again resumes there.
-                        raise
                     except StopRequested:
                         break  # stopped during a retry wait; the summary says "interrupted"
                     except PollerError as exc:
+                        if exc.scope != "stream":
+                            # The key, OpenAI or the sink fails every stream alike: stop with
+                            # one line (exit 1) instead of one identical error per stream. The
+                            # cursor stayed at the last acknowledged batch: running again
+                            # resumes there.
+                            raise
                         failures += 1
                         log.error("backfill %s/%s failed: %s", org.name, name, exc)
                     else:

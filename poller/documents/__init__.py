@@ -6,7 +6,7 @@ write, with its Elasticsearch type, for the index templates.
 """
 
 from poller.documents.audit import categorize, map_audit_log
-from poller.documents.common import MappingContext, MappingError, PriceEstimator
+from poller.documents.common import MappingContext, PriceEstimator
 from poller.documents.costs import map_costs_result
 from poller.documents.fields import FieldSpec, all_stream_fields, audit_payload_paths, stream_fields
 from poller.documents.model import Document, Names
@@ -17,7 +17,6 @@ __all__ = [
     "Document",
     "FieldSpec",
     "MappingContext",
-    "MappingError",
     "Names",
     "PriceEstimator",
     "all_stream_fields",

@@ -19,7 +19,6 @@ from typing import Any, Final
 
 from poller.documents.common import (
     MappingContext,
-    MappingError,
     make_document,
     merge,
     put,
@@ -28,6 +27,7 @@ from poller.documents.common import (
 from poller.documents.fields import AUDIT_LOG_FIELDS
 from poller.documents.fitting import fit
 from poller.documents.model import Document
+from poller.errors import MappingError
 
 __all__ = ["categorize", "map_audit_log"]
 

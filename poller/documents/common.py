@@ -14,13 +14,11 @@ from decimal import Decimal
 from typing import Any, Final, Protocol
 
 from poller.documents.model import Document, Names
-from poller.errors import FatalError
 from poller.streams import BucketWidth, get_stream
 
 __all__ = [
     "ECS_VERSION",
     "MappingContext",
-    "MappingError",
     "PriceEstimator",
     "Skeleton",
     "iso_time",
@@ -32,12 +30,6 @@ __all__ = [
 
 ECS_VERSION: Final = "8.17.0"
 
-
-class MappingError(FatalError):
-    """An API object lacks what the spec guarantees (an id, a time), so no document can be built.
-
-    Fatal: mapping the same object again gives the same error.
-    """
 
 
 class PriceEstimator(Protocol):

@@ -7,7 +7,6 @@ from typing import Any
 
 from poller.documents.common import (
     MappingContext,
-    MappingError,
     iso_time,
     make_document,
     put,
@@ -17,6 +16,7 @@ from poller.documents.fields import RATE_LIMIT_FIELDS, UNMAPPED
 from poller.documents.fitting import fit
 from poller.documents.ids import rate_limit_doc_id
 from poller.documents.model import Document
+from poller.errors import MappingError
 
 __all__ = ["map_rate_limit"]
 

@@ -12,8 +12,8 @@ from client_fakes import FakeTime, MakeClient, RecordingObserver, Script, fail, 
 
 from poller.client.retry import RETRY_AFTER_MARGIN, RetryPolicy
 from poller.errors import (
-    FatalError,
     MalformedResponseError,
+    PollerError,
     RateLimitedError,
     RequestRejectedError,
     ServerError,
@@ -264,8 +264,9 @@ def test_other_4xx_are_not_retried(
     make_client: MakeClient, fake_time: FakeTime, status: int
 ) -> None:
     script = Script([fail(status), ok(PROJECT)])
-    with pytest.raises(FatalError):
+    with pytest.raises(PollerError) as raised:
         make_client(script).get_project("p")
+    assert not raised.value.retryable
     assert (len(script.requests), fake_time.sleeps) == (1, [])
 
 

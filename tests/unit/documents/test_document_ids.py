@@ -11,12 +11,12 @@ from golden_support import FakePriceTable, context, load_cases, map_case
 
 from poller.documents import (
     MappingContext,
-    MappingError,
     map_audit_log,
     map_costs_result,
     map_rate_limit,
     map_usage_result,
 )
+from poller.errors import MappingError
 from poller.streams import BucketWidth
 
 START, END = 1767254400, 1767258000
