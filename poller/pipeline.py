@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from poller.documents.model import Document
+from poller.documents.model import Document, Rejected
 from poller.errors import PollerError
 from poller.sinks.base import Sink, WriteReport
 from poller.state import StreamState, state_key
@@ -37,6 +37,7 @@ class Batch:
 
     documents: Sequence[Document]
     advance: Callable[[StreamState], StreamState] = _keep
+    rejected: Sequence[Rejected] = ()
 
 
 class Source(Protocol):
@@ -80,6 +81,8 @@ def run_source(
     try:
         for batch in source.batches(state):
             report = sink.write(batch.documents) if batch.documents else WriteReport()
+            if batch.rejected:
+                report += WriteReport(dead_lettered=sink.reject(batch.rejected))
             state = batch.advance(state)
             sink.save_state(key, state.to_json())
             written += report

@@ -55,8 +55,8 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from poller.defaults import DEFAULT_BASE_URL, DEFAULT_DEADLETTER_INDEX, DEFAULT_STATE_INDEX
 from poller.errors import ConfigError
-from poller.sinks.es_client import DEFAULT_DEADLETTER_INDEX, DEFAULT_STATE_INDEX
 from poller.streams import STREAM_NAMES, BucketWidth, StreamKind, StreamSpec, get_stream
 
 __all__ = [
@@ -74,7 +74,6 @@ __all__ = [
     "secret_values",
 ]
 
-DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 STORE_FILE: Final = "openai-poller.sqlite3"
 
 # INTERFACE.md's unprefixed names, and where each lands in the model. The secrets directory

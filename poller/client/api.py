@@ -39,6 +39,7 @@ from poller.client.params import LIST_LIMIT, audit_params, usage_params
 from poller.client.query import QueryValue, encode_query
 from poller.client.responses import error_from_response, malformed_error, transport_error
 from poller.client.retry import AttemptFailed, RetryPolicy, ServerPause
+from poller.defaults import DEFAULT_BASE_URL
 from poller.errors import ConfigError
 from poller.redaction import Redactor
 from poller.streams import BucketWidth
@@ -47,7 +48,6 @@ __all__ = ["DEFAULT_BASE_URL", "AdminClient"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 _CONNECT_TIMEOUT: Final = 5.0  # the SDK's; a longer wait for a TCP handshake helps nobody
 
 ModelT = TypeVar("ModelT", bound=BaseModel)

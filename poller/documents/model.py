@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["Document", "Names"]
+__all__ = ["Document", "Names", "Rejected"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,19 @@ class Document:
     data_stream: str  # e.g. "logs-openai.completions-default"
     doc_id: str
     source: Mapping[str, Any]  # JSON-serialisable; nested objects, never dotted keys
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An API item no document can be built from (it fails the spec's schema, or lacks an id or
+    a time): kept whole in the dead-letter store, so one poison item never stalls its stream.
+
+    `doc.source` is the item as the API sent it, and `doc.doc_id` a digest of it, so keeping
+    the same item twice keeps it once.
+    """
+
+    doc: Document
+    reason: str
 
 
 class Names(Protocol):

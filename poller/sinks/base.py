@@ -11,14 +11,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from poller.documents.model import Document
+from poller.documents.model import Document, Rejected
 
-__all__ = ["DeadLetter", "Sink", "WriteReport"]
+__all__ = ["REJECTED_STATUS", "DeadLetter", "Sink", "WriteReport"]
+
+# The dead-letter status of an API item no document could be built from (HTTP's "unprocessable").
+REJECTED_STATUS = 422
 
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """A document the sink refused for good (e.g. a mapping conflict), kept for inspection."""
+    """A document the sink refused for good (e.g. a mapping conflict), or an API item no
+    document could be built from (status 422), kept for inspection."""
 
     doc_id: str
     data_stream: str
@@ -50,6 +54,11 @@ class Sink(Protocol):
     def write(self, documents: Sequence[Document]) -> WriteReport:
         """Store every document, or raise. Raises `SinkUnavailableError` (retryable) when the
         sink could not acknowledge the whole batch, `SinkRejectedError` when it never will."""
+        ...
+
+    def reject(self, items: Sequence[Rejected]) -> tuple[DeadLetter, ...]:
+        """Keep API items no document could be built from in the dead-letter store, or raise
+        as `write` does; a kept item is acknowledged like a written document."""
         ...
 
     def load_state(self, key: str) -> Mapping[str, Any] | None:

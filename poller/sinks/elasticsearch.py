@@ -20,9 +20,9 @@ from typing import Any, Self
 from elastic_transport import TransportError as ElasticTransportError
 from elasticsearch import ApiError, AuthorizationException, Elasticsearch, NotFoundError
 
-from poller.documents.model import Document
+from poller.documents.model import Document, Rejected
 from poller.errors import ConfigError
-from poller.sinks.base import WriteReport
+from poller.sinks.base import DeadLetter, WriteReport
 from poller.sinks.es_client import (
     DEFAULT_DEADLETTER_INDEX,
     DEFAULT_STATE_INDEX,
@@ -230,6 +230,9 @@ class ElasticsearchSink:
                 document={"state": dict(state), "updated_at": now_utc()},
                 refresh="wait_for",
             )
+
+    def reject(self, items: Sequence[Rejected]) -> tuple[DeadLetter, ...]:
+        return self._writer.reject(items)
 
     def close(self) -> None:
         if self._owns_client:

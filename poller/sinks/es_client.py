@@ -51,6 +51,7 @@ from elasticsearch import (
     UnsupportedProductError,
 )
 
+from poller.defaults import DEFAULT_DEADLETTER_INDEX, DEFAULT_STATE_INDEX
 from poller.errors import ConfigError, PollerError, SinkRejectedError, SinkUnavailableError
 
 __all__ = [
@@ -68,8 +69,6 @@ __all__ = [
     "url_secrets",
 ]
 
-DEFAULT_STATE_INDEX = "openai-poller-state"
-DEFAULT_DEADLETTER_INDEX = "openai-poller-deadletter"
 
 client_version = version("elasticsearch")
 

@@ -54,9 +54,9 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from poller.documents.model import Document
+from poller.documents.model import Document, Rejected
 from poller.errors import SinkUnavailableError
-from poller.sinks.base import DeadLetter, WriteReport
+from poller.sinks.base import REJECTED_STATUS, DeadLetter, WriteReport
 from poller.sinks.canonical import same_source
 from poller.sinks.es_client import ErrorTranslator, IndexKeeper, describe_error, now_utc
 from poller.sinks.retry import Backoff
@@ -425,6 +425,17 @@ class DataStreamWriter:
                     doc["_index"], doc["_seq_no"], doc["_primary_term"], doc.get("_source", {})
                 )
         return out
+
+    def reject(self, items: Sequence[Rejected]) -> tuple[DeadLetter, ...]:
+        """Keep API items no document could be built from in the dead-letter index."""
+        refused = [_Refused(r.doc, REJECTED_STATUS, r.reason) for r in items]
+        self._store_dead_letters(refused)
+        for r in items:
+            logger.error("%s item %s rejected: %s; kept in %s",
+                      r.doc.stream, r.doc.doc_id, r.reason, self._deadletter_index)
+        return tuple(
+            DeadLetter(r.doc.doc_id, r.doc.data_stream, r.status, r.reason) for r in refused
+        )
 
     def _store_dead_letters(self, refused: Sequence[_Refused]) -> None:
         self._indices.ensure(self._deadletter_index, DEADLETTER_MAPPINGS)

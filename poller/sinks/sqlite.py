@@ -36,9 +36,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from poller.documents.model import Document
+from poller.documents.model import Document, Rejected
 from poller.errors import PollerError, SinkRejectedError, SinkUnavailableError
-from poller.sinks.base import DeadLetter, WriteReport
+from poller.sinks.base import REJECTED_STATUS, DeadLetter, WriteReport
 from poller.sinks.canonical import same_source, timestamp_millis
 from poller.sinks.reader import SqliteReader, stored_sources
 
@@ -129,7 +129,7 @@ _UPSERT_DOCUMENT = (
 )
 _UPSERT_DEADLETTER = (
     "INSERT INTO deadletter (data_stream, doc_id, status, reason, source, failed_at) "
-    "VALUES (?, ?, 400, ?, ?, ?) ON CONFLICT (data_stream, doc_id) DO UPDATE SET "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (data_stream, doc_id) DO UPDATE SET "
     "status = excluded.status, reason = excluded.reason, "
     "source = excluded.source, failed_at = excluded.failed_at"
 )
@@ -361,7 +361,8 @@ class SqliteSink:
             tx.executemany(
                 _UPSERT_DEADLETTER,
                 [
-                    (doc.data_stream, doc.doc_id, reason, json.dumps(doc.source, default=str), now)
+                    (doc.data_stream, doc.doc_id, 400, reason,
+                     json.dumps(doc.source, default=str), now)
                     for doc, reason in refused
                 ],
             )
@@ -379,6 +380,21 @@ class SqliteSink:
             dead_lettered=tuple(
                 DeadLetter(doc.doc_id, doc.data_stream, 400, reason) for doc, reason in refused
             ),
+        )
+
+    def reject(self, items: Sequence[Rejected]) -> tuple[DeadLetter, ...]:
+        now = _now()
+        rows = [
+            (r.doc.data_stream, r.doc.doc_id, REJECTED_STATUS, r.reason, _json(r.doc.source), now)
+            for r in items
+        ]
+        with self._db.transaction(f"keeping {len(items)} rejected items") as tx:
+            tx.executemany(_UPSERT_DEADLETTER, rows)
+        for r in items:
+            logger.error("%s item %s rejected: %s; kept in the deadletter table",
+                         r.doc.stream, r.doc.doc_id, r.reason)
+        return tuple(
+            DeadLetter(r.doc.doc_id, r.doc.data_stream, REJECTED_STATUS, r.reason) for r in items
         )
 
     def load_state(self, key: str) -> Mapping[str, Any] | None:
