@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from needs import tool
 from own_env import clear_own
 
 from poller.metrics import Metrics
@@ -377,7 +378,7 @@ def test_unit_stops_after_the_poller_gives_up() -> None:
     assert int(timeout.removesuffix("s")) > SHUTDOWN_TIMEOUT
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not found")
+@tool("systemd-analyze")
 def test_systemd_analyze_verify(tmp_path: Path) -> None:
     # verify insists ExecStart's binary exists; point it at one that does.
     true = shutil.which("true")
@@ -470,7 +471,7 @@ def test_rule_expressions_are_promql_shaped(rule: dict[str, Any]) -> None:
     assert referenced <= _exported_metric_names(), referenced - _exported_metric_names()
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not found")
+@tool("promtool")
 def test_promtool_checks_and_unit_tests_the_rules() -> None:
     for command in (["check", "rules", RULES.name], ["test", "rules", RULE_TESTS.name]):
         result = subprocess.run(
