@@ -1,4 +1,8 @@
-"""Shared fixtures: a real Elasticsearch-wire server for integration tests.
+"""Test tiers by directory, and shared fixtures: a real Elasticsearch-wire server.
+
+Every test is marked with its tier from the directory it lives in (`tests/unit/` → `unit`,
+`tests/integration/` → `integration`, `tests/drills/` → `drill`), so `pytest -m unit` runs exactly
+the unit tier and a test file cannot land in a tier by forgetting a `pytestmark`.
 
 `elasticsearch_url` starts `noida-db` (an Elasticsearch-compatible server, reporting 8.15.3) once
 per session on a free port, or uses the cluster named by `POLLER_TEST_ELASTICSEARCH_URL` (with
@@ -20,13 +24,26 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 
 import pytest
 from elasticsearch import ApiError, Elasticsearch, ElasticsearchWarning
 from loopback import NoidaError, noida
 
 from poller.sinks.es_client import Compat8Transport
+
+_TESTS: Final = Path(__file__).parent
+_TIER_MARKERS: Final = {"unit": "unit", "integration": "integration", "drills": "drill"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if not item.path.is_relative_to(_TESTS):
+            continue
+        marker = _TIER_MARKERS.get(item.path.relative_to(_TESTS).parts[0])
+        if marker is not None:
+            item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")

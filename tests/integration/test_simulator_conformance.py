@@ -37,8 +37,6 @@ from poller.simulator.organization import build_organization
 from poller.simulator.server import SimulatorServer
 from poller.streams import USAGE_ENDPOINTS
 
-pytestmark = pytest.mark.integration
-
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_KEY = "sk-admin-conformance-0123456789"
 DAY, HOUR = 86_400, 3600

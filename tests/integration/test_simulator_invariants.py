@@ -14,15 +14,12 @@ from itertools import pairwise
 from typing import Any
 
 import httpx
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from poller.simulator.app import SimulatorApp, is_tenant_scoped
 from poller.simulator.organization import build_organization
 from poller.streams import USAGE_ENDPOINTS, BucketWidth
-
-pytestmark = pytest.mark.integration
 
 KEY = "sk-admin-invariants"
 MINUTE, HOUR, DAY = 60, 3600, 86_400
