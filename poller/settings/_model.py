@@ -31,6 +31,7 @@ from poller.settings._validate import (
     LogLevel,
     PositiveDuration,
     Url,
+    shown_default,
 )
 
 __all__ = ["ElasticsearchSettings", "MetricsSettings", "Settings"]
@@ -134,8 +135,9 @@ class Settings(BaseSettings):
         description="Directory of secret files, each named like its environment variable "
         "(`OPENAI_ADMIN_KEY`, `ELASTICSEARCH_PASSWORD`, ...) and holding the value; also where "
         "`admin_key_credential` files are read. Point it at a mounted Kubernetes secret.",
-        json_schema_extra={"reference_default": "`$CREDENTIALS_DIRECTORY` (systemd's "
-                           "`LoadCredential=`) when set"},
+        json_schema_extra=shown_default(
+            "`$CREDENTIALS_DIRECTORY` (systemd's `LoadCredential=`) when set"
+        ),
     )
     openai_admin_key: SecretStr | None = Field(
         default=None,
@@ -164,9 +166,11 @@ class Settings(BaseSettings):
     store_path: Path = Field(
         default_factory=default_store_path,
         description="SQLite file of the embedded store, used when `elasticsearch.url` is unset.",
-        json_schema_extra={"reference_default": "`openai-poller.sqlite3` in `$STATE_DIRECTORY` "
-                           "(systemd's `StateDirectory=`) when set, else in the working "
-                           "directory"},
+        json_schema_extra=shown_default(
+            "`openai-poller.sqlite3` in `$STATE_DIRECTORY` "
+            "(systemd's `StateDirectory=`) when set, else in the working "
+            "directory"
+        ),
     )
     kibana_url: Url | None = Field(
         default=None,

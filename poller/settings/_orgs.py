@@ -27,6 +27,7 @@ from poller.settings._validate import (
     StreamNames,
     Url,
     check_group_by,
+    shown_default,
 )
 from poller.streams import STREAM_NAMES, BucketWidth, StreamKind, StreamSpec, get_stream
 
@@ -157,7 +158,7 @@ class OrgDefaults(Frozen):
     streams: StreamNames = Field(
         default=STREAM_NAMES,
         description="The streams to collect, in this order; a repeated name counts once.",
-        json_schema_extra={"reference_default": "every stream"},
+        json_schema_extra=shown_default("every stream"),
     )
     defaults: StreamSettings = Field(
         default=StreamSettings(),
@@ -224,7 +225,7 @@ class OrgSettings(OrgDefaults):
     )
     admin_key: SecretStr = Field(
         description="The org's admin key (`sk-admin-...`).",
-        json_schema_extra={"reference_default": "required, unless `admin_key_credential` is set"},
+        json_schema_extra=shown_default("required, unless `admin_key_credential` is set"),
     )
     admin_key_credential: str | None = Field(
         default=None,
@@ -234,7 +235,7 @@ class OrgSettings(OrgDefaults):
     base_url: Url = Field(
         default=DEFAULT_BASE_URL,
         description="Base URL of OpenAI's API for this org.",
-        json_schema_extra={"reference_default": "`openai_base_url`"},
+        json_schema_extra=shown_default("`openai_base_url`"),
     )
     organization_id: str | None = Field(
         default=None,

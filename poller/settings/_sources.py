@@ -151,9 +151,7 @@ def _config_file(state: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"config: {path}: the top level must be a mapping of settings")
     if CONFIG_FIELD in data:
-        raise ConfigError(
-            f"config: {path}: '{CONFIG_FIELD}' cannot be set inside the config file"
-        )
+        raise ConfigError(f"config: {path}: '{CONFIG_FIELD}' cannot be set inside the config file")
     return data
 
 

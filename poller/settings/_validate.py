@@ -1,7 +1,7 @@
 """The value types settings are written in, and the checks that make a bad value one clear line.
 
-Each annotated type carries a `Syntax`: how an operator writes it, which the generated reference
-(`poller.settings.reference`) shows in its type column. Validators never echo a value that may be
+Each annotated type carries a `Syntax`: its name and how an operator writes it, which the
+generated reference (`poller.settings.reference`) shows. Validators never echo a value that may be
 a secret (URLs can carry credentials).
 """
 
@@ -16,13 +16,14 @@ from datetime import timedelta
 from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, JsonValue
 from pydantic_settings import NoDecode
 
 from poller.streams import STREAM_NAMES, get_stream
 
 __all__ = [
     "ALL_DIMENSIONS",
+    "SHOWN_DEFAULT",
     "Dimensions",
     "Duration",
     "Frozen",
@@ -38,6 +39,7 @@ __all__ = [
     "Url",
     "check_group_by",
     "parse_duration",
+    "shown_default",
 ]
 
 
@@ -49,9 +51,22 @@ class Frozen(BaseModel):
 
 @dataclass(frozen=True)
 class Syntax:
-    """How an annotated type is written, for the reference; pydantic ignores it."""
+    """How an annotated type is written, for the reference; pydantic ignores it.
 
-    text: str
+    `name` goes in the reference's type column, `rule` once in its table of value formats.
+    """
+
+    name: str
+    rule: str
+
+
+SHOWN_DEFAULT: Final = "shown_default"
+
+
+def shown_default(text: str) -> dict[str, JsonValue]:
+    """A field's `json_schema_extra` for a default the reference cannot print as a value: one
+    computed from the environment, or taken from another setting."""
+    return {SHOWN_DEFAULT: text}
 
 
 _UNIT_SECONDS: Final = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -158,42 +173,65 @@ def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
 
-_DURATION_SYNTAX: Final = "duration: seconds, or a value like `90s`, `5m`, `1h30m`, `3d`"
+_DURATION_SYNTAX: Final = Syntax(
+    "duration",
+    "seconds (`300`, `2.5`), or numbers with a unit (`ms`, `s`, `m`, `h`, `d`, `w`) written "
+    "together: `90s`, `5m`, `1h30m`, `1.5h`, `3d`",
+)
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration), Syntax(_DURATION_SYNTAX)]
+Duration = Annotated[timedelta, BeforeValidator(parse_duration), _DURATION_SYNTAX]
 PositiveDuration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
     AfterValidator(_positive),
-    Syntax(f"{_DURATION_SYNTAX}; longer than zero"),
+    Syntax("duration > 0", "a duration longer than zero"),
 ]
-Url = Annotated[str, AfterValidator(_url), Syntax("URL: `http(s)://host[:port][/path]`")]
-StreamName = Annotated[str, AfterValidator(_known_stream), Syntax("stream name")]
+Url = Annotated[
+    str,
+    AfterValidator(_url),
+    Syntax(
+        "URL",
+        "`http://` or `https://`, a host, an optional port and path; a trailing `/` is dropped",
+    ),
+]
+StreamName = Annotated[
+    str,
+    AfterValidator(_known_stream),
+    Syntax("stream", f"one of {', '.join(f'`{name}`' for name in STREAM_NAMES)}"),
+]
+_LIST_RULE: Final = "a list, or one text of names separated by commas"
 StreamNames = Annotated[
     tuple[StreamName, ...],
     NoDecode,
     BeforeValidator(_name_list),
-    Syntax("list of stream names, or one comma-separated text"),
+    Syntax("streams", f"{_LIST_RULE} (`costs,audit`); each a stream"),
 ]
 Dimensions = Annotated[
     tuple[str, ...],
     NoDecode,
     BeforeValidator(_name_list),
-    Syntax("list of dimensions, or one comma-separated text"),
+    Syntax("dimensions", f"{_LIST_RULE} (`project_id,model`)"),
 ]
 Namespace = Annotated[
     str,
     AfterValidator(_namespace),
-    Syntax('at most 100 lowercase characters, without `-`, spaces or any of `\\/*?"<>|,#:`'),
+    Syntax(
+        "namespace",
+        'at most 100 lowercase characters, without `-`, spaces or any of `\\/*?"<>|,#:`',
+    ),
 ]
 OrgName = Annotated[
-    str, AfterValidator(_org_name), Syntax("1-64 letters, digits, `.`, `_` or `-`")
+    str,
+    AfterValidator(_org_name),
+    Syntax("org name", "1 to 64 letters, digits, `.`, `_` or `-`, starting with a letter or digit"),
 ]
 IndexName = Annotated[
     str,
     AfterValidator(_index_name),
-    Syntax("index name: lowercase letters, digits, `_`, `.`, `+` or `-`, starting with a "
-           "letter or digit"),
+    Syntax(
+        "index name",
+        "lowercase letters, digits, `_`, `.`, `+` or `-`, starting with a letter or digit",
+    ),
 ]
 LogFormat = Literal["auto", "json", "text"]
 LogLevel = Annotated[
