@@ -3,7 +3,7 @@
 Sources, highest precedence first (`ordered_sources`):
 
 1. keyword arguments to `load_settings` (the CLI's flags);
-2. the environment: the unprefixed names of INTERFACE.md (`INTERFACE_NAMES`), then
+2. the environment: the unprefixed names of docs/interface.md (`INTERFACE_NAMES`), then
    `POLLER_<NAME>` for every field, nested with `__` (`POLLER_METRICS__PORT=9000`);
 3. the YAML or TOML file named by `POLLER_CONFIG` (keys are the field names);
 4. a secrets directory, one file per interface name (`OPENAI_ADMIN_KEY`): `$CREDENTIALS_DIRECTORY`
@@ -33,7 +33,6 @@ from poller.errors import ConfigError
 __all__ = [
     "CONFIG_FIELD",
     "INTERFACE_NAMES",
-    "STORE_FILE",
     "default_secrets_dir",
     "default_store_path",
     "expand_orgs",
@@ -43,7 +42,7 @@ __all__ = [
 STORE_FILE: Final = "openai-poller.sqlite3"
 CONFIG_FIELD: Final = "config"  # names the file, so the file cannot set it
 
-# INTERFACE.md's unprefixed names, and where each lands in the model. The secrets directory
+# docs/interface.md's unprefixed names, and where each lands in the model. The secrets directory
 # uses the same names for its files.
 INTERFACE_NAMES: Final[dict[str, tuple[str, ...]]] = {
     "OPENAI_ADMIN_KEY": ("openai_admin_key",),
