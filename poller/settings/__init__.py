@@ -1,0 +1,40 @@
+"""Settings: one frozen, validated model built from every place configuration can come from.
+
+`load_settings` reads keyword arguments, the environment, the `POLLER_CONFIG` file and a
+secrets directory, in that order of precedence (`_sources`), into `Settings` (`_model`, with the
+per-org and per-stream sections in `_orgs`), validated by the value types of `_validate`; any
+problem is one `ConfigError` line (`_load`). Every setting is listed in docs/configuration.md,
+which `python -m poller.settings.reference` generates from the model.
+
+Nothing here imports a sink or a backend: every command loads settings, and most never touch
+Elasticsearch.
+"""
+
+from __future__ import annotations
+
+from poller.defaults import DEFAULT_BASE_URL
+from poller.settings._load import load_settings, secret_values
+from poller.settings._model import ElasticsearchSettings, MetricsSettings, Settings
+from poller.settings._orgs import (
+    OrgDefaults,
+    OrgSettings,
+    RetrySettings,
+    StreamConfig,
+    StreamSettings,
+)
+from poller.settings._validate import parse_duration
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "ElasticsearchSettings",
+    "MetricsSettings",
+    "OrgDefaults",
+    "OrgSettings",
+    "RetrySettings",
+    "Settings",
+    "StreamConfig",
+    "StreamSettings",
+    "load_settings",
+    "parse_duration",
+    "secret_values",
+]

@@ -1,0 +1,82 @@
+"""Loading settings: every problem becomes one `ConfigError` line that names the setting and
+never quotes a secret, so the CLI can print it and exit 2."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic_settings import SettingsError
+
+from poller.errors import ConfigError
+from poller.settings._model import Settings
+
+__all__ = ["load_settings", "secret_values"]
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error location as the user wrote it: `orgs[0].streams[2]`."""
+    text = ""
+    for part in loc:
+        if part == "[key]":  # pydantic's marker for "the key itself" of a mapping entry
+            continue
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text or "settings"
+
+
+_MESSAGES: Final = {"missing": "required", "extra_forbidden": "unknown setting"}
+
+
+def _describe(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    first = errors[0]
+    message = _MESSAGES.get(first["type"], first["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    # org_defaults problems repeat under every org they are merged into: count each once.
+    others = {error["msg"] for error in errors[1:]} - {first["msg"]}
+    more = f" (and {len(others)} more)" if others else ""
+    return f"config: {_where(first['loc'])}: {message}{more}"
+
+
+def load_settings(*, require_orgs: bool = True, **overrides: Any) -> Settings:
+    """Settings from every source, `overrides` first; any problem is one `ConfigError` line.
+
+    `require_orgs=False` lets commands that never call OpenAI (setup, status, report) run
+    without an admin key.
+    """
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    except SettingsError as exc:
+        raise ConfigError(f"config: {exc}") from None
+    if require_orgs and not settings.orgs:
+        raise ConfigError(
+            "config: orgs: no organization configured "
+            "(set OPENAI_ADMIN_KEY, or list orgs in the POLLER_CONFIG file)"
+        )
+    return settings
+
+
+def _walk_secrets(value: Any) -> Iterator[str]:
+    if isinstance(value, SecretStr):
+        yield value.get_secret_value()
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _walk_secrets(getattr(value, name))
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _walk_secrets(item)
+    elif isinstance(value, tuple | list):
+        for item in value:
+            yield from _walk_secrets(item)
+
+
+def secret_values(settings: BaseModel) -> tuple[str, ...]:
+    """Every non-empty secret in `settings`, longest first: for log redaction and secret scans."""
+    return tuple(sorted({s for s in _walk_secrets(settings) if s}, key=len, reverse=True))

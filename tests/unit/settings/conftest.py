@@ -1,0 +1,11 @@
+"""Settings read the environment: every test starts without the developer's variables."""
+
+from __future__ import annotations
+
+import pytest
+from own_env import clear_own
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    clear_own(monkeypatch)
