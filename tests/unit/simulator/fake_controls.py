@@ -185,3 +185,35 @@ def governance() -> Governance:
             p: {tool: {"enabled": p != "proj_c"} for tool in TOOLS} for p in PROJECT_IDS
         },
     )
+
+
+# One URL of the fake organization per spend, access and governance path: each answers 200.
+CONTROL_URLS = (
+    "/organization/spend_limit",
+    "/organization/projects/proj_a/spend_limit",
+    "/organization/spend_alerts",
+    "/organization/spend_alerts/alert_o1",
+    "/organization/projects/proj_a/spend_alerts",
+    "/organization/projects/proj_a/spend_alerts/alert_a1",
+    "/organization/roles",
+    "/organization/roles/role_c1",
+    "/organization/groups",
+    "/organization/groups/group_1",
+    "/organization/groups/group_1/users",
+    "/organization/groups/group_1/users/user_a",
+    "/organization/groups/group_1/roles",
+    "/organization/groups/group_1/roles/role_c1",
+    "/organization/users/user_b/roles",
+    "/organization/users/user_b/roles/role_c1",
+    "/organization/projects/proj_a/groups",
+    "/organization/projects/proj_a/groups/group_1",
+    "/organization/invites",
+    "/organization/invites/invite-1",
+    "/organization/certificates",
+    "/organization/certificates/cert_1",
+    "/organization/projects/proj_a/certificates",
+    "/organization/data_retention",
+    "/organization/projects/proj_a/data_retention",
+    "/organization/projects/proj_a/model_permissions",
+    "/organization/projects/proj_a/hosted_tool_permissions",
+)
