@@ -8,7 +8,7 @@ from fake_controls import T0, TOOLS
 from fake_org import DAY, error_of
 
 
-def certificate_ids(sim_client: httpx.Client, path: str, **params: object) -> list[str]:
+def certificate_ids(sim_client: httpx.Client, path: str, **params: str | int) -> list[str]:
     body = sim_client.get(path, params=params).json()
     return [cert["id"] for cert in body["data"]]
 

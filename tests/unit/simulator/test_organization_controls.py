@@ -133,8 +133,7 @@ def test_groups_hold_users_and_users_hold_their_roles(org: Organization) -> None
     for group_id, held in members.items():
         assert held and held <= set(users)
         for user_id in held:
-            assigned = {r["id"] for r in access.user_roles[user_id]}
-            assert group_roles[group_id] <= assigned
+            assert group_roles[group_id] <= {r["id"] for r in access.user_roles[user_id]}
 
 
 def test_project_groups_name_groups_that_existed(org: Organization) -> None:
