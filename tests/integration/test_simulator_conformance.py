@@ -423,6 +423,34 @@ def test_lists_conform_with_their_options(client: httpx.Client, org: SimOrganiza
         assert response.status_code == 400
 
 
+def test_control_lists_conform_with_their_options(
+    client: httpx.Client, org: SimOrganization
+) -> None:
+    group = org.access.groups[-1]["id"]
+    project = next(p for p, alerts in org.spend.project_alerts.items() if alerts)
+    cases: list[tuple[str, dict[str, Any]]] = [
+        ("/organization/groups", {"limit": 0}),
+        ("/organization/groups", {"limit": 1, "order": "desc"}),
+        ("/organization/groups", {"after": group}),
+        (f"/organization/groups/{group}/users", {"order": "asc", "limit": 1}),
+        ("/organization/roles", {"limit": 2}),
+        ("/organization/spend_alerts", {"limit": 0}),
+        (f"/organization/projects/{project}/spend_alerts", {"order": "desc", "limit": 1}),
+        ("/organization/certificates", {"order": "asc", "limit": 1}),
+        ("/organization/invites", {"limit": 1}),
+    ]
+    for url, params in cases:
+        response = conforms(client.get(url, params=params))
+        assert (response.status_code, response.json()["object"]) == (200, "list"), url
+    not_found = [
+        f"/organization/projects/{project}/groups/{group}?group_type=tenant_group",
+        "/organization/groups/group_missing/users",
+        "/organization/certificates/cert_missing",
+    ]
+    for url in not_found:
+        assert conforms(client.get(url)).status_code == 404, url
+
+
 # --- errors ---------------------------------------------------------------------------------------
 
 
