@@ -38,7 +38,10 @@ def paginate(
     elif query.before is not None:
         candidates = items[: _position(items, query.before, "before")]
     selected = [item for item in candidates if keep is None or keep(item)]
-    page = selected[-query.limit :] if query.before is not None else selected[: query.limit]
+    if query.before is not None:
+        page = selected[max(0, len(selected) - query.limit) :]  # the `limit` just before it
+    else:
+        page = selected[: query.limit]
     return list_body(page, has_more=len(selected) > query.limit)
 
 

@@ -3,8 +3,10 @@
 Pure request → response: the organization supplies the numbers and the directory, the HTTP
 layer everything request-shaped. This module holds the request's way through it: routing, auth,
 throttling, faults and stats, in the order below; the operations themselves live in
-`_usage_endpoints` (buckets, `group_by` projection, filters), `_audit_endpoint` and
-`_directory_endpoints` (cursor paging, `_cursor_lists`), the checks in `_auth` and `params`.
+`_usage_endpoints` (buckets, `group_by` projection, filters), `_audit_endpoint`,
+`_directory_endpoints` (cursor paging, `_cursor_lists`), `_spend_endpoints`,
+`_access_endpoints` (`next` paging, `_next_lists`) and `_governance_endpoints`, the checks in
+`_auth` and `params`.
 Clock and sleep are injected, so tests run it in-process (`httpx.WSGITransport`) with exact times
 and no real waiting; `server.py` puts it on a socket.
 
@@ -15,7 +17,9 @@ Where the spec is silent the simulator chooses, and says so here:
 - tenant-scoped audit events (`tenant.*`, `role.bound_to_resource`, `role.unbound_from_resource`)
   are listed only with `tenant_only=true`, which then rejects other event types with a 400;
 - an `after`/`before` id that names no object answers 400 (param `after`/`before`);
-- `limit` is 1..100 on every list, rate limits and admin keys included (the spec gives no max);
+- `limit` is 1..100 on every list, rate limits and admin keys included (the spec gives no max),
+  except where the spec says otherwise (spend alerts 0..100; groups, roles and their
+  assignments up to 1000, from 0);
 - project API keys without `owner_project_access` list only keys whose owner has access;
 - the last bucket of a usage page is clipped at `end_time` like the first at `start_time`;
 - a `next_page` token carries the query's fingerprint without `limit`: pages may be resized;
@@ -38,6 +42,7 @@ from http import HTTPStatus
 from typing import Final
 from wsgiref.types import StartResponse, WSGIEnvironment
 
+from poller.simulator._access_endpoints import AccessEndpoints
 from poller.simulator._audit_endpoint import (
     TENANT_SCOPED_ROLE_EVENTS,
     AuditEndpoint,
@@ -45,7 +50,9 @@ from poller.simulator._audit_endpoint import (
 )
 from poller.simulator._auth import authenticate, bearer_key, redact
 from poller.simulator._directory_endpoints import DirectoryEndpoints
+from poller.simulator._governance_endpoints import GovernanceEndpoints
 from poller.simulator._routing import Call, Handler, Route, match_route
+from poller.simulator._spend_endpoints import SpendEndpoints
 from poller.simulator._usage_endpoints import UsageEndpoints
 from poller.simulator.faults import FAULT_KINDS, FaultInjector, FaultPlan, drift, truncate
 from poller.simulator.model import JSON, SimOrganization
@@ -236,6 +243,9 @@ def _routes(org: SimOrganization) -> tuple[Route, ...]:
     """Every path the simulator serves, with the scope a key needs for it."""
     usage_api, audit_api = UsageEndpoints(org), AuditEndpoint(org)
     api = DirectoryEndpoints(org.directory)
+    spend = SpendEndpoints(org.directory, org.spend)
+    access = AccessEndpoints(org.directory, org.access)
+    gov = GovernanceEndpoints(org.directory, org.governance)
 
     def usage(stream: str) -> Handler:
         return lambda call: usage_api.buckets(stream, call)
@@ -260,6 +270,35 @@ def _routes(org: SimOrganization) -> tuple[Route, ...]:
         "/organization/projects/{project_id}/rate_limits": api.rate_limits,
         "/organization/admin_api_keys": api.admin_api_keys,
         "/organization/admin_api_keys/{key_id}": api.admin_api_key,
+        "/organization/spend_limit": spend.spend_limit,
+        "/organization/projects/{project_id}/spend_limit": spend.project_spend_limit,
+        "/organization/spend_alerts": spend.spend_alerts,
+        "/organization/spend_alerts/{alert_id}": spend.spend_alert,
+        "/organization/projects/{project_id}/spend_alerts": spend.project_spend_alerts,
+        "/organization/projects/{project_id}/spend_alerts/{alert_id}": spend.project_spend_alert,
+        "/organization/roles": access.roles,
+        "/organization/roles/{role_id}": access.role,
+        "/organization/groups": access.groups,
+        "/organization/groups/{group_id}": access.group,
+        "/organization/groups/{group_id}/users": access.group_users,
+        "/organization/groups/{group_id}/users/{user_id}": access.group_user,
+        "/organization/groups/{group_id}/roles": access.group_roles,
+        "/organization/groups/{group_id}/roles/{role_id}": access.group_role,
+        "/organization/users/{user_id}/roles": access.user_roles,
+        "/organization/users/{user_id}/roles/{role_id}": access.user_role,
+        "/organization/projects/{project_id}/groups": access.project_groups,
+        "/organization/projects/{project_id}/groups/{group_id}": access.project_group,
+        "/organization/invites": access.invites,
+        "/organization/invites/{invite_id}": access.invite,
+        "/organization/certificates": gov.certificates,
+        "/organization/certificates/{certificate_id}": gov.certificate,
+        "/organization/projects/{project_id}/certificates": gov.project_certificates,
+        "/organization/data_retention": gov.data_retention,
+        "/organization/projects/{project_id}/data_retention": gov.project_data_retention,
+        "/organization/projects/{project_id}/model_permissions": gov.model_permissions,
+        "/organization/projects/{project_id}/hosted_tool_permissions": (
+            gov.hosted_tool_permissions
+        ),
     }
     routes.append(Route("/v1/organization/audit_logs", AUDIT_SCOPE, audit_api.audit_logs))
     routes.extend(Route(f"/v1{path}", MANAGEMENT_SCOPE, h) for path, h in management.items())

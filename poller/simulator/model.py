@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-__all__ = ["JSON", "CostRecord", "Dims", "Directory", "SimOrganization", "Size"]
+__all__ = [
+    "JSON",
+    "AccessControls",
+    "CostRecord",
+    "Dims",
+    "Directory",
+    "Governance",
+    "SimOrganization",
+    "Size",
+    "SpendControls",
+]
 
 JSON = dict[str, Any]
 
@@ -47,6 +57,46 @@ class Directory:
     admin_api_keys: Sequence[JSON]  # AdminApiKey, oldest first
 
 
+@dataclass(frozen=True)
+class SpendControls:
+    """Hard spend limits and spend alerts: monthly, in USD cents, as the spec's objects.
+
+    A project without a hard limit of its own has no entry in `project_limits`.
+    """
+
+    limit: JSON  # OrganizationSpendLimitResource
+    project_limits: Mapping[str, JSON]  # project id -> ProjectSpendLimitResource
+    alerts: Sequence[JSON]  # OrganizationSpendAlert, oldest first
+    project_alerts: Mapping[str, Sequence[JSON]]  # project id -> ProjectSpendAlert, oldest first
+
+
+@dataclass(frozen=True)
+class AccessControls:
+    """Who may do what: roles, groups and their members, role assignments, invites."""
+
+    roles: Sequence[JSON]  # Role: the predefined ones, then custom ones oldest first
+    groups: Sequence[JSON]  # GroupResponse, oldest first
+    group_users: Mapping[str, Sequence[JSON]]  # group id -> GroupMemberUser, in users' order
+    group_roles: Mapping[str, Sequence[JSON]]  # group id -> AssignedRoleDetails, in roles' order
+    user_roles: Mapping[str, Sequence[JSON]]  # user id -> AssignedRoleDetails, in roles' order
+    project_groups: Mapping[str, Sequence[JSON]]  # project id -> ProjectGroup, oldest first
+    invites: Sequence[JSON]  # Invite, oldest first
+
+
+@dataclass(frozen=True)
+class Governance:
+    """Organization and project settings: mTLS certificates, data retention, permissions."""
+
+    certificates: Sequence[JSON]  # OrganizationCertificate, oldest first
+    certificate_pems: Mapping[str, str]  # certificate id -> its PEM content
+    # project id -> OrganizationProjectCertificate, one per organization certificate
+    project_certificates: Mapping[str, Sequence[JSON]]
+    data_retention: JSON  # OrganizationDataRetention
+    project_data_retention: Mapping[str, JSON]  # project id -> ProjectDataRetention
+    model_permissions: Mapping[str, JSON]  # project id -> ProjectModelPermissions
+    hosted_tool_permissions: Mapping[str, JSON]  # project id -> ProjectHostedToolPermissions
+
+
 class SimOrganization(Protocol):
     """A synthetic organization. Every method is a pure function of the seed, size and `now`.
 
@@ -61,6 +111,9 @@ class SimOrganization(Protocol):
     settle_seconds: float
     organization_id: str
     directory: Directory
+    spend: SpendControls
+    access: AccessControls
+    governance: Governance
 
     def usage(
         self, stream: str, start: int, end: int, now: float

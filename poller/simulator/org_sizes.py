@@ -30,6 +30,10 @@ class SizeProfile:
     lines_per_key: float  # scales how many model lines each key uses
     audit_events_per_day: float
     admin_keys: int
+    groups: int  # at least the four the audit log names
+    certificates: int  # at least the two the audit log names
+    spend_alerts: int  # organization-level ones
+    invites: int
 
 
 SIZES: Final = {
@@ -46,6 +50,10 @@ SIZES: Final = {
         lines_per_key=0.8,
         audit_events_per_day=8,
         admin_keys=1,
+        groups=4,
+        certificates=2,
+        spend_alerts=1,
+        invites=4,
     ),
     "medium": SizeProfile(
         name="medium",
@@ -60,6 +68,10 @@ SIZES: Final = {
         lines_per_key=0.8,
         audit_events_per_day=30,
         admin_keys=2,
+        groups=6,
+        certificates=3,
+        spend_alerts=2,
+        invites=10,
     ),
     "large": SizeProfile(
         name="large",
@@ -74,6 +86,10 @@ SIZES: Final = {
         lines_per_key=1.0,
         audit_events_per_day=120,
         admin_keys=4,
+        groups=16,
+        certificates=5,
+        spend_alerts=3,
+        invites=40,
     ),
 }
 

@@ -169,6 +169,12 @@ class Query:
             )
         return lowered == "true"
 
+    def choices(self, name: str, allowed: Sequence[str]) -> list[str]:
+        """Every value of array parameter `name`, each one of `allowed`."""
+        values = self.values(name)
+        _check_allowed(name, values, allowed)
+        return values
+
     def choice(self, name: str, allowed: Sequence[str], default: str) -> str:
         raw = self.scalar(name)
         if raw is None:
@@ -344,8 +350,11 @@ class ListQuery:
     before: str | None
 
 
-def parse_list(query: Query, *, default_limit: int = LIST_DEFAULT_LIMIT) -> ListQuery:
-    limit = query.integer("limit", default=default_limit, minimum=1, maximum=LIST_MAX_LIMIT)
+def parse_list(
+    query: Query, *, default_limit: int = LIST_DEFAULT_LIMIT, minimum: int = 1
+) -> ListQuery:
+    """`limit` is `minimum`..100; spend alerts take 0 (an empty page that says what remains)."""
+    limit = query.integer("limit", default=default_limit, minimum=minimum, maximum=LIST_MAX_LIMIT)
     after, before = query.scalar("after"), query.scalar("before")
     if after is not None and before is not None:
         raise invalid_value("before", "Invalid 'before': 'after' and 'before' are exclusive.")

@@ -1,8 +1,9 @@
 """What must hold between the simulator's answers, for any window hypothesis picks.
 
 Finer buckets sum to coarser ones, groups sum to the ungrouped total, paging with any limit
-neither loses nor repeats a bucket or an audit event, and costs are the organization's usage
-priced by poller.pricing. Data is settled: the clock stands a year past every window.
+neither loses nor repeats a bucket, an audit event or an item of a `next`-paged list, costs are
+the organization's usage priced by poller.pricing, and the traffic keeps to its project's model
+and hosted-tool permissions. Data is settled: the clock stands a year past every window.
 """
 
 from __future__ import annotations
@@ -212,3 +213,75 @@ def test_costs_are_usage_times_prices(day: int) -> None:
     for key, (amount, quantity) in expected.items():
         assert served[key][0] == float(amount.quantize(MICRO, ROUND_HALF_UP)), key
         assert Decimal(str(served[key][1])) == quantity.quantize(MICRO), key
+
+
+# --- controls ---------------------------------------------------------------------------------
+
+ACCESS = ORG.access
+BUSIEST_GROUP = max(ACCESS.group_users, key=lambda group: len(ACCESS.group_users[group]))
+BUSIEST_USER = max(ACCESS.user_roles, key=lambda user: len(ACCESS.user_roles[user]))
+BUSIEST_PROJECT = max(ACCESS.project_groups, key=lambda p: len(ACCESS.project_groups[p]))
+NEXT_LISTS = {
+    "/organization/groups": ("id", [g["id"] for g in ACCESS.groups]),
+    "/organization/roles": ("id", [r["id"] for r in ACCESS.roles]),
+    f"/organization/groups/{BUSIEST_GROUP}/users": (
+        "id",
+        [u["id"] for u in ACCESS.group_users[BUSIEST_GROUP]][::-1],  # newest first by default
+    ),
+    f"/organization/users/{BUSIEST_USER}/roles": (
+        "id",
+        [r["id"] for r in ACCESS.user_roles[BUSIEST_USER]],
+    ),
+    f"/organization/projects/{BUSIEST_PROJECT}/groups": (
+        "group_id",
+        [g["group_id"] for g in ACCESS.project_groups[BUSIEST_PROJECT]],
+    ),
+}
+
+
+@SETTINGS
+@given(st.sampled_from(sorted(NEXT_LISTS)), st.integers(1, 12))
+def test_next_paging_neither_loses_nor_repeats_items(path: str, limit: int) -> None:
+    key, truth = NEXT_LISTS[path]
+    assert len(truth) > 1
+    seen: list[str] = []
+    params: dict[str, Any] = {"limit": limit}
+    while True:
+        body = CLIENT.get(path, params=params).json()
+        assert len(body["data"]) == min(limit, len(truth) - len(seen))
+        seen += [item[key] for item in body["data"]]
+        if body["next"] is None:
+            assert not body["has_more"]
+            break
+        assert body["has_more"] and body["next"] == seen[-1]
+        params = {"limit": limit, "after": body["next"]}
+    assert seen == truth
+
+
+def test_traffic_keeps_to_model_and_hosted_tool_permissions() -> None:
+    """The last settled day's usage per project (only current traffic runs after the roster's
+    horizon) uses allowed models only, and hosted tools its project enables."""
+    day = NOW - 2 * DAY
+    used: dict[str, set[str]] = {}
+    for stream in USAGE_STREAMS:
+        if "model" not in USAGE_ENDPOINTS[stream].dimensions:
+            continue
+        (bucket,) = window(stream, day, day + DAY, "1d", ["project_id", "model"])
+        for result in bucket["results"]:
+            used.setdefault(result["project_id"], set()).add(result["model"])
+    assert used
+    for project_id, models in used.items():
+        permissions = CLIENT.get(f"/organization/projects/{project_id}/model_permissions").json()
+        listed = set(permissions["model_ids"])
+        assert models <= listed if permissions["mode"] == "allow_list" else not models & listed
+    tools = {
+        "file_search_calls": "file_search",
+        "web_search_calls": "web_search",
+        "code_interpreter_sessions": "code_interpreter",
+        "images": "image_generation",
+    }
+    for stream, tool in tools.items():
+        (bucket,) = window(stream, day, day + DAY, "1d", ["project_id"])
+        for result in bucket["results"]:
+            path = f"/organization/projects/{result['project_id']}/hosted_tool_permissions"
+            assert CLIENT.get(path).json()[tool] == {"enabled": True}, (stream, result)

@@ -4,7 +4,7 @@ The organization's numbers are simple enough to check by hand.
 Three finest rows per usage stream; every metric of row r grows by `(r + 1) * (j + 1)` per
 minute (j = the metric's position), from T0 on, for minutes that started at or before `now`.
 Costs follow the same per-minute rule. Thirty audit events, ten minutes apart from T0, two per
-timestamp so ties are exercised.
+timestamp so ties are exercised. The controls (spend, access, governance) are in fake_controls.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+from fake_controls import access_controls, governance, spend_controls
 
 from poller.simulator.model import JSON, CostRecord, Dims, Directory
 from poller.streams import USAGE_ENDPOINTS
@@ -194,6 +195,9 @@ class FakeOrganization:
             project_rate_limits={"proj_a": [_rate_limit(m) for m in ("gpt-4o", "gpt-4o-mini")]},
             admin_api_keys=[_admin_key(i) for i in range(3)],
         )
+        self.spend = spend_controls()
+        self.access = access_controls()
+        self.governance = governance()
         events = [_event(i) for i in range(30)]
         self.events = sorted(events, key=lambda e: (e["effective_at"], e["id"]), reverse=True)
 

@@ -1,11 +1,11 @@
-"""The organization's directory and audit log, checked against the spec's schemas."""
+"""The organization's directory, controls and audit log, checked against the spec's schemas."""
 
 from __future__ import annotations
 
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -115,6 +115,57 @@ def test_sizes_scale_the_directory() -> None:
     assert counts("small") == (3, 6, 8)
     assert counts("medium") == (8, 30, 40)
     assert counts("large") == (75, 500, 600)
+
+
+# --- controls --------------------------------------------------------------------------------
+
+
+def values(mapping: Mapping[str, Sequence[Any]]) -> list[Any]:
+    """Every object of a project (or group, or user) id -> objects mapping."""
+    return [obj for objects in mapping.values() for obj in objects]
+
+
+def test_the_controls_validate_against_the_spec(org: Organization) -> None:
+    spend, access, governance = org.spend, org.access, org.governance
+    project_ids = {project["id"] for project in org.directory.projects}
+    assert assert_valid("OrganizationSpendLimitResource", [spend.limit])
+    assert assert_valid("ProjectSpendLimitResource", spend.project_limits.values())
+    assert assert_valid("OrganizationSpendAlert", spend.alerts)
+    assert assert_valid("ProjectSpendAlert", values(spend.project_alerts))
+    assert assert_valid("Role", access.roles)
+    assert assert_valid("GroupResponse", access.groups)
+    assert assert_valid("GroupMemberUser", values(access.group_users))
+    assert assert_valid("AssignedRoleDetails", values(access.group_roles))
+    assert assert_valid("AssignedRoleDetails", values(access.user_roles))
+    assert assert_valid("ProjectGroup", values(access.project_groups))
+    assert assert_valid("Invite", access.invites)
+    assert assert_valid("OrganizationCertificate", governance.certificates)
+    assert assert_valid("OrganizationProjectCertificate", values(governance.project_certificates))
+    assert assert_valid("OrganizationDataRetention", [governance.data_retention])
+    for mapping, schema in (
+        (governance.project_data_retention, "ProjectDataRetention"),
+        (governance.model_permissions, "ProjectModelPermissions"),
+        (governance.hosted_tool_permissions, "ProjectHostedToolPermissions"),
+    ):
+        assert set(mapping) == project_ids
+        assert assert_valid(schema, mapping.values()) == len(project_ids)
+    assert set(spend.project_alerts) == set(access.project_groups) == project_ids
+    assert set(governance.project_certificates) == project_ids
+    assert set(spend.project_limits) <= project_ids
+
+
+def test_control_ids_look_like_the_api_s_and_are_unique(org: Organization) -> None:
+    access, spend = org.access, org.spend
+    for objects, prefix in (
+        (access.roles, "role_"),
+        (access.groups, "group_"),
+        (access.invites, "invite-"),
+        (org.governance.certificates, "cert_"),
+        ([*spend.alerts, *values(spend.project_alerts)], "alert_"),
+    ):
+        ids = [obj["id"] for obj in objects]
+        assert all(i.startswith(prefix) for i in ids)
+        assert len(set(ids)) == len(ids)
 
 
 # --- audit log -------------------------------------------------------------------------------
