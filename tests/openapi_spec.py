@@ -8,6 +8,3 @@ from __future__ import annotations
 from pathlib import Path
 
 SPEC_PATH = Path(__file__).resolve().parent / "fixtures" / "openapi" / "openapi.subset.json"
-
-# Empty: kept only while tests/unit/client/test_client_models.py still imports it.
-NOT_YET_SERVED: frozenset[str] = frozenset()

