@@ -20,7 +20,7 @@ from poller.sinks.elasticsearch._options import (
 from poller.sinks.elasticsearch._reader import ElasticsearchReader
 from poller.sinks.elasticsearch._retry import Backoff, ItemRetry
 from poller.sinks.elasticsearch._sink import ElasticsearchSink
-from poller.sinks.elasticsearch._transport import Compat8Transport, DeadlineHttpNode
+from poller.sinks.elasticsearch._transport import Compat8Transport
 
 __all__ = [
     "Backoff",
@@ -28,7 +28,6 @@ __all__ = [
     "ClusterDiagnostics",
     "ClusterInfo",
     "Compat8Transport",
-    "DeadlineHttpNode",
     "ElasticsearchReader",
     "ElasticsearchSink",
     "ErrorTranslator",
