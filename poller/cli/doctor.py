@@ -77,6 +77,8 @@ def doctor(settings: Settings) -> int:
 
 
 def _check_elasticsearch(sink: ElasticsearchSink, check: Check) -> None:
+    """The cluster's checks: what needs the cluster is skipped when it cannot be reached, so
+    that problem is reported once."""
     diagnostics = ClusterDiagnostics(sink.cluster, sink.indices)
 
     def reachable() -> str:
