@@ -14,7 +14,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from poller import __version__
-from poller.sinks.base import WriteReport
+from poller.sinks import WriteReport
 
 __all__ = ["CYCLE_BUCKETS", "PREFIX", "Metrics"]
 

@@ -18,13 +18,12 @@ from poller.client.observer import ClientObserver
 from poller.coverage import Coverage, Segment, align_down
 from poller.directory import DirectoryCache
 from poller.documents import MappingContext
-from poller.errors import StopRequested
+from poller.errors import ConfigError, StopRequested
 from poller.pipeline import Batch, Source
 from poller.pricing import load_price_table
 from poller.settings import OrgSettings, Settings, StreamConfig
-from poller.sinks.base import Sink
-from poller.sinks.elasticsearch import ElasticsearchSink
-from poller.sinks.sqlite import SqliteSink
+from poller.sinks import ReadableSink, Sink, SqliteSink
+from poller.sinks.elasticsearch import ElasticsearchSink, EsConnection, EsCredentials, EsIndices
 from poller.sources.audit import AuditSource, AuditWindow
 from poller.sources.buckets import BucketSource
 from poller.sources.plans import backfill_segments, cycle_segments
@@ -32,27 +31,39 @@ from poller.sources.rate_limits import RateLimitSource
 from poller.state import StreamState, state_key
 from poller.streams import BucketWidth, StreamKind
 
-__all__ = ["OrgRuntime", "check_sink", "open_sink", "org_runtime"]
-
-# The concrete sinks `open_sink` returns: both also offer `reader()` and context management.
-OpenedSink = ElasticsearchSink | SqliteSink
+__all__ = ["OrgRuntime", "check_sink", "open_elasticsearch", "open_sink", "org_runtime"]
 
 
-def open_sink(settings: Settings) -> OpenedSink:
+def open_sink(settings: Settings) -> ReadableSink:
     """Elasticsearch when `ELASTICSEARCH_URL` is set, else the embedded SQLite store."""
+    if settings.elasticsearch.url is None:
+        return SqliteSink(str(settings.store_path))
+    return open_elasticsearch(settings)
+
+
+def open_elasticsearch(settings: Settings) -> ElasticsearchSink:
+    """The Elasticsearch sink of `settings`, for the commands that need the cluster itself
+    (`setup`, `doctor`). A value the settings let through but the client refuses (a URL it
+    cannot parse) is a ConfigError like any other bad setting; no request is sent yet."""
     es = settings.elasticsearch
     if es.url is None:
-        return SqliteSink(str(settings.store_path))
-    return ElasticsearchSink(
-        es.url,
-        api_key=es.api_key.get_secret_value() if es.api_key else None,
-        username=es.username,
-        password=es.password.get_secret_value() if es.password else None,
-        ca_certs=str(es.ca_certs) if es.ca_certs else None,
-        request_timeout=es.timeout.total_seconds(),
-        state_index=es.state_index,
-        deadletter_index=es.deadletter_index,
-    )
+        raise ConfigError("no Elasticsearch URL configured (ELASTICSEARCH_URL)")
+    try:
+        credentials = EsCredentials(
+            api_key=es.api_key.get_secret_value() if es.api_key else None,
+            username=es.username,
+            password=es.password.get_secret_value() if es.password else None,
+        )
+        connection = EsConnection(
+            es.url,
+            credentials=credentials,
+            ca_certs=str(es.ca_certs) if es.ca_certs else None,
+            timeout=es.timeout.total_seconds(),
+        )
+        indices = EsIndices(state=es.state_index, deadletter=es.deadletter_index)
+        return ElasticsearchSink(connection, indices=indices)
+    except ValueError as exc:
+        raise ConfigError(f"invalid Elasticsearch settings: {exc}") from None
 
 
 def check_sink(sink: Sink, org: str, stream: str) -> None:

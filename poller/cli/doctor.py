@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from poller.errors import AuthenticationError, PollerError
-from poller.runtime import open_sink, org_runtime
+from poller.runtime import open_elasticsearch, open_sink, org_runtime
 from poller.settings import Settings
 from poller.setup import run_setup
-from poller.sinks.elasticsearch import ElasticsearchSink
+from poller.sinks.elasticsearch import ClusterDiagnostics, ElasticsearchSink
 
 __all__ = ["doctor"]
 
-Check = tuple[str, Callable[[], str]]
+
+
+class Check(Protocol):
+    """Runs one check and prints its line; False when it failed or was skipped."""
+
+    def __call__(
+        self, name: str, probe: Callable[[], str], *, needs: str | None = None
+    ) -> bool: ...
 
 
 def doctor(settings: Settings) -> int:
@@ -59,33 +67,40 @@ def doctor(settings: Settings) -> int:
             check(f"{org.name}: audit logging", audit,
                   needs=None if key_ok else "a working admin key")
 
-    with open_sink(settings) as sink:
-        if isinstance(sink, ElasticsearchSink):
-            es_sink = sink
-
-            def reachable() -> str:
-                info = es_sink.info()
-                if not info.supported:
-                    raise OSError(f"Elasticsearch {info.version} is not 8.x/9.x")
-                return f"Elasticsearch {info.version}"
-
-            def privileges() -> str:
-                result = es_sink.check_privileges()
-                if not result.ok:
-                    raise OSError(f"missing privileges: {result} -- fix: grant them to the user")
-                return "privileges ok"
-
-            def templates() -> str:
-                report = run_setup(es=es_sink.client, kibana_url=None, dry_run=True)
-                if report.changed:
-                    raise OSError("templates missing or outdated -- fix: run openai-poller setup")
-                return "templates installed"
-
-            needs = None if check("elasticsearch: reachable", reachable) else (
-                "a reachable cluster that accepts the credentials"
-            )
-            check("elasticsearch: privileges", privileges, needs=needs)
-            check("elasticsearch: templates", templates, needs=needs)
-        else:
+    if settings.elasticsearch.url is None:
+        with open_sink(settings):
             check("embedded store", lambda: f"writable at {settings.store_path}")
+    else:
+        with open_elasticsearch(settings) as sink:
+            _check_elasticsearch(sink, check)
     return 1 if failed else 0
+
+
+def _check_elasticsearch(sink: ElasticsearchSink, check: Check) -> None:
+    """The cluster's checks: what needs the cluster is skipped when it cannot be reached, so
+    that problem is reported once."""
+    diagnostics = ClusterDiagnostics(sink.cluster, sink.indices)
+
+    def reachable() -> str:
+        info = diagnostics.info()
+        if not info.supported:
+            raise OSError(f"Elasticsearch {info.version} is not 8.x/9.x")
+        return f"Elasticsearch {info.version}"
+
+    def privileges() -> str:
+        result = diagnostics.check_privileges()
+        if not result.ok:
+            raise OSError(f"missing privileges: {result} -- fix: grant them to the user")
+        return "privileges ok"
+
+    def templates() -> str:
+        report = run_setup(es=sink.client, kibana_url=None, dry_run=True)
+        if report.changed:
+            raise OSError("templates missing or outdated -- fix: run openai-poller setup")
+        return "templates installed"
+
+    needs = None if check("elasticsearch: reachable", reachable) else (
+        "a reachable cluster that accepts the credentials"
+    )
+    check("elasticsearch: privileges", privileges, needs=needs)
+    check("elasticsearch: templates", templates, needs=needs)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from poller.errors import ConfigError
-from poller.runtime import open_sink
+from poller.runtime import open_elasticsearch
 from poller.settings import Settings
 from poller.setup import KibanaAuth, run_setup
-from poller.sinks.elasticsearch import ElasticsearchSink
 
 __all__ = ["setup"]
 
@@ -24,9 +23,7 @@ def setup(settings: Settings, *, dry_run: bool) -> int:
             username=es.username,
             password=es.password.get_secret_value() if es.password else None,
         )
-    sink = open_sink(settings)
-    assert isinstance(sink, ElasticsearchSink)  # noqa: S101 - es.url is set
-    with sink:
+    with open_elasticsearch(settings) as sink:
         report = run_setup(
             es=sink.client,
             kibana_url=settings.kibana_url,

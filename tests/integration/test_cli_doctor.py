@@ -1,13 +1,17 @@
-"""`doctor`: every check passes against a healthy setup, and a project key fails with the fix."""
+"""`doctor`: every check passes against a healthy setup, a project key fails with the fix, and
+the Elasticsearch checks ask the cluster itself."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from elasticsearch import Elasticsearch
 
 from poller.cli import main
+from poller.setup import run_setup
 from poller.simulator.app import SimulatorApp
 from poller.simulator.organization import build_organization
 from poller.simulator.server import SimulatorServer
@@ -64,3 +68,48 @@ def test_doctor_names_the_fix_for_a_project_key(
     assert "insufficient permissions" in out
     assert "fix: use an organization admin key" in out
     assert project_key not in out
+
+
+@pytest.fixture
+def es_env(
+    elasticsearch_url: str, elasticsearch_api_key: str | None, es_namespace: Any
+) -> dict[str, str]:
+    """The environment naming the test cluster, with this test's own state and dead-letter
+    indices."""
+    return {
+        "ELASTICSEARCH_URL": elasticsearch_url,
+        **({"ELASTICSEARCH_API_KEY": elasticsearch_api_key} if elasticsearch_api_key else {}),
+        "POLLER_ELASTICSEARCH__STATE_INDEX": es_namespace.state_index,
+        "POLLER_ELASTICSEARCH__DEADLETTER_INDEX": es_namespace.deadletter_index,
+    }
+
+
+def test_doctor_checks_the_cluster_it_writes_to(
+    simulator: SimulatorServer,
+    tmp_path: Path,
+    es_client: Elasticsearch,
+    *,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    es_env: dict[str, str],
+) -> None:
+    """noida-db reports 8.15.3 and has no security API (privileges cannot be checked, which
+    is no failure); whether the templates are installed depends on what ran before, so the
+    expected line is what a dry run of setup says now."""
+    _env(monkeypatch, simulator, KEY, tmp_path)
+    for name, value in es_env.items():
+        monkeypatch.setenv(name, value)
+    installed = not run_setup(es=es_client, kibana_url=None, dry_run=True).changed
+    version = es_client.info().body["version"]["number"]
+
+    assert main(["doctor"]) == (0 if installed else 1)
+
+    out = capsys.readouterr().out.splitlines()
+    assert out[2:] == [
+        f"ok    elasticsearch: reachable: Elasticsearch {version}",
+        "ok    elasticsearch: privileges: privileges ok",
+        "ok    elasticsearch: templates: templates installed" if installed else
+        "FAIL  elasticsearch: templates: templates missing or outdated -- fix: run "
+        "openai-poller setup",
+    ]
+    assert not (tmp_path / "doctor.sqlite3").exists()  # the embedded store is not opened

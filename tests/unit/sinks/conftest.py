@@ -1,4 +1,4 @@
-"""Fixtures for the sink unit tests: the fake Elasticsearch of `es_fakes` and a sink on it."""
+"""Fixtures for the sink unit tests: the recorded fake Elasticsearch and a sink on it."""
 
 from __future__ import annotations
 
@@ -7,17 +7,19 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from es_fakes import FakeElasticsearch
+from fakes.elasticsearch import ES_URL, RecordedElasticsearch
 
-from poller.sinks.elasticsearch import ElasticsearchSink
+from poller.sinks.elasticsearch import Backoff, ElasticsearchSink, EsConnection, ItemRetry
+
+# The transport sends each request once: what a test queues is exactly what the sink meets.
+NO_TRANSPORT_RETRY = Backoff(retries=0, base=0.0, cap=0.0)
 
 
 @pytest.fixture
-def fake_es() -> Iterator[FakeElasticsearch]:
-    fake = FakeElasticsearch()
+def fake_es() -> Iterator[RecordedElasticsearch]:
+    fake = RecordedElasticsearch()
     yield fake
-    for client in fake.clients:
-        client.close()
+    fake.close()
 
 
 @pytest.fixture
@@ -27,15 +29,25 @@ def sleeps() -> list[float]:
 
 @pytest.fixture
 def make_sink(
-    fake_es: FakeElasticsearch, sleeps: list[float]
+    fake_es: RecordedElasticsearch, sleeps: list[float]
 ) -> Iterator[Callable[..., ElasticsearchSink]]:
-    """Builds an `ElasticsearchSink` on the fake, recording its backoff sleeps in `sleeps`."""
+    """Builds an `ElasticsearchSink` on the fake, recording its item backoff sleeps in `sleeps`.
+    `connection` and `retry` take the options' fields."""
     sinks: list[ElasticsearchSink] = []
 
-    def make(client_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> ElasticsearchSink:
-        kwargs.setdefault("sleep", sleeps.append)
-        kwargs.setdefault("rng", random.Random(20261115))
-        sink = ElasticsearchSink(client=fake_es.client(**(client_kwargs or {})), **kwargs)
+    def make(
+        connection: dict[str, Any] | None = None,
+        retry: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> ElasticsearchSink:
+        retry = {"sleep": sleeps.append, "rng": random.Random(20261115), **(retry or {})}
+        connection = {"retry": NO_TRANSPORT_RETRY, **(connection or {})}
+        sink = ElasticsearchSink(
+            EsConnection(ES_URL, **connection),
+            retry=ItemRetry(**retry),
+            node_class=fake_es.node_class,
+            **kwargs,
+        )
         sinks.append(sink)
         return sink
 

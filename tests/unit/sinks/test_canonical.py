@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from poller.sinks.canonical import canonical_json, same_source, timestamp_millis
+from poller.sinks import canonical_json, same_source, timestamp_millis
 
 
 def test_equal_sources_in_another_shape_are_the_same() -> None:

@@ -11,11 +11,27 @@ from collections.abc import Callable
 import pytest
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
-from es_fakes import DS, OLD_INDEX, WRITE_INDEX, FakeElasticsearch, Reply, doc
+from fakes.elasticsearch import (
+    DS,
+    ES_URL,
+    OLD_INDEX,
+    WRITE_INDEX,
+    RecordedElasticsearch,
+    Reply,
+    doc,
+)
 
-from poller.errors import ConfigError, SinkRejectedError, SinkUnavailableError
-from poller.sinks.elasticsearch import ElasticsearchSink
-from poller.sinks.es_client import Compat8Transport
+from poller.errors import SinkRejectedError, SinkUnavailableError
+from poller.sinks.elasticsearch import (
+    Backoff,
+    ClusterDiagnostics,
+    ElasticsearchSink,
+    EsConnection,
+    EsCredentials,
+    EsWriteOptions,
+    ItemRetry,
+    worst_case_seconds,
+)
 
 SinkFactory = Callable[..., ElasticsearchSink]
 SEARCH = rf"/{DS}/_search"
@@ -23,7 +39,7 @@ API_KEY = "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw=="
 
 
 def test_mixed_bulk_items_are_each_handled_by_their_status(
-    fake_es: FakeElasticsearch,
+    fake_es: RecordedElasticsearch,
     make_sink: SinkFactory,
     sleeps: list[float],
     caplog: pytest.LogCaptureFixture,
@@ -89,7 +105,7 @@ def test_mixed_bulk_items_are_each_handled_by_their_status(
 
 
 def test_revision_after_rollover_goes_to_the_backing_index_that_holds_it(
-    fake_es: FakeElasticsearch, make_sink: SinkFactory
+    fake_es: RecordedElasticsearch, make_sink: SinkFactory
 ) -> None:
     fake_es.on("POST", SEARCH, "search_ids_rollover")
     fake_es.on("*", "/_bulk", "bulk_revision_updated")
@@ -115,7 +131,7 @@ def test_revision_after_rollover_goes_to_the_backing_index_that_holds_it(
 
 
 def test_concurrent_change_of_a_revision_is_reread_and_retried(
-    fake_es: FakeElasticsearch, make_sink: SinkFactory
+    fake_es: RecordedElasticsearch, make_sink: SinkFactory
 ) -> None:
     fake_es.on("POST", SEARCH, "search_ids_rollover")
     fake_es.on("*", "/_bulk", "bulk_revision_conflict", "bulk_revision_updated")
@@ -138,12 +154,12 @@ def test_concurrent_change_of_a_revision_is_reread_and_retried(
 
 
 def test_a_revision_that_keeps_conflicting_gives_up(
-    fake_es: FakeElasticsearch, make_sink: SinkFactory
+    fake_es: RecordedElasticsearch, make_sink: SinkFactory
 ) -> None:
     fake_es.on("POST", SEARCH, "search_ids_rollover")
     fake_es.on("*", "/_bulk", *["bulk_revision_conflict"] * 3)
     fake_es.on("POST", "/_mget", *["mget_rollover_changed"] * 2)
-    sink = make_sink(conflict_retries=2)
+    sink = make_sink(retry={"conflicts": 2})
 
     with pytest.raises(SinkUnavailableError, match="kept changing"):
         sink.write([doc("usage-1", 175, ts="2026-11-01T00:00:00.000Z")])
@@ -151,7 +167,7 @@ def test_a_revision_that_keeps_conflicting_gives_up(
 
 
 def test_unchanged_documents_are_not_written(
-    fake_es: FakeElasticsearch, make_sink: SinkFactory
+    fake_es: RecordedElasticsearch, make_sink: SinkFactory
 ) -> None:
     fake_es.on("POST", SEARCH, "search_ids_rollover")
     sink = make_sink()
@@ -164,7 +180,7 @@ def test_unchanged_documents_are_not_written(
 
 
 def test_item_retries_are_bounded_and_their_worst_case_is_known(
-    fake_es: FakeElasticsearch, make_sink: SinkFactory, sleeps: list[float]
+    fake_es: RecordedElasticsearch, make_sink: SinkFactory, sleeps: list[float]
 ) -> None:
     fake_es.on("POST", SEARCH, "search_ids_empty")
     fake_es.on("*", "/_bulk", *["bulk_one_429"] * 6)
@@ -181,19 +197,22 @@ def test_item_retries_are_bounded_and_their_worst_case_is_known(
     for attempt, seconds in enumerate(sleeps):
         assert 0 <= seconds <= min(30.0, 2.0**attempt)
     assert sum(sleeps) <= 31.0
-    # the documented worst case: 91.5 s per request, 1 lookup + 9 rounds of a bulk and a
-    # re-read, 31 s of item backoff
-    assert sink.worst_case_seconds(500) == pytest.approx(1769.5)
-    assert make_sink(max_write_seconds=300).worst_case_seconds(500) == pytest.approx(483.0)
+    # the documented worst case with the default options: 91.5 s per request, 1 lookup + 9
+    # rounds of a bulk and a re-read, 31 s of item backoff
+    defaults = EsConnection(ES_URL), EsWriteOptions()
+    assert worst_case_seconds(*defaults, ItemRetry(), 500) == pytest.approx(1769.5)
+    assert worst_case_seconds(*defaults, ItemRetry(max_seconds=300), 500) == pytest.approx(483.0)
+    # this sink's transport does not retry: 30 s per request
+    assert sink.worst_case_seconds(500) == pytest.approx(19 * 30 + 31)
 
 
-def test_a_write_gives_up_once_max_write_seconds_have_passed(
-    fake_es: FakeElasticsearch, make_sink: SinkFactory, sleeps: list[float]
+def test_a_write_gives_up_once_max_seconds_have_passed(
+    fake_es: RecordedElasticsearch, make_sink: SinkFactory, sleeps: list[float]
 ) -> None:
     fake_es.on("POST", SEARCH, "search_ids_empty")
     fake_es.on("*", "/_bulk", *["bulk_one_429"] * 2)
     ticks = iter(range(0, 10_000, 100))
-    sink = make_sink(max_write_seconds=250, clock=lambda: float(next(ticks)))
+    sink = make_sink(retry={"max_seconds": 250, "clock": lambda: float(next(ticks))})
 
     with pytest.raises(SinkUnavailableError, match=r"gave up .* after 300s with 1 documents"):
         sink.write([doc("d1", 100)])
@@ -202,7 +221,7 @@ def test_a_write_gives_up_once_max_write_seconds_have_passed(
 
 
 def test_whole_request_connection_error_is_unavailable(
-    fake_es: FakeElasticsearch, make_sink: SinkFactory
+    fake_es: RecordedElasticsearch, make_sink: SinkFactory
 ) -> None:
     fake_es.on("POST", SEARCH, TransportConnectionError("Connection refused"))
     sink = make_sink()
@@ -212,20 +231,21 @@ def test_whole_request_connection_error_is_unavailable(
 
 
 def test_whole_request_timeout_and_5xx_are_unavailable(
-    fake_es: FakeElasticsearch, make_sink: SinkFactory
+    fake_es: RecordedElasticsearch, make_sink: SinkFactory
 ) -> None:
     fake_es.on("POST", SEARCH, "search_ids_empty", "search_ids_empty")
     fake_es.on("*", "/_bulk", ConnectionTimeout("timed out"), Reply.of("error_503_search", 503))
-    sink = make_sink(request_timeout=12)
+    sink = make_sink(connection={"timeout": 12})
 
-    with pytest.raises(SinkUnavailableError, match="did not answer bulk write of 1 documents"):
+    with pytest.raises(SinkUnavailableError, match="did not answer bulk write of 1 documents "
+                                                   r"within 12s"):
         sink.write([doc("d1", 100)])
     with pytest.raises(SinkUnavailableError, match="HTTP 503 search_phase_execution_exception"):
         sink.write([doc("d1", 100)])
 
 
 def test_an_answer_without_a_json_object_is_unavailable_not_a_crash(
-    fake_es: FakeElasticsearch, make_sink: SinkFactory
+    fake_es: RecordedElasticsearch, make_sink: SinkFactory
 ) -> None:
     """A 200 with an empty body (e.g. a proxy that cut the answer short) is no acknowledgement:
     the write fails as retryable, naming what it was doing, instead of crashing."""
@@ -242,10 +262,10 @@ def test_an_answer_without_a_json_object_is_unavailable_not_a_crash(
 
 
 def test_401_is_rejected_without_credentials_in_the_message(
-    fake_es: FakeElasticsearch, make_sink: SinkFactory, caplog: pytest.LogCaptureFixture
+    fake_es: RecordedElasticsearch, make_sink: SinkFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake_es.on("POST", SEARCH, Reply.of("error_401", 401))
-    sink = make_sink(client_kwargs={"api_key": API_KEY})
+    sink = make_sink(connection={"credentials": EsCredentials(api_key=API_KEY)})
 
     with caplog.at_level(logging.DEBUG), pytest.raises(SinkRejectedError) as caught:
         sink.write([doc("d1", 100)])
@@ -258,7 +278,7 @@ def test_401_is_rejected_without_credentials_in_the_message(
 
 
 def test_403_names_the_missing_privilege(
-    fake_es: FakeElasticsearch, make_sink: SinkFactory
+    fake_es: RecordedElasticsearch, make_sink: SinkFactory
 ) -> None:
     fake_es.on("POST", SEARCH, "search_ids_empty")
     fake_es.on("*", "/_bulk", Reply.of("error_403", 403))
@@ -276,7 +296,10 @@ def test_unreachable_cluster_from_settings_never_shows_the_password(
         port = sock.getsockname()[1]
     with (
         ElasticsearchSink(
-            f"http://poller:s3cret-pa%24%24@127.0.0.1:{port}", transport_retries=0
+            EsConnection(
+                f"http://poller:s3cret-pa%24%24@127.0.0.1:{port}",
+                retry=Backoff(retries=0, base=0.0, cap=0.0),
+            )
         ) as sink,
         caplog.at_level(logging.DEBUG),
         pytest.raises(SinkUnavailableError) as caught,
@@ -290,23 +313,26 @@ def test_unreachable_cluster_from_settings_never_shows_the_password(
         assert secret not in caplog.text
 
 
-def test_compatibility_header_fits_elasticsearch_8_and_9(fake_es: FakeElasticsearch) -> None:
+def test_compatibility_header_fits_elasticsearch_8_and_9(
+    fake_es: RecordedElasticsearch, make_sink: SinkFactory
+) -> None:
     """The 9.x client would announce compatible-with=9, which 8.x refuses; the sink's client
     announces 8, which both accept. An 8.x refusal still reads as one clear error."""
     fake_es.on("GET", "/", "info_8_15_3", Reply.of("error_400_media_type", 400))
-    client = fake_es.client(transport_class=Compat8Transport)
-    sink = ElasticsearchSink(client=client)
+    sink = make_sink()
+    diagnostics = ClusterDiagnostics(sink.cluster, sink.indices)
 
-    info = sink.info()
-    assert (info.version, info.major, info.supported) == ("8.15.3", 8, True)
+    info = diagnostics.info()
+    assert (info.name, info.version, info.major, info.supported) == ("poller-prod", "8.15.3", 8,
+                                                                     True)
     headers = fake_es.requests[0].headers
     assert headers["accept"] == "application/vnd.elasticsearch+json; compatible-with=8"
     with pytest.raises(SinkRejectedError, match="media_type_header_exception"):
-        sink.info()
+        diagnostics.info()
 
 
 def test_state_round_trip_creates_its_index_once_and_waits_for_refresh(
-    fake_es: FakeElasticsearch, make_sink: SinkFactory
+    fake_es: RecordedElasticsearch, make_sink: SinkFactory
 ) -> None:
     fake_es.on("GET", r"/openai-poller-state/_doc/.*", Reply.of("get_state_missing", 404))
     fake_es.on("GET", r"/openai-poller-state/_doc/.*", "get_state_found")
@@ -333,7 +359,7 @@ def test_state_round_trip_creates_its_index_once_and_waits_for_refresh(
 
 
 def test_privileges_are_checked_or_reported_as_unknown(
-    fake_es: FakeElasticsearch, make_sink: SinkFactory
+    fake_es: RecordedElasticsearch, make_sink: SinkFactory
 ) -> None:
     fake_es.on(
         "*",
@@ -342,33 +368,66 @@ def test_privileges_are_checked_or_reported_as_unknown(
         Reply.of("error_500_security_disabled", 500),
     )
     sink = make_sink()
+    diagnostics = ClusterDiagnostics(sink.cluster, sink.indices)
 
-    partial = sink.check_privileges()
+    partial = diagnostics.check_privileges()
     assert partial.checked and not partial.ok
     assert partial.missing == ("logs-openai.*-*:index",)
-    unknown = sink.check_privileges()
+    (asked,) = fake_es.requests
+    assert asked.body == {
+        "cluster": ["monitor"],
+        "index": [
+            {"names": ["logs-openai.*-*"], "privileges": ["auto_configure", "create_doc",
+                                                          "index", "read",
+                                                          "view_index_metadata"]},
+            {"names": ["openai-poller-state"], "privileges": ["create_index", "index", "read",
+                                                              "view_index_metadata"]},
+            {"names": ["openai-poller-deadletter"], "privileges": ["create_index", "index",
+                                                                   "read",
+                                                                   "view_index_metadata"]},
+        ],
+    }
+    unknown = diagnostics.check_privileges()
     assert not unknown.checked and unknown.ok
     assert "Security must be explicitly enabled" in unknown.note
 
 
-def test_ping_is_false_when_unreachable(fake_es: FakeElasticsearch, make_sink: SinkFactory) -> None:
+def test_probe_is_false_when_unreachable(
+    fake_es: RecordedElasticsearch, make_sink: SinkFactory
+) -> None:
     fake_es.on("GET", "/", TransportConnectionError("Connection refused"))
-    assert make_sink().ping() is False
+    assert make_sink().probe() is False
 
 
-def test_settings_are_validated(fake_es: FakeElasticsearch) -> None:
-    with pytest.raises(ConfigError, match="no Elasticsearch URL"):
-        ElasticsearchSink()
-    with pytest.raises(ConfigError, match="either an Elasticsearch API key or a username"):
-        ElasticsearchSink("http://localhost:9200", api_key="k", username="u", password="p")
-    with pytest.raises(ConfigError, match="needs a password"):
-        ElasticsearchSink("http://localhost:9200", username="u")
-    with pytest.raises(ConfigError, match="not both"):
-        ElasticsearchSink("http://localhost:9200", client=fake_es.client())
+def test_options_are_validated_with_value_errors() -> None:
+    with pytest.raises(ValueError, match="no Elasticsearch URL"):
+        EsConnection(())
+    with pytest.raises(ValueError, match="either an Elasticsearch API key or a username"):
+        EsCredentials(api_key="k", username="u", password="p")
+    with pytest.raises(ValueError, match="needs a password"):
+        EsCredentials(username="u")
+    with pytest.raises(ValueError, match="timeout must be positive"):
+        EsConnection(ES_URL, timeout=0)
+    with pytest.raises(ValueError, match="chunk sizes must be positive"):
+        EsWriteOptions(chunk_docs=0)
+    with pytest.raises(ValueError, match="conflict retries must not be negative"):
+        ItemRetry(conflicts=-1)
 
 
-def test_ping_is_true_for_credentials_without_the_monitor_privilege(
-    fake_es: FakeElasticsearch, make_sink: SinkFactory
+def test_a_url_the_client_refuses_is_a_value_error_without_the_password() -> None:
+    with pytest.raises(ValueError, match="URL") as caught:
+        ElasticsearchSink(EsConnection("http://poller:s3cret@es host:9200"))
+    assert "s3cret" not in str(caught.value)
+
+
+def test_credentials_never_show_in_their_repr() -> None:
+    shown = repr(EsCredentials(username="poller", password="s3cret"))
+    assert shown == "EsCredentials(username='poller')"
+    assert repr(EsCredentials(api_key="id:s3cret")) == "EsCredentials(username=None)"
+
+
+def test_probe_is_true_for_credentials_without_the_monitor_privilege(
+    fake_es: RecordedElasticsearch, make_sink: SinkFactory
 ) -> None:
     fake_es.on("GET", "/", Reply.of("error_403", 403))
-    assert make_sink().ping() is True
+    assert make_sink().probe() is True

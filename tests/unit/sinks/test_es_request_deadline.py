@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from poller.errors import SinkUnavailableError
-from poller.sinks.elasticsearch import ElasticsearchSink
+from poller.sinks.elasticsearch import Backoff, Cluster, ClusterDiagnostics, EsConnection, EsIndices
 
 INFO = b'{"cluster_name":"c","version":{"number":"8.15.3","build_flavor":"default"}}'
 HEAD = (
@@ -71,6 +71,18 @@ class TricklingServer:
         self._thread.join(timeout=5)
 
 
+@contextlib.contextmanager
+def diagnostics(url: str, timeout: float, *, retries: int = 0) -> Iterator[ClusterDiagnostics]:
+    """Diagnostics on a fresh connection (the cluster info is the request these tests send)."""
+    cluster = Cluster.connect(
+        EsConnection(url, timeout=timeout, retry=Backoff(retries=retries, base=0.0, cap=0.0))
+    )
+    try:
+        yield ClusterDiagnostics(cluster, EsIndices())
+    finally:
+        cluster.close()
+
+
 @pytest.fixture
 def trickling() -> Iterator[TricklingServer]:
     server = TricklingServer(piece=1, pause=0.05)  # ~9 s for the whole answer
@@ -81,12 +93,11 @@ def trickling() -> Iterator[TricklingServer]:
 def test_an_answer_trickling_past_the_timeout_fails_like_a_timeout(
     trickling: TricklingServer,
 ) -> None:
-    with ElasticsearchSink(trickling.url, request_timeout=0.5, transport_retries=1,
-                           transport_backoff_base=0.0) as sink:
+    with diagnostics(trickling.url, 0.5, retries=1) as cluster:
         started = time.monotonic()
         with pytest.raises(SinkUnavailableError, match=r"did not answer reading cluster info "
                                                         r"within 0\.5s"):
-            sink.info()
+            cluster.info()
         took = time.monotonic() - started
     assert trickling.requests == 2  # the transport retried it once, as any timeout
     assert took < 3.0  # two bounded attempts, not the ~18 s the answers would take
@@ -102,11 +113,11 @@ def test_an_answer_cut_off_inside_its_headers_is_not_taken_for_a_whole_one(
     server = TricklingServer(piece=1, pause=0.05, head_start=first_header)
     try:
         with (
-            ElasticsearchSink(server.url, request_timeout=0.5, transport_retries=0) as sink,
+            diagnostics(server.url, 0.5) as cluster,
             pytest.raises(SinkUnavailableError, match=r"did not answer reading cluster info "
                                                       r"within 0\.5s"),
         ):
-            sink.info()
+            cluster.info()
         assert server.requests == 1
         assert [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")] == []
     finally:
@@ -116,9 +127,9 @@ def test_an_answer_cut_off_inside_its_headers_is_not_taken_for_a_whole_one(
 def test_an_answer_complete_within_the_timeout_is_read() -> None:
     server = TricklingServer(piece=64, pause=0.05)  # ~0.2 s for the whole answer
     try:
-        with ElasticsearchSink(server.url, request_timeout=5.0, transport_retries=0) as sink:
-            assert sink.info().version == "8.15.3"
-            assert sink.info().name == "c"  # a second request on the same node
+        with diagnostics(server.url, 5.0) as cluster:
+            assert cluster.info().version == "8.15.3"
+            assert cluster.info().name == "c"  # a second request on the same node
         assert server.requests == 2
     finally:
         server.close()

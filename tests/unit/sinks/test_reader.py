@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from es_fakes import DS, FakeElasticsearch, Reply
+from fakes.elasticsearch import DS, RecordedElasticsearch, Reply
 
 from poller.errors import SinkRejectedError
-from poller.sinks.reader import ElasticsearchReader, json_path
+from poller.sinks.elasticsearch import ElasticsearchReader
+from poller.sinks.sqlite import json_path
 
 
-def test_grouped_sums_refuse_to_return_a_partial_answer(fake_es: FakeElasticsearch) -> None:
+def test_grouped_sums_refuse_to_return_a_partial_answer(fake_es: RecordedElasticsearch) -> None:
     fake_es.on("POST", rf"/{DS}/_search", "search_sums_by_too_many_groups")
     reader = ElasticsearchReader(fake_es.client(), max_groups=1)
     with pytest.raises(SinkRejectedError, match=r"more than 1 values of user\.id"):
@@ -19,7 +20,7 @@ def test_grouped_sums_refuse_to_return_a_partial_answer(fake_es: FakeElasticsear
 
 
 def test_time_range_and_aggregations_use_only_sum_terms_and_missing(
-    fake_es: FakeElasticsearch,
+    fake_es: RecordedElasticsearch,
 ) -> None:
     fake_es.on(
         "POST",
@@ -70,7 +71,7 @@ def test_time_range_and_aggregations_use_only_sum_terms_and_missing(
     assert search.body["aggs"]["nogroup"]["missing"] == {"field": "openai.base.model"}
 
 
-def test_naive_datetimes_are_refused(fake_es: FakeElasticsearch) -> None:
+def test_naive_datetimes_are_refused(fake_es: RecordedElasticsearch) -> None:
     reader = ElasticsearchReader(fake_es.client())
     with pytest.raises(ValueError, match="timezone-aware"):
         reader.count(DS, start=datetime(2026, 11, 1))  # noqa: DTZ001 (the point of the test)

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from es_fakes import DS, FakeElasticsearch
+from fakes.elasticsearch import DS, RecordedElasticsearch
 
 from poller.documents.model import Document
-from poller.sinks.reader import ElasticsearchReader, Sums
-from poller.sinks.sqlite import SqliteSink
+from poller.sinks import SqliteSink, Sums
+from poller.sinks.elasticsearch import ElasticsearchReader
 
 TOKENS = "openai.completions.input_tokens"
 PROJECT = "openai.base.project_id"
@@ -81,7 +81,7 @@ def test_sqlite_groups_have_no_names_unless_asked(sqlite_sink: SqliteSink) -> No
 
 
 def test_elasticsearch_names_each_group_from_a_filtered_top_hit(
-    fake_es: FakeElasticsearch,
+    fake_es: RecordedElasticsearch,
 ) -> None:
     fake_es.on("POST", rf"/{DS}/_search", "search_sums_by_named")
     groups = ElasticsearchReader(fake_es.client()).sums_by(DS, [TOKENS], PROJECT, name_field=NAME)
@@ -104,7 +104,7 @@ def test_elasticsearch_names_each_group_from_a_filtered_top_hit(
     assert set(aggs["nogroup"]["aggs"]) == {"f0"}
 
 
-def test_elasticsearch_asks_for_no_names_unless_asked(fake_es: FakeElasticsearch) -> None:
+def test_elasticsearch_asks_for_no_names_unless_asked(fake_es: RecordedElasticsearch) -> None:
     fake_es.on("POST", rf"/{DS}/_search", "search_sums_by_named")
     groups = ElasticsearchReader(fake_es.client()).sums_by(DS, [TOKENS], PROJECT)
 

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from poller.documents.model import Document
-from poller.sinks.base import WriteReport
-from poller.sinks.sqlite import SqliteSink
+from poller.sinks import SqliteSink, WriteReport
 
 COMPLETIONS = "logs-openai.completions-default"
 EMBEDDINGS = "logs-openai.embeddings-default"

@@ -11,13 +11,13 @@ plain `create` would duplicate a document written before a rollover and could ne
    the backing index the 409 names and treated as existing.
 3. **Existing** ids with other values are revised by an `index` op into the *backing index that
    holds them*, guarded by `if_seq_no`/`if_primary_term`; a 409 there means a concurrent change,
-   so the copy is re-read and the revision retried (at most `conflict_retries` times). Existing
+   so the copy is re-read and the revision retried (at most `ItemRetry.conflicts` times). Existing
    ids with the same values are counted `unchanged` and not written.
 
 Every bulk item is classified (Beats semantics): below 300 done; 409 as above; 429 and 5xx
 retried, only those items, with full-jitter backoff; any other status is final, so the document
 goes to the dead-letter index with its status and reason, is logged at ERROR with its `_id`, and
-is returned in `WriteReport.dead_lettered`. Items still failing after `item_retries` retries, an
+is returned in `WriteReport.dead_lettered`. Items still failing after their item retries, an
 unreachable cluster or a 5xx answer to a whole request raise `SinkUnavailableError`; 401/403
 raise `SinkRejectedError`. Either way the caller keeps its cursor.
 
@@ -25,9 +25,9 @@ Remaining gap: a copy written less than one refresh interval (1 s) before a roll
 invisible to the step-1 search until that refresh, so a rewrite in that instant could create a
 second copy in the new write index.
 
-Worst-case time of one `write()` of N documents, with B = ceil(N / chunk_docs), R =
-item_retries, C = conflict_retries, T = request_timeout (which bounds a whole request, even an
-answer that trickles in: `poller.sinks.es_client.DeadlineHttpNode`) and t = transport_retries:
+Worst-case time of one `write()` of N documents, with B = ceil(N / chunk_docs), R and C the
+item and conflict retries of `ItemRetry`, T = `EsConnection.timeout` (which bounds a whole
+request, even an answer that trickles in: `DeadlineHttpNode`) and t the transport's retries:
 
     one request  <= (1 + t) * T + sum(min(cap, base * 2**n) for n < t)    (transport layer)
     rounds       <= 1 + R + C    (each further round retries 429/5xx items or re-plans 409s)
@@ -37,10 +37,9 @@ answer that trickles in: `poller.sinks.es_client.DeadlineHttpNode`) and t = tran
 A request that still fails after its transport retries raises at once, so the long path needs
 every request to succeed, slowly. With the defaults (T=30 s; t=2 with backoff 0.5/4 s; R=5 with
 backoff 1/30 s; C=3) one request takes at most 3 * 30 + 1.5 = 91.5 s and a 500-document write
-at most (1 + 9 * 2) * 91.5 + 31 = 1769.5 s. `max_write_seconds` bounds that: no round starts
-once it has passed, so a write ends within it plus one round ((B + 1) requests).
-`ElasticsearchSink.worst_case_seconds(N)` computes the bound for the configured values, for
-`doctor` to compare with the schedule.
+at most (1 + 9 * 2) * 91.5 + 31 = 1769.5 s. `ItemRetry.max_seconds` bounds that: no round
+starts once it has passed, so a write ends within it plus one round ((B + 1) requests).
+`worst_case_seconds` (in `_options`) computes the bound for the configured values.
 """
 
 from __future__ import annotations
@@ -48,20 +47,21 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from elasticsearch import Elasticsearch
-
-from poller.documents.model import Document, Rejected
+from poller.documents.model import Document
 from poller.errors import SinkUnavailableError
-from poller.sinks.base import REJECTED_STATUS, DeadLetter, WriteReport
-from poller.sinks.canonical import same_source
-from poller.sinks.es_client import ErrorTranslator, IndexKeeper, describe_error, now_utc
-from poller.sinks.retry import Backoff
+from poller.sinks._canonical import same_source
+from poller.sinks._contract import WriteReport
+from poller.sinks.elasticsearch._connection import Cluster
+from poller.sinks.elasticsearch._deadletters import BULK_FILTER, DeadLetterIndex, Refused
+from poller.sinks.elasticsearch._errors import describe_error
+from poller.sinks.elasticsearch._options import EsWriteOptions
+from poller.sinks.elasticsearch._retry import ItemRetry
 
-__all__ = ["DEADLETTER_MAPPINGS", "DataStreamWriter"]
+__all__ = ["DataStreamWriter"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,21 +81,8 @@ _MGET_FILTER = [
     "docs._primary_term",
     "docs._source",
 ]
-_BULK_FILTER = ["errors", "items.*._index", "items.*._id", "items.*.status", "items.*.error"]
 _ACTION_OVERHEAD = 200  # bytes of an action line, for chunk sizing
 _BACKING_GENERATION = re.compile(r"-(\d+)$")
-
-DEADLETTER_MAPPINGS: Mapping[str, Any] = {
-    "dynamic": "strict",
-    "properties": {
-        "@timestamp": {"type": "date"},
-        "doc_id": {"type": "keyword"},
-        "data_stream": {"type": "keyword"},
-        "status": {"type": "integer"},
-        "reason": {"type": "text"},
-        "source": {"type": "text", "index": False},
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -134,13 +121,6 @@ class _Tally:
     unchanged: int = 0
 
 
-@dataclass(frozen=True)
-class _Refused:
-    doc: Document
-    status: int
-    reason: str
-
-
 def _generation(index: str) -> int:
     match = _BACKING_GENERATION.search(index)
     return int(match.group(1)) if match else -1
@@ -151,30 +131,18 @@ class DataStreamWriter:
 
     def __init__(
         self,
-        client: Elasticsearch,
-        errors: ErrorTranslator,
-        backoff: Backoff,
-        indices: IndexKeeper,
-        *,
-        conflict_retries: int,
-        max_write_seconds: float | None,
-        clock: Callable[[], float],
-        chunk_docs: int,
-        chunk_bytes: int,
-        deadletter_index: str,
-        ignore_fields: Collection[str],
+        cluster: Cluster,
+        options: EsWriteOptions,
+        retry: ItemRetry,
+        dead_letters: DeadLetterIndex,
     ) -> None:
-        self._client = client
-        self._errors = errors
-        self._backoff = backoff
-        self._indices = indices
-        self._conflict_retries = conflict_retries
-        self._max_write_seconds = max_write_seconds
-        self._clock = clock
-        self._chunk_docs = chunk_docs
-        self._chunk_bytes = chunk_bytes
-        self._deadletter_index = deadletter_index
-        self._ignore_fields = tuple(ignore_fields)
+        self._client = cluster.client
+        self._errors = cluster.errors
+        self._chunk_docs = options.chunk_docs
+        self._chunk_bytes = options.chunk_bytes
+        self._ignore_fields = tuple(options.ignore_fields)
+        self._retry = retry
+        self._dead_letters = dead_letters
 
     def write(self, documents: Sequence[Document]) -> WriteReport:
         """Store every document or raise.
@@ -182,7 +150,7 @@ class DataStreamWriter:
         A batch holding one id twice stores its last version; an earlier copy counts as
         `unchanged` when it equals the last one, else as `updated`.
         """
-        started = self._clock()
+        started = self._retry.clock()
         latest: dict[tuple[str, str], Document] = {}
         superseded: list[Document] = []
         for doc in documents:
@@ -203,7 +171,7 @@ class DataStreamWriter:
                     ops.append(op)
         refused = self._run(ops, tally, started)
         if refused:
-            self._store_dead_letters(refused)
+            self._dead_letters.keep(refused)
         for doc in superseded:
             final = latest[(doc.data_stream, doc.doc_id)]
             if same_source(final.source, doc.source, ignore=self._ignore_fields):
@@ -214,9 +182,7 @@ class DataStreamWriter:
             created=tally.created,
             updated=tally.updated,
             unchanged=tally.unchanged,
-            dead_lettered=tuple(
-                DeadLetter(r.doc.doc_id, r.doc.data_stream, r.status, r.reason) for r in refused
-            ),
+            dead_lettered=tuple(r.letter() for r in refused),
         )
         logger.debug(
             "wrote %d documents: %d created, %d updated, %d unchanged, %d dead-lettered",
@@ -294,7 +260,7 @@ class DataStreamWriter:
             operations += [op.action(), op.doc.source]
         action = f"bulk write of {len(chunk)} documents"
         with self._errors(action):
-            answer = self._client.bulk(operations=operations, filter_path=_BULK_FILTER).body
+            answer = self._client.bulk(operations=operations, filter_path=BULK_FILTER).body
         body = self._errors.answer(answer, action)
         items = body.get("items")
         if not isinstance(items, list) or len(items) != len(chunk):
@@ -304,9 +270,9 @@ class DataStreamWriter:
             )
         return [next(iter(item.values())) for item in items]
 
-    def _run(self, ops: list[_Op], tally: _Tally, started: float) -> list[_Refused]:
+    def _run(self, ops: list[_Op], tally: _Tally, started: float) -> list[Refused]:
         """Send `ops` until every item is done, refused for good, or retries run out."""
-        refused: list[_Refused] = []
+        refused: list[Refused] = []
         attempt = 0
         first = True
         while ops:
@@ -343,41 +309,41 @@ class DataStreamWriter:
                             op.doc.data_stream,
                             status,
                             reason,
-                            self._deadletter_index,
+                            self._dead_letters.name,
                         )
-                        refused.append(_Refused(op.doc, status, reason))
+                        refused.append(Refused(op.doc, status, reason))
             ops = self._resolve_conflicts(conflicted, tally)
             if transient:
-                if attempt >= self._backoff.retries:
+                if attempt >= self._retry.backoff.retries:
                     raise SinkUnavailableError(
                         f"Elasticsearch at {self._errors.where} still refused "
                         f"{len(transient)} documents after {attempt} retries "
                         f"(last: {last_failure})"
                     )
                 self._check_deadline(started, len(transient) + len(ops))
-                seconds = self._backoff.wait(attempt)
+                seconds = self._retry.wait(attempt)
                 attempt += 1
                 logger.warning(
                     "retrying %d documents after %.1fs (retry %d of %d; last: %s)",
                     len(transient),
                     seconds,
                     attempt,
-                    self._backoff.retries,
+                    self._retry.backoff.retries,
                     last_failure,
                 )
                 ops = transient + ops
         return refused
 
     def _check_deadline(self, started: float, pending: int) -> None:
-        limit = self._max_write_seconds
+        limit = self._retry.max_seconds
         if limit is None:
             return
-        elapsed = self._clock() - started
+        elapsed = self._retry.clock() - started
         if elapsed > limit:
             raise SinkUnavailableError(
                 f"gave up writing to Elasticsearch at {self._errors.where} after "
                 f"{elapsed:.0f}s with {pending} documents not yet stored "
-                f"(max_write_seconds={limit:g})"
+                f"(max_seconds={limit:g})"
             )
 
     def _resolve_conflicts(
@@ -387,7 +353,7 @@ class DataStreamWriter:
         if not conflicted:
             return []
         for op, _ in conflicted:
-            if op.conflicts >= self._conflict_retries:
+            if op.conflicts >= self._retry.conflicts:
                 raise SinkUnavailableError(
                     f"document {op.doc.doc_id} in {op.doc.data_stream} kept changing under "
                     f"{op.conflicts + 1} writes in a row"
@@ -425,56 +391,3 @@ class DataStreamWriter:
                     doc["_index"], doc["_seq_no"], doc["_primary_term"], doc.get("_source", {})
                 )
         return out
-
-    def reject(self, items: Sequence[Rejected]) -> tuple[DeadLetter, ...]:
-        """Keep API items no document could be built from in the dead-letter index."""
-        refused = [_Refused(r.doc, REJECTED_STATUS, r.reason) for r in items]
-        self._store_dead_letters(refused)
-        for r in items:
-            logger.error("%s item %s rejected: %s; kept in %s",
-                      r.doc.stream, r.doc.doc_id, r.reason, self._deadletter_index)
-        return tuple(
-            DeadLetter(r.doc.doc_id, r.doc.data_stream, r.status, r.reason) for r in refused
-        )
-
-    def _store_dead_letters(self, refused: Sequence[_Refused]) -> None:
-        self._indices.ensure(self._deadletter_index, DEADLETTER_MAPPINGS)
-        operations: list[Mapping[str, Any]] = []
-        now = now_utc()
-        for r in refused:
-            operations.append(
-                {
-                    "index": {
-                        "_index": self._deadletter_index,
-                        "_id": f"{r.doc.data_stream}/{r.doc.doc_id}",
-                    }
-                }
-            )
-            operations.append(
-                {
-                    "@timestamp": now,
-                    "doc_id": r.doc.doc_id,
-                    "data_stream": r.doc.data_stream,
-                    "status": r.status,
-                    "reason": r.reason,
-                    "source": json.dumps(r.doc.source, sort_keys=True, default=str),
-                }
-            )
-        action = f"storing {len(refused)} dead letters"
-        with self._errors(action):
-            answer = self._client.bulk(
-                operations=operations, refresh="wait_for", filter_path=_BULK_FILTER
-            ).body
-        body = self._errors.answer(answer, action)
-        failed = [
-            item
-            for entry in body.get("items", [])
-            for item in entry.values()
-            if not 200 <= int(item.get("status", 0)) < 300
-        ]
-        if failed or len(body.get("items", [])) != len(refused):
-            detail = describe_error(failed[0], "no answer") if failed else "missing items"
-            raise SinkUnavailableError(
-                f"could not keep {len(refused)} refused documents in {self._deadletter_index}: "
-                f"{detail}"
-            )

@@ -1,4 +1,5 @@
-"""What both sinks agree on about a document's source: equality, JSON text and its timestamp.
+"""What both sinks agree on about a document's source: equality, JSON text and its timestamp,
+and about a time: the epoch milliseconds both stores compare `@timestamp` in.
 
 Equality decides `unchanged` versus `updated`, so it must not flag a document as revised merely
 because the store hands its source back in another shape. Both sides are normalised first:
@@ -15,7 +16,14 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["canonical", "canonical_json", "same_source", "timestamp_millis", "without_fields"]
+__all__ = [
+    "canonical",
+    "canonical_json",
+    "epoch_millis",
+    "same_source",
+    "timestamp_millis",
+    "without_fields",
+]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -87,3 +95,10 @@ def timestamp_millis(source: Mapping[str, Any]) -> int | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return (parsed - _EPOCH) // timedelta(milliseconds=1)
+
+
+def epoch_millis(when: datetime) -> int:
+    """`when` as epoch milliseconds: a bound of a reader's time range."""
+    if when.tzinfo is None:
+        raise ValueError("time range bounds must be timezone-aware datetimes")
+    return (when - _EPOCH) // timedelta(milliseconds=1)
