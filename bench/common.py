@@ -28,8 +28,8 @@ from poller.documents.model import Document
 from poller.pipeline import run_source
 from poller.runtime import OrgRuntime, org_runtime
 from poller.settings import OrgSettings, load_settings
-from poller.sinks.base import WriteReport
-from poller.sinks.es_client import Compat8Transport
+from poller.sinks import WriteReport
+from poller.sinks.elasticsearch import Compat8Transport
 from poller.streams import BucketWidth
 from tests.loopback import noida, stop_group
 

@@ -60,9 +60,8 @@ from bench.common import (
 from bench.simserver import KEY
 from poller.documents.model import Document
 from poller.pipeline import run_source
-from poller.sinks.canonical import timestamp_millis
-from poller.sinks.elasticsearch import ElasticsearchSink
-from poller.sinks.sqlite import SqliteSink
+from poller.sinks import SqliteSink, timestamp_millis
+from poller.sinks.elasticsearch import ElasticsearchSink, EsConnection, EsIndices
 from poller.streams import MAX_LIMIT, USAGE_ENDPOINTS, BucketWidth
 
 TARGET = 0.8
@@ -203,8 +202,9 @@ def _read_ahead(rt: Any, sink: Any, stream: str, *, since: int, until: int,
 
 def _es_sink(url: str, namespace: str) -> ElasticsearchSink:
     return ElasticsearchSink(
-        url, request_timeout=120, state_index=f"openai-poller-state-{namespace}",
-        deadletter_index=f"openai-poller-deadletter-{namespace}",
+        EsConnection(url, timeout=120),
+        indices=EsIndices(state=f"openai-poller-state-{namespace}",
+                          deadletter=f"openai-poller-deadletter-{namespace}"),
     )
 
 

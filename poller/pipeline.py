@@ -18,7 +18,7 @@ from typing import Protocol
 
 from poller.documents.model import Document, Rejected
 from poller.errors import PollerError
-from poller.sinks.base import Sink, WriteReport
+from poller.sinks import Sink, WriteReport
 from poller.state import StreamState, state_key
 
 __all__ = ["Batch", "RunReport", "Source", "run_source"]

@@ -40,7 +40,7 @@ from poller.assets import (
     retention_class,
 )
 from poller.errors import ConfigError, PollerError, SinkRejectedError, SinkUnavailableError
-from poller.sinks.es_client import ErrorTranslator, describe_error, redact_url
+from poller.sinks.elasticsearch import ErrorTranslator, describe_error, redact_url
 from poller.streams import STREAM_NAMES
 
 __all__ = ["Change", "KibanaAuth", "SetupReport", "run_setup"]

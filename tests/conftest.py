@@ -31,7 +31,7 @@ import pytest
 from elasticsearch import ApiError, Elasticsearch, ElasticsearchWarning
 from loopback import NoidaError, noida
 
-from poller.sinks.es_client import Compat8Transport
+from poller.sinks.elasticsearch import Compat8Transport
 
 _TESTS: Final = Path(__file__).parent
 _TIER_MARKERS: Final = {"unit": "unit", "integration": "integration", "drills": "drill"}

@@ -22,7 +22,7 @@ from poller.errors import (
 from poller.pipeline import run_source
 from poller.runtime import check_sink, org_runtime
 from poller.settings import OrgSettings, Settings
-from poller.sinks.base import Sink, WriteReport
+from poller.sinks import Sink, WriteReport
 from poller.streams import BucketWidth
 
 from .when import parse_streams, parse_when

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from poller.documents.fields import NAME_FIELDS
-from poller.sinks.reader import SinkReader, Sums
+from poller.sinks import SinkReader, Sums
 from poller.streams import USAGE_ENDPOINTS
 
 from .when import parse_when

@@ -21,8 +21,7 @@ from poller.pipeline import run_source
 from poller.runtime import OrgRuntime, open_sink, org_runtime
 from poller.scheduler import Job, build_scheduler, run_until_signal
 from poller.settings import Settings, StreamConfig
-from poller.sinks.base import Sink
-from poller.sinks.elasticsearch import ElasticsearchSink
+from poller.sinks import Sink
 
 __all__ = ["run_daemon"]
 
@@ -68,8 +67,7 @@ def run_daemon(settings: Settings) -> int:
     with ExitStack() as stack:
         sink = open_sink(settings)
         stack.callback(sink.close)
-        sink_ok = sink.ping if isinstance(sink, ElasticsearchSink) else (lambda: True)
-        gate = ReadinessGate(sink_ok)
+        gate = ReadinessGate(sink.probe)
         jobs: list[Job] = []
         pending = {(o.name, s) for o in settings.orgs for s in o.streams}
         lock = threading.Lock()

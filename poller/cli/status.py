@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from poller.settings import Settings
-from poller.sinks.base import Sink
+from poller.sinks import Sink
 from poller.state import StreamState, state_key
 
 __all__ = ["status", "status_rows"]

@@ -27,8 +27,8 @@ from poller.settings import load_settings
 from poller.simulator.app import SimulatorApp
 from poller.simulator.organization import Organization, build_organization
 from poller.simulator.server import SimulatorServer
-from poller.sinks.elasticsearch import ElasticsearchSink
-from poller.sinks.sqlite import SqliteSink
+from poller.sinks import SqliteSink
+from poller.sinks.elasticsearch import ElasticsearchSink, EsConnection, EsCredentials, EsIndices
 from poller.sources.plans import backfill_segments
 from poller.streams import BUCKET_SECONDS, STREAM_NAMES, USAGE_ENDPOINTS
 
@@ -161,12 +161,19 @@ def test_sqlite_sink_equals_simulator_truth(tmp_path: Any) -> None:
 
 
 def test_elasticsearch_sink_equals_simulator_truth(
-    elasticsearch_url: str, es_client: Elasticsearch, es_namespace: Any
+    elasticsearch_url: str,
+    elasticsearch_api_key: str | None,
+    elasticsearch_ca_certs: str | None,
+    es_client: Elasticsearch,
+    es_namespace: Any,
 ) -> None:
     sink = ElasticsearchSink(
-        client=es_client,
-        state_index=es_namespace.state_index,
-        deadletter_index=es_namespace.deadletter_index,
+        EsConnection(
+            elasticsearch_url,
+            credentials=EsCredentials(api_key=elasticsearch_api_key),
+            ca_certs=elasticsearch_ca_certs,
+        ),
+        indices=EsIndices(state=es_namespace.state_index, deadletter=es_namespace.deadletter_index),
     )
 
     def refresh() -> None:

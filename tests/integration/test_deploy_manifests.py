@@ -20,7 +20,7 @@ from own_env import clear_own
 
 from poller.metrics import Metrics
 from poller.settings import load_settings
-from poller.sinks.base import WriteReport
+from poller.sinks import WriteReport
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 UNIT = DEPLOY / "systemd" / "openai-poller.service"

@@ -11,14 +11,12 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import httpx
-from elastic_transport import ApiResponseMeta, BaseNode, HttpHeaders
-from elastic_transport._node import NodeApiResponse
 from elasticsearch import Elasticsearch
+from fakes.elasticsearch import Reply, Request, fake_client
 
-ES_URL = "http://es.example.internal:9200"
 KIBANA_URL = "http://kibana.example.internal:5601"
 
 
@@ -134,34 +132,11 @@ class FakeCluster:
         return 200, {"acknowledged": True}
 
     def client(self) -> Elasticsearch:
-        cluster = self
+        def answer(request: Request) -> Reply:
+            status, payload = self.handle(request.method, unquote(request.path), request.body)
+            return Reply(status, payload)
 
-        class _Node(BaseNode):
-            def perform_request(
-                self,
-                method: str,
-                target: str,
-                body: bytes | None = None,
-                headers: HttpHeaders | None = None,
-                request_timeout: Any = None,
-            ) -> NodeApiResponse:
-                parsed = json.loads(body) if body else None
-                status, payload = cluster.handle(method, unquote(urlsplit(target).path), parsed)
-                meta = ApiResponseMeta(
-                    status=status,
-                    http_version="1.1",
-                    headers=HttpHeaders(
-                        {"content-type": "application/json", "x-elastic-product": "Elasticsearch"}
-                    ),
-                    duration=0.0,
-                    node=self.config,
-                )
-                return NodeApiResponse(meta, json.dumps(payload).encode())
-
-            def close(self) -> None:
-                pass
-
-        client = Elasticsearch(ES_URL, node_class=_Node, max_retries=0)
+        client = fake_client(answer)
         self.clients.append(client)
         return client
 

@@ -28,9 +28,8 @@ from poller.errors import (
     SinkUnavailableError,
 )
 from poller.settings import Settings, load_settings
-from poller.sinks.base import WriteReport
-from poller.sinks.elasticsearch import ElasticsearchSink
-from poller.sinks.sqlite import SqliteSink
+from poller.sinks import SqliteSink, WriteReport
+from poller.sinks.elasticsearch import Backoff, ElasticsearchSink, EsConnection, EsCredentials
 
 NOW = 1_790_000_000
 
@@ -292,12 +291,12 @@ def test_doctor_reports_an_unreachable_cluster_once(
     port = closed.getsockname()[1]
     try:
         monkeypatch.setattr(doctor_module, "org_runtime", _fake_runtime(_Client()))
-        monkeypatch.setattr(
-            doctor_module, "open_sink",
-            lambda settings: ElasticsearchSink(f"http://127.0.0.1:{port}", api_key="k",
-                                               transport_retries=0, request_timeout=5),
-        )
-        assert doctor_module.doctor(_settings()) == 1
+        connection = EsConnection(f"http://127.0.0.1:{port}",
+                                  credentials=EsCredentials(api_key="k"), timeout=5,
+                                  retry=Backoff(retries=0, base=0.0, cap=0.0))
+        monkeypatch.setattr(doctor_module, "open_elasticsearch",
+                            lambda settings: ElasticsearchSink(connection))
+        assert doctor_module.doctor(_es_settings()) == 1
     finally:
         closed.close()
     out = capsys.readouterr().out.splitlines()

@@ -6,7 +6,7 @@ from prometheus_client import REGISTRY, generate_latest
 
 from poller.client.observer import ClientObserver
 from poller.metrics import Metrics
-from poller.sinks.base import DeadLetter, WriteReport
+from poller.sinks import DeadLetter, WriteReport
 
 SAFE_LABELS = {"org", "stream", "endpoint", "status", "reason", "result", "version", "le"}
 

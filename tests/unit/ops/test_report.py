@@ -12,7 +12,7 @@ import pytest
 
 from poller.cli.report import build_report, report
 from poller.documents.model import Document
-from poller.sinks.reader import SinkReader
+from poller.sinks import SinkReader
 from poller.sinks.sqlite import SqliteSink
 
 PROJECT = "openai.base.project_id"

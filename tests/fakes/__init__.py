@@ -1,0 +1,1 @@
+"""Fakes the unit tests run against: one per seam (the Elasticsearch transport, the sink, the clock)."""
