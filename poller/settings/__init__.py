@@ -3,8 +3,11 @@
 `load_settings` reads keyword arguments, the environment, the `POLLER_CONFIG` file and a
 secrets directory, in that order of precedence (`_sources`), into `Settings` (`_model`, with the
 per-org and per-stream sections in `_orgs`), validated by the value types of `_validate`; any
-problem is one `ConfigError` line (`_load`). Every setting is listed in docs/configuration.md,
-which `python -m poller.settings.reference` generates from the model.
+problem is one `ConfigError` line (`_load`) that never shows a secret. What loads but is likely
+a mistake is a warning of the `poller.settings` logger: an unknown or misspelled environment
+variable (`_env_names`), credentials over plain `http://` (`_plain_http`). Every setting is
+listed in docs/configuration.md, which `python -m poller.settings.reference` generates from the
+model.
 
 Nothing here imports a sink or a backend: every command loads settings, and most never touch
 Elasticsearch.

@@ -1,16 +1,27 @@
 """Loading settings: every problem becomes one `ConfigError` line that names the setting and
-never quotes a secret, so the CLI can print it and exit 2."""
+never quotes a secret, so the CLI can print it and exit 2.
+
+What works but is probably a mistake (an unknown or misspelled variable, credentials over plain
+`http://`) is a warning of the `poller.settings` logger instead, one record each, logged while
+loading: the variables before validation, so that they explain the error a misspelling causes.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import logging
+import os
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any, Final
 
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import SettingsError
 
 from poller.errors import ConfigError
+from poller.redaction import Redactor
+from poller.settings._env_names import misspelled_variables
 from poller.settings._model import Settings
+from poller.settings._plain_http import plain_http_warnings
+from poller.settings._validate import noting_secrets
 
 __all__ = ["load_settings", "secret_values"]
 
@@ -29,6 +40,7 @@ def _where(loc: tuple[int | str, ...]) -> str:
 
 
 _MESSAGES: Final = {"missing": "required", "extra_forbidden": "unknown setting"}
+_log = logging.getLogger("poller.settings")
 
 
 def _describe(exc: ValidationError) -> str:
@@ -44,23 +56,37 @@ def _describe(exc: ValidationError) -> str:
 
 
 def load_settings(*, require_orgs: bool = True, **overrides: Any) -> Settings:
-    """Settings from every source, `overrides` first; any problem is one `ConfigError` line.
+    """Settings from every source, `overrides` first; any problem is one `ConfigError` line,
+    any likely mistake a warning logged by `poller.settings`.
 
     `require_orgs=False` lets commands that never call OpenAI (setup, status, report) run
     without an admin key.
     """
-    try:
-        settings = Settings(**overrides)
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
-    except SettingsError as exc:
-        raise ConfigError(f"config: {exc}") from None
+    for warning in misspelled_variables(os.environ, Settings):
+        _log.warning("%s", warning)
+    with noting_secrets() as secrets:
+        try:
+            settings = Settings(**overrides)
+        except ValidationError as exc:
+            raise ConfigError(_scrub(_describe(exc), secrets)) from None
+        except SettingsError as exc:
+            raise ConfigError(_scrub(f"config: {exc}", secrets)) from None
+        except ConfigError as exc:
+            raise ConfigError(_scrub(str(exc), secrets)) from None
     if require_orgs and not settings.orgs:
         raise ConfigError(
             "config: orgs: no organization configured "
             "(set OPENAI_ADMIN_KEY, or list orgs in the POLLER_CONFIG file)"
         )
+    for warning in plain_http_warnings(settings):
+        _log.warning("%s", warning)
     return settings
+
+
+def _scrub(message: str, secrets: Collection[str]) -> str:
+    """`message` without the secrets being loaded, nor anything shaped like a key: the last
+    guard, for a secret pasted where a validator quotes its input."""
+    return Redactor(secrets)(message)
 
 
 def _walk_secrets(value: Any) -> Iterator[str]:

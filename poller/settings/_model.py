@@ -7,11 +7,12 @@ docs/configuration.md.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from poller.defaults import DEFAULT_BASE_URL, DEFAULT_DEADLETTER_INDEX, DEFAULT_STATE_INDEX
@@ -24,13 +25,17 @@ from poller.settings._sources import (
     ordered_sources,
 )
 from poller.settings._validate import (
+    CaFile,
     Duration,
+    ElasticsearchUrl,
     Frozen,
     IndexName,
     LogFormat,
     LogLevel,
+    OpenAIUrl,
     PositiveDuration,
-    Url,
+    Secret,
+    shown,
     shown_default,
 )
 
@@ -40,12 +45,12 @@ __all__ = ["ElasticsearchSettings", "MetricsSettings", "Settings"]
 class ElasticsearchSettings(Frozen):
     """Where documents go; without `url` they go to the embedded store."""
 
-    url: Url | None = Field(
+    url: ElasticsearchUrl | None = Field(
         default=None,
         description="The Elasticsearch cluster documents are written to; unset, they go to "
         "the embedded store (`store_path`).",
     )
-    api_key: SecretStr | None = Field(
+    api_key: Secret | None = Field(
         default=None,
         description="API key for Elasticsearch (and Kibana): the encoded key, or `id:key`. "
         "Give this or `username` and `password`, not both.",
@@ -55,10 +60,10 @@ class ElasticsearchSettings(Frozen):
         description="User for basic authentication to Elasticsearch (and Kibana); needs "
         "`password`.",
     )
-    password: SecretStr | None = Field(
+    password: Secret | None = Field(
         default=None, description="Password of `username`; needs `username`."
     )
-    ca_certs: Path | None = Field(
+    ca_certs: CaFile | None = Field(
         default=None,
         description="PEM file of the CA certificates that verify the cluster's TLS certificate; "
         "it must exist. Unset, the system's CAs are used.",
@@ -87,13 +92,6 @@ class ElasticsearchSettings(Frozen):
         if self.api_key is not None and self.username is not None:
             raise ValueError("set either api_key or username and password, not both")
         return self
-
-    @field_validator("ca_certs")
-    @classmethod
-    def _ca_file_exists(cls, path: Path | None) -> Path | None:
-        if path is not None and not path.is_file():
-            raise ValueError(f"no such file {str(path)!r}")
-        return path
 
 
 class MetricsSettings(Frozen):
@@ -139,12 +137,12 @@ class Settings(BaseSettings):
             "`$CREDENTIALS_DIRECTORY` (systemd's `LoadCredential=`) when set"
         ),
     )
-    openai_admin_key: SecretStr | None = Field(
+    openai_admin_key: Secret | None = Field(
         default=None,
         description="Admin key (`sk-admin-...`) of the one org called `default`, used only when "
         "`orgs` is empty.",
     )
-    openai_base_url: Url = Field(
+    openai_base_url: OpenAIUrl = Field(
         default=DEFAULT_BASE_URL,
         description="Base URL of OpenAI's API for every org that sets no `base_url`.",
     )
@@ -172,10 +170,25 @@ class Settings(BaseSettings):
             "directory"
         ),
     )
-    kibana_url: Url | None = Field(
+    kibana_url: ElasticsearchUrl | None = Field(
         default=None,
         description="Kibana, where `setup` also imports the dashboards and alert rules; "
         "it authenticates with the Elasticsearch credentials.",
+    )
+    kibana_ca_certs: CaFile | None = Field(
+        default=None,
+        description="PEM file of the CA certificates that verify Kibana's TLS certificate; it "
+        "must exist. Set it when Kibana's certificate comes from another CA than the "
+        "cluster's.",
+        json_schema_extra=shown_default(
+            "`elasticsearch.ca_certs` (unset too: the system's CAs are used)"
+        ),
+    )
+    allow_insecure_http: bool = Field(
+        default=False,
+        description="Send credentials over plain `http://` to OpenAI, Elasticsearch or Kibana "
+        "without a warning, on a network trusted not to read them. Loopback addresses "
+        "(`localhost`, `127.0.0.0/8`, `::1`) never warn.",
     )
     metrics: MetricsSettings = Field(
         default=MetricsSettings(),
@@ -218,13 +231,24 @@ class Settings(BaseSettings):
         """Build the implicit "default" org, and give every org the shared `org_defaults`."""
         return expand_orgs(data) if isinstance(data, dict) else data
 
+    @model_validator(mode="before")
+    @classmethod
+    def _kibana_trusts_the_cluster_cas(cls, data: Any) -> Any:
+        """Kibana usually sits behind the cluster's CA: `kibana_ca_certs` defaults to
+        `elasticsearch.ca_certs`, from whichever source that came."""
+        if not isinstance(data, dict) or data.get("kibana_ca_certs") is not None:
+            return data
+        es = data.get("elasticsearch")
+        ca_certs = es.get("ca_certs") if isinstance(es, Mapping) else getattr(es, "ca_certs", None)
+        return data if ca_certs is None else {**data, "kibana_ca_certs": ca_certs}
+
     @field_validator("orgs")
     @classmethod
     def _unique_org_names(cls, orgs: tuple[OrgSettings, ...]) -> tuple[OrgSettings, ...]:
         seen: set[str] = set()
         for org in orgs:
             if org.name in seen:
-                raise ValueError(f"duplicate org name {org.name!r}")
+                raise ValueError(f"duplicate org name{shown(org.name)}")
             seen.add(org.name)
         return orgs
 

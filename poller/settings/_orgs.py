@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 
 from poller.defaults import DEFAULT_BASE_URL
 from poller.settings._validate import (
@@ -21,13 +21,15 @@ from poller.settings._validate import (
     Duration,
     Frozen,
     Namespace,
+    OpenAIUrl,
     OrgName,
     PositiveDuration,
+    Secret,
     StreamName,
     StreamNames,
-    Url,
     check_group_by,
     shown_default,
+    shown_name,
 )
 from poller.streams import STREAM_NAMES, BucketWidth, StreamKind, StreamSpec, get_stream
 
@@ -197,7 +199,7 @@ class OrgDefaults(Frozen):
         for dim in defaults.group_by or ():
             if dim not in ALL_DIMENSIONS:
                 raise ValueError(
-                    f"group_by: {dim!r} is not a dimension of any stream "
+                    f"group_by:{shown_name(dim)} is not a dimension of any stream "
                     f"(choose from {', '.join(sorted(ALL_DIMENSIONS))})"
                 )
         return defaults
@@ -223,7 +225,7 @@ class OrgSettings(OrgDefaults):
         description="The org's name: in logs, cursors, `--org`, and documents' "
         "`organization.name`.",
     )
-    admin_key: SecretStr = Field(
+    admin_key: Secret = Field(
         description="The org's admin key (`sk-admin-...`).",
         json_schema_extra=shown_default("required, unless `admin_key_credential` is set"),
     )
@@ -232,7 +234,7 @@ class OrgSettings(OrgDefaults):
         description="Name of the file in `secrets_dir` that holds the admin key, read when "
         "`admin_key` is unset: a systemd credential or a key of a mounted Kubernetes secret.",
     )
-    base_url: Url = Field(
+    base_url: OpenAIUrl = Field(
         default=DEFAULT_BASE_URL,
         description="Base URL of OpenAI's API for this org.",
         json_schema_extra=shown_default("`openai_base_url`"),

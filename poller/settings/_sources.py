@@ -29,6 +29,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from poller.errors import ConfigError
+from poller.settings._validate import shown
 
 __all__ = [
     "CONFIG_FIELD",
@@ -53,6 +54,7 @@ INTERFACE_NAMES: Final[dict[str, tuple[str, ...]]] = {
     "ELASTICSEARCH_PASSWORD": ("elasticsearch", "password"),
     "ELASTICSEARCH_CA_CERTS": ("elasticsearch", "ca_certs"),
     "KIBANA_URL": ("kibana_url",),
+    "KIBANA_CA_CERTS": ("kibana_ca_certs",),
 }
 
 
@@ -239,8 +241,8 @@ def _credential(index: int, name: str, secrets_dir: Any) -> str:
     if not secrets_dir:
         raise ConfigError(f"{where}: no secrets directory (set POLLER_SECRETS_DIR)")
     if "/" in name or name in (".", ".."):
-        raise ConfigError(f"{where}: {name!r} must be a file name, not a path")
+        raise ConfigError(f"{where}:{shown(name)} must be a file name, not a path")
     value = _read_secret(Path(secrets_dir), name)
     if value is None:
-        raise ConfigError(f"{where}: no non-empty file {name!r} in {secrets_dir}")
+        raise ConfigError(f"{where}: no non-empty file{shown(name)} in {secrets_dir}")
     return value

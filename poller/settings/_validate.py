@@ -2,7 +2,9 @@
 
 Each annotated type carries a `Syntax`: its name and how an operator writes it, which the
 generated reference (`poller.settings.reference`) shows. Validators never echo a value that may be
-a secret (URLs can carry credentials).
+a secret: a key pasted into the wrong setting must not be printed with the error (`shown`), and
+`Secret` fields note each value loaded, so that `_load` can scrub it from any message
+(`noting_secrets`).
 """
 
 from __future__ import annotations
@@ -10,13 +12,23 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, JsonValue
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    JsonValue,
+    SecretStr,
+)
 from pydantic_settings import NoDecode
 
 from poller.streams import STREAM_NAMES, get_stream
@@ -24,22 +36,28 @@ from poller.streams import STREAM_NAMES, get_stream
 __all__ = [
     "ALL_DIMENSIONS",
     "SHOWN_DEFAULT",
+    "CaFile",
     "Dimensions",
     "Duration",
+    "ElasticsearchUrl",
     "Frozen",
     "IndexName",
     "LogFormat",
     "LogLevel",
     "Namespace",
+    "OpenAIUrl",
     "OrgName",
     "PositiveDuration",
+    "Secret",
     "StreamName",
     "StreamNames",
     "Syntax",
-    "Url",
     "check_group_by",
+    "noting_secrets",
     "parse_duration",
+    "shown",
     "shown_default",
+    "shown_name",
 ]
 
 
@@ -69,6 +87,51 @@ def shown_default(text: str) -> dict[str, JsonValue]:
     return {SHOWN_DEFAULT: text}
 
 
+# A value this long is not echoed: no name or duration needs it, and a pasted password might be.
+_LONGEST_SHOWN: Final = 24
+_KEY_SHAPE: Final = re.compile(r"(?i)\bsk-")
+
+
+def shown(value: object) -> str:
+    """`value` quoted after a space, for an error message; empty when the value is long or
+    shaped like an OpenAI key, since it may be a secret pasted into the wrong setting."""
+    text = repr(value)
+    return "" if len(text) > _LONGEST_SHOWN or _KEY_SHAPE.search(text) else f" {text}"
+
+
+def shown_name(value: object) -> str:
+    """`shown`, for the subject of a sentence: one that cannot be left out."""
+    return shown(value) or " one of the names"
+
+
+_noted_secrets: ContextVar[set[str] | None] = ContextVar("_noted_secrets", default=None)
+
+
+@contextmanager
+def noting_secrets() -> Iterator[set[str]]:
+    """Collects every value given to a `Secret` field while the block validates settings.
+
+    Pydantic validates every field even after one failed, so when an error is raised, the set
+    holds all the secrets being loaded: the error message can be scrubbed of them. (A context
+    variable, because `BaseSettings` takes no validation context.)
+    """
+    noted: set[str] = set()
+    token = _noted_secrets.set(noted)
+    try:
+        yield noted
+    finally:
+        _noted_secrets.reset(token)
+
+
+def _note_secret(value: Any) -> Any:
+    noted = _noted_secrets.get()
+    if noted is not None:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str):
+            noted.add(text)
+    return value
+
+
 _UNIT_SECONDS: Final = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -87,8 +150,9 @@ def parse_duration(value: object) -> timedelta:
     elif _DURATION.fullmatch(text):
         seconds = sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
     else:
-        shown = repr(value)[:40]
-        raise ValueError(f"bad duration {shown}: use seconds or a value like 90s, 5m, 24h, 3d")
+        raise ValueError(
+            f"bad duration{shown(value)}: use seconds or a value like 90s, 5m, 24h, 3d"
+        )
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError("a duration cannot be negative")
     return timedelta(seconds=seconds)
@@ -112,9 +176,27 @@ def _url(value: str) -> str:
     return value.strip().rstrip("/")
 
 
+def _without_credentials(fix: str) -> AfterValidator:
+    """Refuses a URL with a user or password in it, saying which settings take them instead;
+    the URL is not echoed, since the password is in it."""
+
+    def check(url: str) -> str:
+        if "@" in urlsplit(url).netloc:
+            raise ValueError(f"{fix}, not in the URL")
+        return url
+
+    return AfterValidator(check)
+
+
+def _existing_file(path: Path) -> Path:
+    if not path.is_file():
+        raise ValueError(f"no such file {str(path)!r}")
+    return path
+
+
 def _known_stream(name: str) -> str:
     if name not in STREAM_NAMES:
-        raise ValueError(f"unknown stream {name!r} (choose from {', '.join(STREAM_NAMES)})")
+        raise ValueError(f"unknown stream{shown(name)} (choose from {', '.join(STREAM_NAMES)})")
     return name
 
 
@@ -130,7 +212,7 @@ def _namespace(value: str) -> str:
         or len(value.encode()) > 100
     ):
         raise ValueError(
-            f"invalid namespace {value[:110]!r}: use at most 100 lowercase characters, "
+            f"invalid namespace{shown(value)}: use at most 100 lowercase characters, "
             "without '-', spaces or any of \\/*?\"<>|,#:"
         )
     return value
@@ -142,7 +224,7 @@ def _matching(pattern: str, what: str, rule: str) -> Callable[[str], str]:
 
     def check(value: str) -> str:
         if not compiled.fullmatch(value):
-            raise ValueError(f"invalid {what} {value[:70]!r}: {rule}")
+            raise ValueError(f"invalid {what}{shown(value)}: {rule}")
         return value
 
     return check
@@ -186,14 +268,28 @@ PositiveDuration = Annotated[
     AfterValidator(_positive),
     Syntax("duration > 0", "a duration longer than zero"),
 ]
-Url = Annotated[
+_Url = Annotated[
     str,
     AfterValidator(_url),
     Syntax(
         "URL",
-        "`http://` or `https://`, a host, an optional port and path; a trailing `/` is dropped",
+        "`http://` or `https://`, a host, an optional port and path, without a user or password "
+        "(credentials have settings of their own); a trailing `/` is dropped",
     ),
 ]
+OpenAIUrl = Annotated[
+    _Url, _without_credentials("put the admin key in OPENAI_ADMIN_KEY or the org's admin_key")
+]
+# Kibana authenticates with the Elasticsearch credentials too.
+ElasticsearchUrl = Annotated[
+    _Url,
+    _without_credentials(
+        "put the credentials in ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD or "
+        "ELASTICSEARCH_API_KEY"
+    ),
+]
+Secret = Annotated[SecretStr, BeforeValidator(_note_secret)]
+CaFile = Annotated[Path, AfterValidator(_existing_file)]
 StreamName = Annotated[
     str,
     AfterValidator(_known_stream),
@@ -251,6 +347,6 @@ def check_group_by(stream: str, group_by: tuple[str, ...]) -> None:
     for dim in group_by:
         if dim not in usage.dimensions:
             raise ValueError(
-                f"{stream}.group_by: {dim!r} is not a dimension of {stream} "
+                f"{stream}.group_by:{shown_name(dim)} is not a dimension of {stream} "
                 f"(choose from {', '.join(usage.dimensions)})"
             )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import types
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
@@ -23,6 +23,7 @@ from annotated_types import Ge, Le
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
+from poller.settings._env_names import LIST_ENTRY, STREAM_ENTRY, env_name, nested_model
 from poller.settings._model import Settings
 from poller.settings._orgs import OrgDefaults, OrgSettings, StreamSettings
 from poller.settings._sources import CONFIG_FIELD, INTERFACE_NAMES
@@ -34,7 +35,6 @@ __all__ = ["main", "render"]
 REGENERATE = "python -m poller.settings.reference docs/configuration.md"
 
 _ORGS = "orgs[]"
-_STREAM = "<stream>"
 _BUILTIN = "built-in, by stream kind ([below](#built-in-stream-defaults))"
 
 
@@ -71,7 +71,10 @@ over `org_defaults` key by key: what the entry leaves out comes from `org_defaul
 
 In the tables, `orgs[]` stands for each entry of `orgs` and `<stream>` for a stream's name (see
 [Streams](#streams)). Any invalid setting stops every command with one line on stderr that names
-it, and exit code 2.
+it, and exit code 2. What works but is probably a mistake is a warning in the log instead, naming
+the fix: a `POLLER_` variable that is no setting, or one near an unprefixed name
+(`ELASTICSEARCH_USER`), with the nearest setting; credentials sent over plain `http://` to
+another machine than this one (see `allow_insecure_http`). No message shows a secret.
 """
 
 _RESOLUTION = """\
@@ -117,20 +120,7 @@ class _Place:
     @property
     def env_name(self) -> str:
         assert self.env is not None  # noqa: S101 - callers check
-        return "POLLER_" + "__".join(part.upper() for part in self.env)
-
-
-def _nested(annotation: Any) -> tuple[type[BaseModel], str | None] | None:
-    """The model a section field holds, and the key part of its entries ("[]", "<stream>")."""
-    origin, args = get_origin(annotation), get_args(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation, None
-    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
-        inner = _nested(args[0])
-        return None if inner is None else (inner[0], "[]")
-    if origin is Mapping and isinstance(args[1], type) and issubclass(args[1], BaseModel):
-        return args[1], _STREAM
-    return None
+        return env_name(self.env)
 
 
 def _fields(model: type[BaseModel]) -> list[tuple[str, FieldInfo]]:
@@ -145,12 +135,12 @@ def _sections(model: type[BaseModel], place: _Place, description: str) -> Iterat
     rows: list[_Row] = []
     below: list[tuple[type[BaseModel], _Place, str]] = []
     for name, field in _fields(model):
-        nested = _nested(field.annotation)
+        nested = nested_model(field.annotation)
         if nested is None:
             rows.append(_row(model, place.child(name), field))
             continue
         inner, entry = nested
-        if entry == "[]":
+        if entry == LIST_ENTRY:
             inner_place = _Place((*place.keys, name + entry), None)
         else:
             inner_place = place.child(name) if entry is None else place.child(name).child(entry)
@@ -168,7 +158,7 @@ def _section_env(place: _Place) -> str:
         return "Environment: only the whole list, as JSON in `POLLER_ORGS`."
     if place.env is None:
         return "Environment: none of its own; it is part of `POLLER_ORGS`."
-    if place.keys[-1] == _STREAM:
+    if place.keys[-1] == STREAM_ENTRY:
         whole = _Place(place.keys[:-1], place.env[:-1]).env_name
         return (
             f"Environment: all streams at once as JSON in `{whole}`, or each setting below, "
@@ -201,7 +191,7 @@ def _default(model: type[BaseModel], place: _Place, field: FieldInfo) -> str:
     inherits = keys[0] == _ORGS and keys[1] in OrgDefaults.model_fields
     inherited = f"`org_defaults.{'.'.join(keys[1:])}`" if inherits else ""
     if model is StreamSettings:
-        own = f"the org's `defaults.{name}`" if _STREAM in keys else _BUILTIN
+        own = f"the org's `defaults.{name}`" if STREAM_ENTRY in keys else _BUILTIN
         return f"{inherited}, else {own}" if inherited else own
     extra = field.json_schema_extra
     shown = extra.get(SHOWN_DEFAULT) if isinstance(extra, dict) else None
@@ -268,7 +258,7 @@ def _choices(values: Sequence[str]) -> str:
 def _syntaxes(model: type[BaseModel]) -> Iterator[Syntax]:
     """Every `Syntax` in the fields of `model` and of the models below it, repeats included."""
     for field in model.model_fields.values():
-        nested = _nested(field.annotation)
+        nested = nested_model(field.annotation)
         if nested is not None:
             yield from _syntaxes(nested[0])
             continue

@@ -258,7 +258,7 @@ def test_problems_shared_by_every_org_are_counted_once() -> None:
     assert "more" not in str(caught.value)
 
 
-def test_settings_repr_hidesmake_secrets() -> None:
+def test_settings_repr_hides_secrets() -> None:
     settings = load_settings(openai_admin_key=SECRET)
     assert SECRET not in repr(settings)
     assert isinstance(settings, Settings)

@@ -10,7 +10,12 @@ from pydantic import SecretStr, ValidationError
 from settings_files import make_secrets, write_file
 
 from poller.errors import ConfigError
-from poller.settings import DEFAULT_BASE_URL, load_settings, secret_values
+from poller.settings import (
+    DEFAULT_BASE_URL,
+    ElasticsearchSettings,
+    load_settings,
+    secret_values,
+)
 from poller.streams import STREAM_NAMES, BucketWidth
 
 KEY = "sk-admin-unit-test-key-0001"
@@ -114,7 +119,7 @@ def test_keyword_arguments_beat_environment(
     assert settings.elasticsearch.url == "http://kwargs:9200"
 
 
-def test_secrets_dir_alone_suppliesmake_secrets(
+def test_secrets_dir_alone_supplies_secrets(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     secrets = make_secrets(tmp_path, OPENAI_ADMIN_KEY=KEY, ELASTICSEARCH_API_KEY="es-api-key-value")
@@ -250,3 +255,49 @@ def test_state_and_deadletter_indices_are_configurable(monkeypatch: pytest.Monke
     monkeypatch.setenv("POLLER_ELASTICSEARCH__STATE_INDEX", "_State")
     with pytest.raises(ConfigError, match=r"state_index: invalid index name '_State'"):
         load_settings()
+
+
+# --- Kibana's CA certificates ---------------------------------------------------------------------
+
+
+def test_kibana_trusts_the_elasticsearch_cas_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cluster_ca = write_file(tmp_path / "cluster-ca.pem", "cluster")
+    kibana_ca = write_file(tmp_path / "kibana-ca.pem", "kibana")
+    assert load_settings(require_orgs=False).kibana_ca_certs is None
+    monkeypatch.setenv("ELASTICSEARCH_CA_CERTS", str(cluster_ca))
+    assert load_settings(require_orgs=False).kibana_ca_certs == cluster_ca
+    from_file = write_file(tmp_path / "poller.yaml", f"kibana_ca_certs: {kibana_ca}\n")
+    monkeypatch.setenv("POLLER_CONFIG", str(from_file))
+    assert load_settings(require_orgs=False).kibana_ca_certs == kibana_ca
+    monkeypatch.setenv("KIBANA_CA_CERTS", str(cluster_ca))
+    assert load_settings(require_orgs=False).kibana_ca_certs == cluster_ca
+
+
+def test_kibana_ca_certs_from_keyword_arguments_and_the_secrets_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cluster_ca = write_file(tmp_path / "cluster-ca.pem", "cluster")
+    kibana_ca = write_file(tmp_path / "kibana-ca.pem", "kibana")
+    es = ElasticsearchSettings(ca_certs=cluster_ca)
+    assert load_settings(require_orgs=False, elasticsearch=es).kibana_ca_certs == cluster_ca
+    monkeypatch.setenv(
+        "POLLER_SECRETS_DIR", str(make_secrets(tmp_path, KIBANA_CA_CERTS=str(kibana_ca)))
+    )
+    assert load_settings(require_orgs=False, elasticsearch=es).kibana_ca_certs == kibana_ca
+
+
+def test_kibana_ca_certs_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(require_orgs=False, kibana_ca_certs=tmp_path / "missing.pem")
+    assert str(caught.value) == f"config: kibana_ca_certs: no such file '{tmp_path}/missing.pem'"
+
+
+def test_missing_elasticsearch_ca_is_reported_once(tmp_path: Path) -> None:
+    """Inherited by Kibana, the same missing file is one problem, not two."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(require_orgs=False, elasticsearch={"ca_certs": tmp_path / "missing.pem"})
+    assert str(caught.value) == (
+        f"config: elasticsearch.ca_certs: no such file '{tmp_path}/missing.pem'"
+    )
