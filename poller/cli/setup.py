@@ -22,6 +22,7 @@ def setup(settings: Settings, *, dry_run: bool) -> int:
             api_key=es.api_key.get_secret_value() if es.api_key else None,
             username=es.username,
             password=es.password.get_secret_value() if es.password else None,
+            ca_certs=str(settings.kibana_ca_certs) if settings.kibana_ca_certs else None,
         )
     with open_elasticsearch(settings) as sink:
         report = run_setup(
