@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from poller.errors import AuthenticationError, PollerError
+from poller.install import run_setup
 from poller.runtime import open_sink, org_runtime
 from poller.settings import Settings
-from poller.setup import run_setup
 from poller.sinks.elasticsearch import ElasticsearchSink
 
 __all__ = ["doctor"]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from poller.errors import ConfigError
+from poller.install import KibanaAuth, run_setup
 from poller.runtime import open_sink
 from poller.settings import Settings
-from poller.setup import KibanaAuth, run_setup
 from poller.sinks.elasticsearch import ElasticsearchSink
 
 __all__ = ["setup"]
