@@ -10,42 +10,19 @@ runtime reads those files with `poller.assets.load_assets` and never imports thi
 - `_files`: the generated files, drift and writing.
 """
 
-from tools.assets._files import drift, expected_files, generate, render_mappings, stale_files
-from tools.assets._lint import (
-    COMPATIBLE,
-    FieldUse,
-    check_field_uses,
-    field_uses,
-    mapped_uses,
-    runtime_fields,
-)
-from tools.assets._templates import (
-    ALIASES,
-    PRIORITY,
-    component_templates,
-    field_types,
-    ilm_component_templates,
-    ilm_policies,
-    index_templates,
-)
+from tools.assets._files import drift, expected_files, generate
+from tools.assets._lint import FieldUse, check_field_uses, field_uses, runtime_fields
+from tools.assets._templates import ALIASES, PRIORITY, field_types
 
 __all__ = [
     "ALIASES",
-    "COMPATIBLE",
     "PRIORITY",
     "FieldUse",
     "check_field_uses",
-    "component_templates",
     "drift",
     "expected_files",
     "field_types",
     "field_uses",
     "generate",
-    "ilm_component_templates",
-    "ilm_policies",
-    "index_templates",
-    "mapped_uses",
-    "render_mappings",
     "runtime_fields",
-    "stale_files",
 ]

@@ -24,7 +24,7 @@ from tools.assets._templates import (
 from tools.assets.kibana import NDJSON_NAME
 from tools.assets.kibana import build as build_kibana
 
-__all__ = ["drift", "expected_files", "generate", "render_mappings", "stale_files"]
+__all__ = ["drift", "expected_files", "generate"]
 
 _GENERATED_MAPPING_DIRS: Final = ("component_templates", "index_templates", "ilm")
 
@@ -44,7 +44,7 @@ def _kibana_rules(kibana_files: Mapping[str, str]) -> list[RuleAsset]:
     return rules
 
 
-def render_mappings(kibana_files: Mapping[str, str]) -> dict[str, str]:
+def _render_mappings(kibana_files: Mapping[str, str]) -> dict[str, str]:
     """Every generated file under mappings/, by relative path, given the Kibana files.
 
     ValueError when a saved object or rule reads a field the templates cannot serve.
@@ -71,7 +71,7 @@ def render_mappings(kibana_files: Mapping[str, str]) -> dict[str, str]:
 def expected_files() -> dict[Path, str]:
     """Every generated file, by path relative to the checkout's root, with its text."""
     kibana_files = build_kibana()
-    mappings = render_mappings(kibana_files)
+    mappings = _render_mappings(kibana_files)
     out: dict[Path, str] = {}
     for base, generated in (("mappings", mappings), ("kibana", kibana_files)):
         for rel, text in generated.items():
@@ -88,7 +88,7 @@ def _generated_dirs(repo: Path) -> list[Path]:
     return dirs
 
 
-def stale_files(repo: Path, expected: Mapping[Path, str]) -> list[Path]:
+def _stale_files(repo: Path, expected: Mapping[Path, str]) -> list[Path]:
     """Files under the generated directories of `repo` that the generator no longer writes."""
     wanted = {repo / rel for rel in expected}
     return sorted(
@@ -108,7 +108,7 @@ def drift(repo: Path) -> list[Path]:
         for rel, text in expected.items()
         if not (repo / rel).is_file() or (repo / rel).read_text(encoding="utf-8") != text
     ]
-    changed += [path.relative_to(repo) for path in stale_files(repo, expected)]
+    changed += [path.relative_to(repo) for path in _stale_files(repo, expected)]
     return sorted(changed)
 
 
@@ -116,7 +116,7 @@ def generate(repo: Path) -> list[Path]:
     """(Re)write every generated file of the checkout at `repo`; returns the files changed."""
     expected = expected_files()
     changed: list[Path] = []
-    for path in stale_files(repo, expected):
+    for path in _stale_files(repo, expected):
         path.unlink()
         changed.append(path)
     for rel, text in sorted(expected.items()):

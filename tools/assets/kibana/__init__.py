@@ -15,10 +15,10 @@ from tools.assets.kibana._audit import audit_dashboard, audit_search
 from tools.assets.kibana._common import NDJSON_NAME, dumps
 from tools.assets.kibana._costs import costs_dashboard
 from tools.assets.kibana._data_view import data_view
-from tools.assets.kibana._rules import Rule, rules
+from tools.assets.kibana._rules import rules
 from tools.assets.kibana._usage import usage_dashboard
 
-__all__ = ["NDJSON_NAME", "Rule", "build", "rules", "saved_objects"]
+__all__ = ["NDJSON_NAME", "build", "rules", "saved_objects"]
 
 
 def saved_objects() -> list[dict[str, Any]]:

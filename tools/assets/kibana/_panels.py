@@ -21,6 +21,8 @@ Rendered = tuple[dict[str, Any], list[dict[str, str]]]  # a panel, and the refer
 
 
 class Panel(Protocol):
+    """Anything a dashboard can hold: it renders itself at the next free spot of the grid."""
+
     def render(self, panel_id: str, grid: Grid) -> Rendered: ...
 
 
@@ -43,6 +45,8 @@ class Grid:
 
 @dataclass(frozen=True)
 class Markdown:
+    """A text panel without a title: the dashboard's heading and its links to the others."""
+
     text: str
     w: int = 48
     h: int = 5
