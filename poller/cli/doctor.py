@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Protocol
 
 from poller.errors import AuthenticationError, PollerError
+from poller.install import run_setup
 from poller.runtime import open_elasticsearch, open_sink, org_runtime
 from poller.settings import Settings
-from poller.setup import run_setup
 from poller.sinks.elasticsearch import ClusterDiagnostics, ElasticsearchSink
 
 __all__ = ["doctor"]

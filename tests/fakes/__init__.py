@@ -1,1 +1,2 @@
-"""Fakes the unit tests run against: one per seam (the Elasticsearch transport, the sink, the clock)."""
+"""Fakes the unit tests run against, one per seam: the Elasticsearch transport, the sink and
+the clock."""

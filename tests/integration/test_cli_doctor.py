@@ -11,7 +11,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from poller.cli import main
-from poller.setup import run_setup
+from poller.install import run_setup
 from poller.simulator.app import SimulatorApp
 from poller.simulator.organization import build_organization
 from poller.simulator.server import SimulatorServer

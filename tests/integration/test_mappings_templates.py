@@ -21,7 +21,7 @@ from conftest_assets import (
 from elasticsearch import Elasticsearch
 
 from poller.assets import composed_mapping, flatten_mapping
-from poller.setup import run_setup
+from poller.install import run_setup
 from poller.streams import STREAM_NAMES
 
 pytestmark = pytest.mark.integration

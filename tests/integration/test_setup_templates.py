@@ -11,7 +11,7 @@ from conftest_assets import (
 )
 from elasticsearch import Elasticsearch, NotFoundError
 
-from poller.setup import run_setup
+from poller.install import run_setup
 
 pytestmark = pytest.mark.integration
 

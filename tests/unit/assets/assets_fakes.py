@@ -1,4 +1,4 @@
-"""Fakes for `poller.setup`: an in-memory Elasticsearch behind the real client, and a Kibana for
+"""Fakes for `poller.install`: an in-memory Elasticsearch behind the real client, and a Kibana for
 respx. Both answer the way the real servers do where that matters to setup: Elasticsearch 8.15
 adds `lifecycle.enabled` and data stream defaults and echoes settings as strings; Kibana adds
 migration fields, rule defaults and keeps user-added actions.

@@ -1,38 +1,48 @@
-"""The committed assets are exactly what `python -m poller.assets generate` writes, and the copy
-that ships in the wheel (poller/_assets) is identical to the top-level mappings/ and kibana/."""
+"""The committed assets are exactly what `python -m tools.assets` writes, and the copy that ships
+in the wheel (poller/_assets) is identical to the top-level mappings/ and kibana/."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from poller import assets
-from poller.errors import ConfigError
+from tools.assets import drift, expected_files, generate
+from tools.assets.__main__ import main
 
 REPO = Path(__file__).resolve().parents[3]
 
 
 def test_committed_files_equal_a_fresh_generation() -> None:
-    expected = assets.expected_files(REPO)
-    drift = [
-        str(rel)
-        for rel, text in expected.items()
-        if not (REPO / rel).is_file() or (REPO / rel).read_text(encoding="utf-8") != text
-    ]
-    assert drift == [], "run `python -m poller.assets generate` and commit the result"
-    assert assets.stale_files(REPO, expected) == []
+    assert drift(REPO) == [], "run `python -m tools.assets` and commit the result"
 
 
 def test_packaged_copy_mirrors_the_top_level_files() -> None:
-    top = {
-        rel: text
-        for rel, text in assets.expected_files(REPO).items()
-        if rel.parts[0] in ("mappings", "kibana")
-    }
+    top = [rel for rel in expected_files() if rel.parts[0] in ("mappings", "kibana")]
+    assert len(top) == 32 + 11  # 17 components, 13 index templates, 2 policies; ndjson, 10 rules
     for rel in top:
         packaged = REPO / "poller" / "_assets" / rel
         assert packaged.read_text(encoding="utf-8") == (REPO / rel).read_text(encoding="utf-8")
+
+
+def test_generate_rewrites_changed_files_and_removes_stale_ones(tmp_path: Path) -> None:
+    for directory in ("mappings", "kibana", "poller/_assets"):
+        shutil.copytree(REPO / directory, tmp_path / directory)
+    edited = Path("poller/_assets/kibana/rules/spend-spike.json")
+    (tmp_path / edited).write_text("{}\n", encoding="utf-8")
+    stale = Path("mappings/ilm/openai-poller-retired.json")
+    (tmp_path / stale).write_text("{}\n", encoding="utf-8")
+    assert drift(tmp_path) == [stale, edited]
+
+    assert generate(tmp_path) == [tmp_path / stale, tmp_path / edited]
+    assert not (tmp_path / stale).exists()
+    assert (tmp_path / edited).read_text(encoding="utf-8") == (REPO / edited).read_text(
+        encoding="utf-8"
+    )
+    assert drift(tmp_path) == []
+    assert generate(tmp_path) == []
 
 
 def test_loader_reads_the_packaged_copy_and_the_checkout_alike() -> None:
@@ -46,16 +56,22 @@ def test_loader_reads_the_packaged_copy_and_the_checkout_alike() -> None:
         "openai-poller-audit",
     }
     # The optional ILM components are kept apart from the default install set.
-    assert all("@ilm-" in t.name for t in packaged.ilm_component_templates)
+    assert [t.name for t in packaged.ilm_component_templates] == [
+        "openai-poller@ilm-audit",
+        "openai-poller@ilm-metrics",
+    ]
     assert not any("@ilm-" in t.name for t in packaged.component_templates)
     assert packaged.component_templates[0].name == "openai-poller@ecs"
 
 
 def test_loader_names_the_fix_when_assets_are_missing(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"poller\.assets generate"):
+    with pytest.raises(FileNotFoundError, match=r"python -m tools\.assets"):
         assets.load_assets(tmp_path)
 
 
-def test_generate_check_mode_reports_no_drift() -> None:
-    assert assets.main(["generate", "--check"]) == 0
-    assert assets.main(["nonsense"]) == 2
+def test_check_mode_reports_no_drift_and_refuses_unknown_arguments(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--check"]) == 0
+    assert main(["generate"]) == 2
+    assert capsys.readouterr() == ("", "usage: python -m tools.assets [--check]\n")

@@ -10,17 +10,15 @@ from typing import Any
 import pytest
 
 from poller.assets import (
-    ALIASES,
-    PRIORITY,
     RETENTION,
     composed_mapping,
-    field_types,
     flatten_mapping,
     load_assets,
     retention_class,
 )
 from poller.documents import stream_fields
 from poller.streams import STREAM_NAMES
+from tools.assets import ALIASES, PRIORITY, field_types
 
 GOLDEN = Path(__file__).resolve().parents[2] / "fixtures" / "golden"
 ASSETS = load_assets()

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from poller.assets import RuleAsset, load_assets
-from poller.errors import ConfigError
 
 RULES = {rule.slug: rule for rule in load_assets().rules}
 MIXIN = {
@@ -118,13 +117,28 @@ def test_monthly_budget_sums_billed_cost_since_the_month_start() -> None:
     assert (params["timeWindowSize"], params["timeWindowUnit"]) == (32, "d")
 
 
+NOT_A_NUMBER = "rule high-total-tokens: threshold must be a number, not"
+
+
 @pytest.mark.parametrize(
-    "overrides",
-    [{"nope": 1}, {"threshold": "1; DROP"}, {"threshold": True}, {"threshold": math.nan}],
+    ("overrides", "error", "message"),
+    [
+        (
+            {"nope": 1},
+            ValueError,
+            "rule high-total-tokens has no parameter nope (it takes: threshold)",
+        ),
+        ({"threshold": "1; DROP"}, TypeError, f"{NOT_A_NUMBER} '1; DROP'"),
+        ({"threshold": True}, TypeError, f"{NOT_A_NUMBER} True"),
+        ({"threshold": math.nan}, ValueError, f"{NOT_A_NUMBER} nan"),
+    ],
 )
-def test_bad_parameters_are_config_errors(overrides: dict[str, Any]) -> None:
-    with pytest.raises(ConfigError):
+def test_bad_parameters_are_refused(
+    overrides: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as caught:
         RULES["high-total-tokens"].render(overrides)
+    assert str(caught.value) == message
 
 
 def test_rendering_replaces_whole_values_typed_and_parts_as_text() -> None:

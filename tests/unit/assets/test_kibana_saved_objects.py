@@ -8,16 +8,9 @@ from typing import Any
 
 import pytest
 
-from poller.assets import (
-    FieldUse,
-    check_field_uses,
-    composed_mapping,
-    field_uses,
-    flatten_mapping,
-    load_assets,
-    runtime_fields,
-)
+from poller.assets import composed_mapping, flatten_mapping, load_assets
 from poller.streams import STREAM_NAMES
+from tools.assets import FieldUse, check_field_uses, field_uses, runtime_fields
 
 ASSETS = load_assets()
 OBJECTS = ASSETS.saved_objects

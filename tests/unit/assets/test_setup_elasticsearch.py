@@ -9,10 +9,11 @@ import pytest
 from assets_fakes import FakeCluster
 
 from poller.assets import load_assets
-from poller.errors import ConfigError, SinkRejectedError
-from poller.setup import run_setup
+from poller.errors import SinkRejectedError
+from poller.install import SetupOptions, run_setup
 
 DS = "logs-openai.completions-default"
+ILM = SetupOptions(ilm=True)
 OLD, WRITE = f".ds-{DS}-2026.11.01-000001", f".ds-{DS}-2026.11.15-000002"
 
 
@@ -132,14 +133,14 @@ def test_without_a_data_stream_api_plain_indices_are_updated(cluster: FakeCluste
 
 
 def test_ilm_installs_policies_and_their_components(cluster: FakeCluster) -> None:
-    lines = setup_lines(cluster, ilm=True)
+    lines = setup_lines(cluster, options=ILM)
     assert "ilm policy openai-poller-metrics: created" in lines
     assert "component template openai-poller@ilm-audit: created" in lines
     settings = cluster.component_templates["openai-poller@ilm-metrics"]["template"]["settings"]
     assert settings["index"]["lifecycle"]["name"] == "openai-poller-metrics"
     assert cluster.ilm_policies["openai-poller-audit"]["phases"]["delete"]["min_age"] == "730d"
     # Settings come back as strings ("true"); that still counts as unchanged.
-    assert all(line.endswith(": unchanged") for line in setup_lines(cluster, ilm=True))
+    assert all(line.endswith(": unchanged") for line in setup_lines(cluster, options=ILM))
     # Later runs without ILM say the ILM components are still in charge.
     plain = setup_lines(cluster)
     assert any("openai-poller@ilm-metrics: left in place" in line for line in plain)
@@ -147,8 +148,10 @@ def test_ilm_installs_policies_and_their_components(cluster: FakeCluster) -> Non
 
 def test_serverless_has_no_ilm(cluster: FakeCluster) -> None:
     cluster.flavor = "serverless"
-    with pytest.raises(ConfigError, match="serverless"):
-        setup_lines(cluster, ilm=True)
+    with pytest.raises(
+        ValueError, match=r"^Elasticsearch serverless has no ILM: run setup without ILM$"
+    ):
+        setup_lines(cluster, options=ILM)
     assert setup_lines(cluster)  # data stream lifecycle works there
 
 
@@ -175,6 +178,8 @@ def test_refusals_become_poller_errors(cluster: FakeCluster) -> None:
         setup_lines(cluster)
 
 
-def test_nothing_to_do_is_a_config_error() -> None:
-    with pytest.raises(ConfigError):
+def test_nothing_to_do_is_a_value_error() -> None:
+    with pytest.raises(
+        ValueError, match=r"^setup needs an Elasticsearch cluster, a Kibana URL, or both$"
+    ):
         run_setup(es=None, kibana_url=None)

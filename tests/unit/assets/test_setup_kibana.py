@@ -12,10 +12,11 @@ import respx
 from assets_fakes import KIBANA_URL, FakeKibana
 
 from poller.assets import load_assets
-from poller.errors import ConfigError, SinkRejectedError, SinkUnavailableError
-from poller.setup import KibanaAuth, SetupReport, run_setup
+from poller.errors import SinkRejectedError, SinkUnavailableError
+from poller.install import KibanaAuth, SetupOptions, SetupReport, run_setup
 
 ASSETS = load_assets()
+BUDGET_2500 = SetupOptions(rule_parameters={"monthly-budget": {"budget_usd": 2500}})
 
 
 @pytest.fixture
@@ -79,7 +80,7 @@ def test_changed_threshold_updates_the_rule_and_keeps_user_connectors(kibana: Fa
     ]
     stored["actions"][0]["connector_type_id"] = ".slack"
     stored["tags"] = [*stored["tags"], "team:finops"]
-    report = setup(rule_parameters={"monthly-budget": {"budget_usd": 2500}})
+    report = setup(options=BUDGET_2500)
     assert "kibana rule monthly-budget: updated" in report.lines()
     put = next(r for r in kibana.requests if r.method == "PUT")
     body = json.loads(put.content)
@@ -89,7 +90,7 @@ def test_changed_threshold_updates_the_rule_and_keeps_user_connectors(kibana: Fa
         {"group": "query matched", "id": "slack-1", "params": {"message": "hi"}, "uuid": "u1"}
     ]
     assert "team:finops" in body["tags"]
-    assert not setup(rule_parameters={"monthly-budget": {"budget_usd": 2500}}).changed
+    assert not setup(options=BUDGET_2500).changed
 
 
 def test_a_rule_of_another_type_is_replaced(kibana: FakeKibana) -> None:
@@ -113,7 +114,7 @@ def test_an_edited_dashboard_is_imported_alone(kibana: FakeKibana) -> None:
 
 
 def test_space_prefixes_every_path(kibana: FakeKibana) -> None:
-    setup(kibana_space="finance", dry_run=True)
+    setup(options=SetupOptions(kibana_space="finance"), dry_run=True)
     assert all(r.url.path.startswith("/s/finance/api/") for r in kibana.requests)
 
 
@@ -145,24 +146,41 @@ def test_unreachable_and_overloaded_kibana_are_retryable() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "message"),
     [
-        {"kibana_url": "ftp://kibana"},
-        {"rule_parameters": {"no-such-rule": {"x": 1}}},
-        {"rule_parameters": {"monthly-budget": {"budget": 1}}},
-        {"kibana_space": "../admin"},
-        {"kibana_url": "kibana.example:5601"},
-        {"kibana_auth": KibanaAuth(api_key="a:b", ca_certs="/nonexistent/ca.pem")},
+        ({"kibana_url": "ftp://kibana"}, "KIBANA_URL must be an http(s) URL, not 'ftp://kibana'"),
+        (
+            {"options": SetupOptions(rule_parameters={"no-such-rule": {"x": 1}})},
+            "no rule no-such-rule; rules are: admin-key-created, failed-login-burst, ",
+        ),
+        (
+            {"options": SetupOptions(rule_parameters={"monthly-budget": {"budget": 1}})},
+            "rule monthly-budget has no parameter budget (it takes: budget_usd)",
+        ),
+        ({"options": SetupOptions(kibana_space="../admin")}, "invalid Kibana space id '../admin'"),
+        (
+            {"kibana_url": "kibana.example:5601"},
+            "KIBANA_URL must be an http(s) URL, not 'kibana.example:5601'",
+        ),
+        (
+            {"kibana_auth": KibanaAuth(api_key="a:b", ca_certs="/nonexistent/ca.pem")},
+            "cannot read the Kibana CA bundle /nonexistent/ca.pem: ",
+        ),
     ],
 )
-def test_bad_arguments_are_config_errors(kwargs: dict[str, object]) -> None:
+def test_bad_arguments_are_value_errors(kwargs: dict[str, object], message: str) -> None:
     arguments: dict[str, object] = {"es": None, "kibana_url": KIBANA_URL, **kwargs}
-    with pytest.raises(ConfigError):
+    with pytest.raises(ValueError) as caught:
         run_setup(**arguments)  # type: ignore[arg-type]
+    assert str(caught.value).startswith(message)
 
 
 def test_auth_needs_one_way_to_log_in() -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(
+        ValueError, match=r"^give Kibana either an API key or a username and password$"
+    ):
         KibanaAuth(api_key="a:b", username="u", password="p")
-    with pytest.raises(ConfigError):
+    with pytest.raises(
+        ValueError, match=r"^a Kibana username needs a password, and a password a username$"
+    ):
         KibanaAuth(username="u")
