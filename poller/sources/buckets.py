@@ -6,19 +6,22 @@ so an interrupted run (a crash, SIGTERM, an outage) resumes after the last ackno
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 
-from poller.client.api import AdminClient
 from poller.client.models import UsagePage
 from poller.coverage import Coverage, Segment
 from poller.documents import MappingContext, map_costs_result, map_usage_result
 from poller.documents.model import Document
 from poller.pipeline import Batch
+from poller.settings import StreamConfig
+from poller.sources._base import BackfillWindow, OrgAccess, seconds
+from poller.sources.plans import backfill_segments, cycle_segments
 from poller.state import StreamState
-from poller.streams import COSTS_MAX_LIMIT, MAX_LIMIT
+from poller.streams import COSTS_MAX_LIMIT, MAX_LIMIT, BucketWidth, StreamKind
 
-__all__ = ["BucketSource"]
+__all__ = ["BucketSource", "backfill_source", "cycle_source"]
 
 Plan = Callable[[Coverage], list[Segment]]
 
@@ -27,29 +30,33 @@ Plan = Callable[[Coverage], list[Segment]]
 class BucketSource:
     """One usage stream, or costs, of one org. `plan` picks the segments from the coverage."""
 
-    org: str
+    access: OrgAccess
     stream: str
-    client: AdminClient
-    context: MappingContext
     plan: Plan
     group_by: tuple[str, ...]
-    filters: Mapping[str, Sequence[str] | bool] | None = None
+
+    @property
+    def org(self) -> str:
+        return self.access.org
 
     def batches(self, state: StreamState) -> Iterator[Batch]:
-        for segment in self.plan(state.coverage):
-            yield from self._segment(segment)
+        segments = self.plan(state.coverage)
+        if not segments:
+            return
+        context = self.access.mapping()  # one names snapshot for the whole run
+        for segment in segments:
+            yield from self._segment(context, segment)
 
-    def _segment(self, segment: Segment) -> Iterator[Batch]:
-        context = replace(self.context, bucket_width=segment.width, group_by=self.group_by)
+    def _segment(self, base: MappingContext, segment: Segment) -> Iterator[Batch]:
+        context = replace(base, bucket_width=segment.width, group_by=self.group_by)
         limit = COSTS_MAX_LIMIT if self.stream == "costs" else MAX_LIMIT[segment.width]
-        pages = self.client.usage_pages(
+        pages = self.access.client.usage_pages(
             self.stream,
             start_time=segment.start,
             end_time=segment.end,
             bucket_width=segment.width,
             group_by=self.group_by,
             limit=limit,
-            filters=self.filters,
         )
         covered_until = segment.start
         for page in pages:
@@ -82,3 +89,50 @@ def _cover(segment: Segment) -> Callable[[StreamState], StreamState]:
         return replace(state, coverage=state.coverage.add(segment))
 
     return advance
+
+
+def cycle_source(access: OrgAccess, stream: StreamConfig, now: int) -> BucketSource:
+    """One daemon cycle: the settlement window again, then on from where coverage ends."""
+    plan = partial(
+        cycle_segments,
+        now=now,
+        width=stream.bucket_width,
+        initial_interval=seconds(stream.initial_interval),
+        grace=seconds(stream.settlement_grace),
+        settlement_window=seconds(stream.settlement_window),
+    )
+    return BucketSource(access, stream.name, plan, stream.group_by)
+
+
+@dataclass(frozen=True)
+class _BackfillPlan:
+    window: BackfillWindow
+    width: BucketWidth | None
+    grace: int
+    settlement_window: int
+
+    def __call__(self, coverage: Coverage) -> list[Segment]:
+        # Re-read what may still be revised: the window before now, and the window before
+        # the newest collected bucket (which may be older than now when the daemon is off).
+        now = self.window.now
+        newest = min(now, coverage.end if coverage.end is not None else now)
+        return backfill_segments(
+            coverage,
+            since=self.window.since,
+            until=self.window.until,
+            now=now,
+            grace=self.grace,
+            width=self.width,
+            reread_from=newest - self.settlement_window,
+        )
+
+
+def backfill_source(
+    access: OrgAccess, stream: StreamConfig, window: BackfillWindow
+) -> BucketSource:
+    """The gaps of the window, and the covered buckets that may still be revised."""
+    width = BucketWidth.DAY if stream.spec.kind is StreamKind.COSTS else window.width
+    plan = _BackfillPlan(
+        window, width, seconds(stream.settlement_grace), seconds(stream.settlement_window)
+    )
+    return BucketSource(access, stream.name, plan, stream.group_by)
