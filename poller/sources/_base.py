@@ -10,7 +10,7 @@ from poller.client.api import AdminClient
 from poller.documents import MappingContext, Names
 from poller.streams import BucketWidth
 
-__all__ = ["BackfillWindow", "NamesSource", "OrgAccess", "seconds"]
+__all__ = ["BackfillWindow", "NamesSource", "OrgAccess", "OrgSource", "seconds"]
 
 
 class NamesSource(Protocol):
@@ -35,6 +35,17 @@ class OrgAccess:
 
     def mapping(self) -> MappingContext:
         return replace(self.context, names=self.names.snapshot())
+
+
+@dataclass(frozen=True)
+class OrgSource:
+    """The part every source shares: the org it fetches from (`pipeline.Source.org`)."""
+
+    access: OrgAccess
+
+    @property
+    def org(self) -> str:
+        return self.access.org
 
 
 @dataclass(frozen=True)

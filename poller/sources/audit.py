@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from poller.documents import map_audit_log
 from poller.pipeline import Batch
 from poller.settings import StreamConfig
-from poller.sources._base import BackfillWindow, OrgAccess, seconds
+from poller.sources._base import BackfillWindow, OrgAccess, OrgSource, seconds
 from poller.state import StreamState
 
 __all__ = ["AuditSource", "AuditWindow", "CycleAudit", "backfill_source", "cycle_source"]
@@ -33,14 +33,9 @@ class AuditWindow:
 
 
 @dataclass(frozen=True)
-class AuditSource:
-    access: OrgAccess
+class AuditSource(OrgSource):
     window: AuditWindow
     stream: str = "audit"
-
-    @property
-    def org(self) -> str:
-        return self.access.org
 
     def batches(self, state: StreamState) -> Iterator[Batch]:
         newest: int | None = None
@@ -67,19 +62,14 @@ def _high_water(mark: int) -> Callable[[StreamState], StreamState]:
 
 
 @dataclass(frozen=True)
-class CycleAudit:
+class CycleAudit(OrgSource):
     """A daemon cycle's audit source: its window depends on the saved high-water mark. The
     first window reaches back `initial_interval`; later ones overlap the mark by `overlap`."""
 
-    access: OrgAccess
     now: int
     initial_interval: int
     overlap: int
     stream: str = "audit"
-
-    @property
-    def org(self) -> str:
-        return self.access.org
 
     def batches(self, state: StreamState) -> Iterator[Batch]:
         if state.high_water is None:

@@ -16,7 +16,7 @@ from poller.documents import MappingContext, map_costs_result, map_usage_result
 from poller.documents.model import Document
 from poller.pipeline import Batch
 from poller.settings import StreamConfig
-from poller.sources._base import BackfillWindow, OrgAccess, seconds
+from poller.sources._base import BackfillWindow, OrgAccess, OrgSource, seconds
 from poller.sources.plans import backfill_segments, cycle_segments
 from poller.state import StreamState
 from poller.streams import COSTS_MAX_LIMIT, MAX_LIMIT, BucketWidth, StreamKind
@@ -27,17 +27,12 @@ Plan = Callable[[Coverage], list[Segment]]
 
 
 @dataclass(frozen=True)
-class BucketSource:
+class BucketSource(OrgSource):
     """One usage stream, or costs, of one org. `plan` picks the segments from the coverage."""
 
-    access: OrgAccess
     stream: str
     plan: Plan
     group_by: tuple[str, ...]
-
-    @property
-    def org(self) -> str:
-        return self.access.org
 
     def batches(self, state: StreamState) -> Iterator[Batch]:
         segments = self.plan(state.coverage)

@@ -14,7 +14,7 @@ from poller.coverage import align_down
 from poller.documents import map_rate_limit
 from poller.pipeline import Batch
 from poller.settings import StreamConfig
-from poller.sources._base import BackfillWindow, OrgAccess, seconds
+from poller.sources._base import BackfillWindow, OrgAccess, OrgSource, seconds
 from poller.state import StreamState
 from poller.streams import BucketWidth
 
@@ -22,14 +22,9 @@ __all__ = ["RateLimitSource", "backfill_source", "cycle_source", "slot_start"]
 
 
 @dataclass(frozen=True)
-class RateLimitSource:
-    access: OrgAccess
+class RateLimitSource(OrgSource):
     slot_start: int
     stream: str = "rate_limits"
-
-    @property
-    def org(self) -> str:
-        return self.access.org
 
     def batches(self, state: StreamState) -> Iterator[Batch]:
         client, context = self.access.client, self.access.context
