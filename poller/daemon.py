@@ -58,22 +58,25 @@ class _StreamJob:
     metrics: Metrics
     stop: threading.Event
     on_done: Callable[[], None]
+    clock: Callable[[], float] = time.time
 
     def __call__(self) -> None:
-        org, name, metrics = self.access.org, self.stream.name, self.metrics
-        started = time.time()
+        org, name, metrics, clock = self.access.org, self.stream.name, self.metrics, self.clock
+        started = clock()
         try:
-            result = cycle(self.access, self.stream, self.sink, now=int(started), stop=self.stop)
+            result = cycle(
+                self.access, self.stream, self.sink, now=int(started), stop=self.stop, clock=clock
+            )
         finally:
-            metrics.observe_cycle(org, name, time.time() - started)
+            metrics.observe_cycle(org, name, clock() - started)
             self.on_done()
         if result.error is not None:
-            metrics.mark_error(org, name)
+            metrics.mark_error(org, name, at=clock())
         elif result.report is not None:
             metrics.on_write(org, name, result.report.written)
-            metrics.mark_success(org, name)
+            metrics.mark_success(org, name, at=clock())
             if result.report.state.position is not None:
-                metrics.set_lag(org, name, time.time() - result.report.state.position)
+                metrics.set_lag(org, name, clock() - result.report.state.position)
 
 
 class _FirstCycles:
