@@ -6,13 +6,15 @@ so an interrupted run (a crash, SIGTERM, an outage) resumes after the last ackno
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import Any
 
-from poller.client.models import UsagePage
+from poller.client.models import UsageBucket, UsagePage
 from poller.coverage import Coverage, Segment
 from poller.documents import MappingContext, map_costs_result, map_usage_result
+from poller.documents.fields import NAME_FIELDS
 from poller.documents.model import Document
 from poller.pipeline import Batch
 from poller.settings import StreamConfig
@@ -35,15 +37,11 @@ class BucketSource(OrgSource):
     group_by: tuple[str, ...]
 
     def batches(self, state: StreamState) -> Iterator[Batch]:
-        segments = self.plan(state.coverage)
-        if not segments:
-            return
-        context = self.access.mapping()  # one names snapshot for the whole run
-        for segment in segments:
+        context = _RunContext(self.access)
+        for segment in self.plan(state.coverage):
             yield from self._segment(context, segment)
 
-    def _segment(self, base: MappingContext, segment: Segment) -> Iterator[Batch]:
-        context = replace(base, bucket_width=segment.width, group_by=self.group_by)
+    def _segment(self, run: _RunContext, segment: Segment) -> Iterator[Batch]:
         limit = COSTS_MAX_LIMIT if self.stream == "costs" else MAX_LIMIT[segment.width]
         pages = self.access.client.usage_pages(
             self.stream,
@@ -55,7 +53,7 @@ class BucketSource(OrgSource):
         )
         covered_until = segment.start
         for page in pages:
-            documents = self._documents(context, page)
+            documents = self._documents(run, segment.width, page)
             page_end = min(max((b.end_time for b in page.data), default=covered_until), segment.end)
             if page_end <= covered_until:
                 yield Batch(documents)
@@ -64,19 +62,41 @@ class BucketSource(OrgSource):
             covered_until = page_end
             yield Batch(documents, advance=_cover(covered))
 
-    def _documents(self, context: MappingContext, page: UsagePage) -> list[Document]:
+    def _documents(self, run: _RunContext, width: BucketWidth, page: UsagePage) -> list[Document]:
+        rows = [(bucket, result.api_dict()) for bucket in page.data for result in bucket.results]
+        if not rows:
+            return []
+        context = replace(run.context(rows), bucket_width=width, group_by=self.group_by)
         documents: list[Document] = []
-        for bucket in page.data:
-            for result in bucket.results:
-                data = result.api_dict()
-                if self.stream == "costs":
-                    doc = map_costs_result(context, bucket.start_time, bucket.end_time, data)
-                else:
-                    doc = map_usage_result(
-                        context, self.stream, bucket.start_time, bucket.end_time, data
-                    )
-                documents.append(doc)
+        for bucket, data in rows:
+            if self.stream == "costs":
+                doc = map_costs_result(context, bucket.start_time, bucket.end_time, data)
+            else:
+                doc = map_usage_result(
+                    context, self.stream, bucket.start_time, bucket.end_time, data
+                )
+            documents.append(doc)
         return documents
+
+
+class _RunContext:
+    """One run's mapping context. Its names are one snapshot, taken before the first result
+    that carries a project, user or key id is mapped: mapping never lists the directory, and
+    a run that maps no such id (nothing due, ungrouped results, a key OpenAI refuses at the
+    first page) does not list it either."""
+
+    def __init__(self, access: OrgAccess) -> None:
+        self._access = access
+        self._context = access.context
+        self._named = False
+
+    def context(self, rows: Sequence[tuple[UsageBucket, Mapping[str, Any]]]) -> MappingContext:
+        if not self._named and any(
+            isinstance(data.get(dimension), str) for _, data in rows for dimension in NAME_FIELDS
+        ):
+            self._context = self._access.mapping()
+            self._named = True
+        return self._context
 
 
 def _cover(segment: Segment) -> Callable[[StreamState], StreamState]:

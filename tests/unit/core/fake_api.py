@@ -16,11 +16,11 @@ from poller.sources import OrgAccess
 from poller.streams import BucketWidth
 
 
-def usage_page(*buckets: tuple[int, int, int]) -> UsagePage:
+def usage_page(*buckets: tuple[int, int, int], project: str | None = "p1") -> UsagePage:
     """A completions page of `(start, end, results)` buckets; each result is one request of
-    project p1."""
+    `project` (None: ungrouped)."""
     result = {"object": "organization.usage.completions.result", "input_tokens": 2,
-              "output_tokens": 1, "num_model_requests": 1, "project_id": "p1"}
+              "output_tokens": 1, "num_model_requests": 1, "project_id": project}
     data = [
         {"object": "bucket", "start_time": start, "end_time": end, "results": [result] * results}
         for start, end, results in buckets

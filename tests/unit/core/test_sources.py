@@ -110,6 +110,16 @@ def test_nothing_to_fetch_takes_no_names_snapshot() -> None:
     assert (names.snapshots, client.calls) == (0, [])
 
 
+def test_results_without_ids_to_name_take_no_names_snapshot() -> None:
+    """Like a lookup before it: the directory is listed only for an id it would name."""
+    names = FakeNames()
+    client = FakeClient(usage=[[usage_page((T0, T0 + H, 2), project=None), usage_page()]])
+    sink = RecordingSink()
+    _run(_bucket_source(client, Segment(T0, T0 + H, HOUR), names=names), sink)
+    assert names.snapshots == 0
+    assert [d.source["openai"]["base"].get("project_name") for d in sink.documents] == [None] * 2
+
+
 def test_a_cycle_rereads_the_settlement_window_then_goes_on_to_now_minus_grace() -> None:
     client = FakeClient()
     sink = RecordingSink(states={"acme/completions": StreamState(
