@@ -25,10 +25,10 @@ from elasticsearch import Elasticsearch
 
 from bench.simserver import KEY
 from poller.collect import backfill_org
-from poller.documents.model import Document
+from poller.documents.model import Document, Rejected
 from poller.runtime import OrgRuntime, org_runtime
 from poller.settings import OrgSettings, load_settings
-from poller.sinks.base import WriteReport
+from poller.sinks.base import REJECTED_STATUS, DeadLetter, WriteReport
 from poller.sinks.es_client import Compat8Transport
 from poller.sources import BackfillWindow
 from poller.streams import BucketWidth
@@ -177,6 +177,10 @@ class MemorySink:
         if self.keep:
             self.documents.extend(documents)
         return WriteReport(created=len(documents))
+
+    def reject(self, items: Sequence[Rejected]) -> tuple[DeadLetter, ...]:
+        return tuple(DeadLetter(i.doc.doc_id, i.doc.data_stream, REJECTED_STATUS, i.reason)
+                     for i in items)
 
     def load_state(self, key: str) -> Mapping[str, Any] | None:
         return self.states.get(key)
