@@ -62,6 +62,7 @@ from poller.documents.model import Document
 from poller.pipeline import run_source
 from poller.sinks import SqliteSink, timestamp_millis
 from poller.sinks.elasticsearch import ElasticsearchSink, EsConnection, EsIndices
+from poller.sources import BackfillWindow, backfill_source
 from poller.streams import MAX_LIMIT, USAGE_ENDPOINTS, BucketWidth
 
 TARGET = 0.8
@@ -194,8 +195,8 @@ class ReadAhead:
 def _read_ahead(rt: Any, sink: Any, stream: str, *, since: int, until: int,
                 width: BucketWidth) -> Backfill:
     started, cpu = time.perf_counter(), time.process_time()
-    source = rt.backfill_source(rt.settings.stream(stream), since=since, until=until,
-                                width=width, now=NOW)
+    window = BackfillWindow(since, until, NOW, width)
+    source = backfill_source(rt.access, rt.settings.stream(stream), window)
     documents = run_source(ReadAhead(source), sink).written.total
     return Backfill(documents, time.perf_counter() - started, time.process_time() - cpu)
 

@@ -68,7 +68,6 @@ def run_source(
     *,
     stop: threading.Event | None = None,
     clock: Callable[[], float] = time.time,
-    on_batch: Callable[[WriteReport], None] | None = None,
 ) -> RunReport:
     """Drain `source` into `sink`, committing state after each acknowledged batch.
 
@@ -87,8 +86,6 @@ def run_source(
             sink.save_state(key, state.to_json())
             written += report
             count += 1
-            if on_batch is not None:
-                on_batch(report)
             if stop is not None and stop.is_set():
                 log.info("stop requested: %s/%s stopped after a committed batch",
                          source.org, source.stream)

@@ -41,6 +41,11 @@ __all__ = ["Job", "Scheduler", "build_scheduler", "run_until_signal"]
 log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# A process-directed signal may land in any thread that does not block it (the kernel picks a
+# running job's thread while the main one sleeps), and Python runs its handler only in the main
+# thread, once that wakes. The scheduler's loop sleeps until the next due job (minutes), so it
+# never sleeps longer than this: a SIGTERM is seen within a second, wherever it landed.
+SIGNAL_POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,11 @@ class Scheduler(BlockingScheduler):  # type: ignore[misc]  # apscheduler is unty
     def wait_for_jobs(self, deadline: float, give_up: threading.Event) -> bool:
         """True once no job runs; False at `deadline` (monotonic) or when `give_up` is set."""
         return self._jobs.wait_idle(deadline, give_up)
+
+    def _process_jobs(self) -> float:
+        """APScheduler's round of due jobs; returns how long its loop may sleep."""
+        wait: float | None = super()._process_jobs()
+        return SIGNAL_POLL_SECONDS if wait is None else min(wait, SIGNAL_POLL_SECONDS)
 
 
 def _log_event(event: Any) -> None:

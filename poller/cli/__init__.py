@@ -47,72 +47,43 @@ def _settings(*, require_orgs: bool) -> Settings:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .run import run_daemon
+    from poller.daemon import run_daemon
 
-    settings = _settings(require_orgs=True)
-    _check_elasticsearch(settings)
-    return run_daemon(settings)
-
-
-def _check_elasticsearch(settings: Settings) -> None:
-    """Before the daemon starts: credentials Elasticsearch refuses, a failed TLS handshake or a
-    server that is not Elasticsearch end it with one line (exit 1), since no cycle could ever
-    succeed. An unreachable cluster does not: the daemon starts, stays unready, and every
-    cycle tries again (a cluster restarting, or started after the poller)."""
-    from poller.errors import SinkUnavailableError
-    from poller.runtime import check_sink, open_sink
-
-    if settings.elasticsearch.url is None or not settings.orgs or not settings.orgs[0].streams:
-        return
-    org = settings.orgs[0]
-    with open_sink(settings) as sink:
-        try:
-            check_sink(sink, org.name, org.streams[0])
-        except SinkUnavailableError as exc:
-            logging.getLogger("poller.cli").warning("%s; starting anyway, each cycle retries", exc)
+    return run_daemon(_settings(require_orgs=True))
 
 
 def _backfill(args: argparse.Namespace) -> int:
     from poller.runtime import open_sink
 
-    from .backfill import backfill, backfill_request
+    from .backfill import backfill_request, run_backfill
 
     settings = _settings(require_orgs=True)
     request = backfill_request(settings, args, now=int(time.time()))
     with open_sink(settings) as sink:
-        return backfill(request, sink)
+        return run_backfill(request, sink)
 
 
 def _status(args: argparse.Namespace) -> int:
     from poller.runtime import open_sink
 
-    from .status import status
+    from .status import StatusRequest, status
 
     settings = _settings(require_orgs=False)
+    request = StatusRequest(now=time.time(), as_json=args.json)
     with open_sink(settings) as sink:
-        return status(settings, sink, args, now=time.time())
+        return status(settings, sink, request)
 
 
 def _report(args: argparse.Namespace) -> int:
     from poller.runtime import open_sink
 
-    from .report import report
+    from .report import report, report_request
 
     settings = _settings(require_orgs=False)
     namespace = settings.orgs[0].namespace if settings.orgs else "default"
-    now = int(time.time())
-    _check_window(args.since, args.until, now=now)  # before the sink: bad input opens nothing
-    with open_sink(settings) as sink:
-        return report(sink.reader(), args, namespace=namespace, now=now)
-
-
-def _check_window(since: str | None, until: str | None, *, now: int) -> None:
-    from .when import parse_when
-
-    start = parse_when(since, now=now, flag="--since") if since else None
-    end = parse_when(until, now=now, flag="--until") if until else None
-    if start is not None and end is not None and start >= end:
-        raise ConfigError(f"--since must be before --until (got {since!r} .. {until!r})")
+    request = report_request(args, namespace=namespace, now=int(time.time()))
+    with open_sink(settings) as sink:  # after the request: bad input opens nothing
+        return report(sink.reader(), request)
 
 
 def _setup(args: argparse.Namespace) -> int:
@@ -134,9 +105,22 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from poller.simulator.server import run_from_args
+    from poller.simulator.server import SimulatorOptions, serve
 
-    return run_from_args(args)
+    options = SimulatorOptions(
+        port=args.port,
+        host=args.host,
+        seed=args.seed,
+        size=args.size,
+        admin_key=args.admin_key,
+        settle_seconds=args.settle_seconds,
+        faults=args.faults,
+        rate_limit=args.rate_limit,
+    )
+    try:
+        return serve(options)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

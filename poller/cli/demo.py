@@ -5,23 +5,26 @@ Needs no key and no network: the simulator listens on 127.0.0.1 with a demo key.
 
 from __future__ import annotations
 
-import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+from poller.collect import BackfillRequest
 from poller.settings import load_settings
 from poller.simulator.app import SimulatorApp
 from poller.simulator.organization import build_organization
 from poller.simulator.server import SimulatorServer
 from poller.sinks.sqlite import SqliteSink
+from poller.sources import BackfillWindow
 
-from .backfill import backfill, backfill_request
-from .report import report
+from .backfill import run_backfill
+from .report import ReportRequest, report
 
 __all__ = ["demo"]
 
 DEMO_KEY = "sk-admin-demo"
 DEMO_STORE = Path("openai-poller-demo.sqlite3")
+DEMO_DAYS = 7
 
 
 def demo(*, now: int) -> int:
@@ -33,12 +36,12 @@ def demo(*, now: int) -> int:
             orgs=[{"name": "demo", "admin_key": DEMO_KEY, "base_url": server.base_url}],
             store_path=DEMO_STORE,
         )
+        since = now - DEMO_DAYS * 86400
+        window = BackfillWindow(since, now, now)
+        jobs = tuple((o, o.streams) for o in settings.orgs)
         with SqliteSink(str(DEMO_STORE)) as sink:
-            args = argparse.Namespace(
-                since="7d", until=None, streams=None, bucket_width="auto", org=None
-            )
-            code = backfill(backfill_request(settings, args, now=now), sink)
+            code = run_backfill(BackfillRequest(window, jobs), sink)
             if code:
                 return code
-            report_args = argparse.Namespace(since="7d", until=None, by=None, json=False)
-            return report(sink.reader(), report_args, namespace="default", now=now)
+            start = datetime.fromtimestamp(since, tz=UTC)
+            return report(sink.reader(), ReportRequest("default", start=start))

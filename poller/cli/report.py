@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,12 +12,13 @@ from rich.console import Console
 from rich.table import Table
 
 from poller.documents.fields import NAME_FIELDS
+from poller.errors import ConfigError
 from poller.sinks import SinkReader, Sums
 from poller.streams import USAGE_ENDPOINTS
 
 from .when import parse_when
 
-__all__ = ["build_report", "report"]
+__all__ = ["ReportRequest", "build_report", "report", "report_request"]
 
 _COUNTS = {
     name: tuple(m for m in endpoint.metrics if m in endpoint.required_metrics)
@@ -86,12 +88,33 @@ def _row(sums: Sums, *, named: bool) -> dict[str, Any]:
             **{f.rsplit(".", 1)[1]: v for f, v in sums.values.items()}}
 
 
-def report(reader: SinkReader, args: argparse.Namespace, *, namespace: str, now: int) -> int:
+@dataclass(frozen=True)
+class ReportRequest:
+    """`report`: sums of `namespace`'s documents in `[start, end)` (open ends: None)."""
+
+    namespace: str
+    by: str = "openai.base.model"
+    start: datetime | None = None
+    end: datetime | None = None
+    as_json: bool = False
+
+
+def report_request(args: argparse.Namespace, *, namespace: str, now: int) -> ReportRequest:
+    """The validated request; built before the sink is opened, so bad input opens nothing."""
     start = _when(args.since, now, "--since")
     end = _when(args.until, now, "--until")
+    if start is not None and end is not None and start >= end:
+        raise ConfigError(f"--since must be before --until (got {args.since!r} .. {args.until!r})")
     by = args.by or "openai.base.model"
-    data = build_report(reader, namespace=namespace, by=by, start=start, end=end)
-    if args.json:
+    return ReportRequest(namespace, by, start, end, as_json=args.json)
+
+
+def report(reader: SinkReader, request: ReportRequest) -> int:
+    by = request.by
+    data = build_report(
+        reader, namespace=request.namespace, by=by, start=request.start, end=request.end
+    )
+    if request.as_json:
         print(json.dumps(data, indent=2, default=float))
         return 0
     console = Console()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +14,15 @@ from poller.settings import Settings
 from poller.sinks import Sink
 from poller.state import StreamState, state_key
 
-__all__ = ["status", "status_rows"]
+__all__ = ["StatusRequest", "status", "status_rows"]
+
+
+@dataclass(frozen=True)
+class StatusRequest:
+    """`status [--json]` as of `now` (Unix seconds)."""
+
+    now: float
+    as_json: bool = False
 
 
 def status_rows(settings: Settings, sink: Sink, *, now: float) -> list[dict[str, Any]]:
@@ -35,9 +43,9 @@ def status_rows(settings: Settings, sink: Sink, *, now: float) -> list[dict[str,
     return rows
 
 
-def status(settings: Settings, sink: Sink, args: argparse.Namespace, *, now: float) -> int:
-    rows = status_rows(settings, sink, now=now)
-    if args.json:
+def status(settings: Settings, sink: Sink, request: StatusRequest) -> int:
+    rows = status_rows(settings, sink, now=request.now)
+    if request.as_json:
         print(json.dumps(rows, indent=2))
         return 0
     table = Table(title="openai-poller status")

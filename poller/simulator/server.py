@@ -7,22 +7,27 @@ simulator's record is `/_sim/stats`, and a line per request would drown a drill'
 
 from __future__ import annotations
 
-import argparse
 import math
 import signal
 import socketserver
 import threading
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.types import WSGIApplication
 
-from poller.errors import ConfigError
 from poller.simulator.app import SimulatorApp
 from poller.simulator.faults import FaultPlan
 from poller.simulator.organization import build_organization
 
-__all__ = ["SimulatorServer", "ThreadingWSGIServer", "run_from_args"]
+__all__ = [
+    "SimulatorOptions",
+    "SimulatorServer",
+    "ThreadingWSGIServer",
+    "serve",
+    "simulator_app",
+]
 
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
@@ -109,24 +114,41 @@ class SimulatorServer:
         self.stop()
 
 
-def run_from_args(args: argparse.Namespace) -> int:
-    """`openai-poller simulate`: serve until SIGTERM or SIGINT, then exit 0.
+@dataclass(frozen=True)
+class SimulatorOptions:
+    """What `openai-poller simulate` serves. Its fields are the command's flags, and the
+    ValueErrors of `serve` name them as the flags, since that command is their one front."""
 
-    Bad flags raise ConfigError, which the CLI prints as one line and exits 2. The stop signals
-    are blocked (in every thread) and taken with `sigwait`, so no handler runs mid-request and a
-    second Ctrl-C during shutdown is swallowed instead of turning a clean stop into an error.
+    port: int
+    host: str = "127.0.0.1"
+    seed: int = 1
+    size: str = "medium"  # small, medium or large
+    admin_key: str = "sk-admin-demo"
+    settle_seconds: float = 600.0
+    faults: str = ""
+    rate_limit: float = 0.0
+
+
+def serve(options: SimulatorOptions) -> int:
+    """Serve until SIGTERM or SIGINT, then return 0. Bad options, or an address it cannot
+    listen on, raise ValueError before anything is served.
+
+    The stop signals are blocked (in every thread) and taken with `sigwait`, so no handler runs
+    mid-request and a second Ctrl-C during shutdown is swallowed instead of turning a clean
+    stop into an error.
     """
-    app = _app_from_args(args)
+    app = simulator_app(options)
     previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)  # inherited by threads
     try:
-        server = SimulatorServer(app, host=args.host, port=args.port)
+        server = SimulatorServer(app, host=options.host, port=options.port)
         try:
             server.start()
         except OSError as error:
-            raise ConfigError(
-                f"cannot listen on {args.host}:{args.port}: {error.strerror or error}"
+            raise ValueError(
+                f"cannot listen on {options.host}:{options.port}: {error.strerror or error}"
             ) from None
-        line = f"simulator listening on {server.base_url} (seed {args.seed}, size {args.size})"
+        line = (f"simulator listening on {server.base_url} "
+                f"(seed {options.seed}, size {options.size})")
         print(line, flush=True)  # noqa: T201 - the command's one line of output
         signal.sigwait(_STOP_SIGNALS)
         server.stop()
@@ -137,20 +159,27 @@ def run_from_args(args: argparse.Namespace) -> int:
     return 0
 
 
-def _app_from_args(args: argparse.Namespace) -> SimulatorApp:
+def simulator_app(options: SimulatorOptions) -> SimulatorApp:
+    """The app `options` describe; ValueError for a bad one."""
     try:
-        faults = FaultPlan.parse(args.faults)
+        faults = FaultPlan.parse(options.faults)
     except ValueError as error:
-        raise ConfigError(f"--faults: {error}") from None
-    if not 0 <= args.port <= 65535:
-        raise ConfigError(f"--port must be between 0 and 65535, got {args.port}")
-    if not (math.isfinite(args.rate_limit) and args.rate_limit >= 0):
-        raise ConfigError(f"--rate-limit must be 0 (off) or a positive RPM, got {args.rate_limit}")
-    if not (math.isfinite(args.settle_seconds) and args.settle_seconds >= 0):
-        raise ConfigError(f"--settle-seconds must be >= 0, got {args.settle_seconds}")
-    if not args.admin_key:
-        raise ConfigError("--admin-key must not be empty")
-    org = build_organization(args.seed, args.size, args.settle_seconds)
+        raise ValueError(f"--faults: {error}") from None
+    if not 0 <= options.port <= 65535:
+        raise ValueError(f"--port must be between 0 and 65535, got {options.port}")
+    if not (math.isfinite(options.rate_limit) and options.rate_limit >= 0):
+        raise ValueError(
+            f"--rate-limit must be 0 (off) or a positive RPM, got {options.rate_limit}"
+        )
+    if not (math.isfinite(options.settle_seconds) and options.settle_seconds >= 0):
+        raise ValueError(f"--settle-seconds must be >= 0, got {options.settle_seconds}")
+    if not options.admin_key:
+        raise ValueError("--admin-key must not be empty")
+    org = build_organization(options.seed, options.size, options.settle_seconds)
     return SimulatorApp(
-        org, admin_key=args.admin_key, faults=faults, seed=args.seed, rate_limit_rpm=args.rate_limit
+        org,
+        admin_key=options.admin_key,
+        faults=faults,
+        seed=options.seed,
+        rate_limit_rpm=options.rate_limit,
     )

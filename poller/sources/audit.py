@@ -4,6 +4,8 @@ The API's order is undocumented, so the source never resumes from a page cursor.
 window `[high_water - overlap, now)` every cycle; documents keyed by audit id make the overlap
 harmless. The high-water mark moves only in the batch after the window's last page, i.e. only
 once every event of the window has been acknowledged: a crash mid-window re-reads the window.
+
+Audit documents carry no directory names, so these sources take no names snapshot.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
-from poller.client.api import AdminClient
-from poller.documents import MappingContext, map_audit_log
+from poller.documents import map_audit_log
 from poller.pipeline import Batch
+from poller.settings import StreamConfig
+from poller.sources._base import BackfillWindow, OrgAccess, OrgSource, seconds
 from poller.state import StreamState
 
-__all__ = ["AuditSource", "AuditWindow"]
+__all__ = ["AuditSource", "AuditWindow", "CycleAudit", "backfill_source", "cycle_source"]
 
 
 @dataclass(frozen=True)
@@ -30,20 +33,18 @@ class AuditWindow:
 
 
 @dataclass(frozen=True)
-class AuditSource:
-    org: str
-    client: AdminClient
-    context: MappingContext
+class AuditSource(OrgSource):
     window: AuditWindow
     stream: str = "audit"
 
     def batches(self, state: StreamState) -> Iterator[Batch]:
         newest: int | None = None
-        pages = self.client.audit_log_pages(
+        context = self.access.context
+        pages = self.access.client.audit_log_pages(
             effective_at={"gte": self.window.gte, "lt": self.window.lt}, limit=100
         )
         for page in pages:
-            documents = [map_audit_log(self.context, log.api_dict()) for log in page.data]
+            documents = [map_audit_log(context, log.api_dict()) for log in page.data]
             for log in page.data:
                 newest = log.effective_at if newest is None else max(newest, log.effective_at)
             yield Batch(documents)
@@ -58,3 +59,33 @@ def _high_water(mark: int) -> Callable[[StreamState], StreamState]:
         return replace(state, high_water=mark if old is None else max(old, mark))
 
     return advance
+
+
+@dataclass(frozen=True)
+class CycleAudit(OrgSource):
+    """A daemon cycle's audit source: its window depends on the saved high-water mark. The
+    first window reaches back `initial_interval`; later ones overlap the mark by `overlap`."""
+
+    now: int
+    initial_interval: int
+    overlap: int
+    stream: str = "audit"
+
+    def batches(self, state: StreamState) -> Iterator[Batch]:
+        if state.high_water is None:
+            start = self.now - self.initial_interval
+        else:
+            start = state.high_water - self.overlap
+        return AuditSource(self.access, AuditWindow(start, self.now)).batches(state)
+
+
+def cycle_source(access: OrgAccess, stream: StreamConfig, now: int) -> CycleAudit:
+    return CycleAudit(access, now, seconds(stream.initial_interval), seconds(stream.overlap))
+
+
+def backfill_source(
+    access: OrgAccess, stream: StreamConfig, window: BackfillWindow
+) -> AuditSource:
+    """The window up to now; it sets the high-water mark only when the stream has none yet."""
+    lt = min(window.until, window.now)
+    return AuditSource(access, AuditWindow(window.since, lt, move_high_water=False))

@@ -8,52 +8,52 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any
 
-from poller.client.api import AdminClient
-from poller.client.models import UsagePage
+from poller.client.models import UsageBucket, UsagePage
 from poller.coverage import Coverage, Segment
 from poller.documents import MappingContext, map_costs_result, map_usage_result
+from poller.documents.fields import NAME_FIELDS
 from poller.documents.model import Document
 from poller.pipeline import Batch
+from poller.settings import StreamConfig
+from poller.sources._base import BackfillWindow, OrgAccess, OrgSource, seconds
+from poller.sources.plans import backfill_segments, cycle_segments
 from poller.state import StreamState
-from poller.streams import COSTS_MAX_LIMIT, MAX_LIMIT
+from poller.streams import COSTS_MAX_LIMIT, MAX_LIMIT, BucketWidth, StreamKind
 
-__all__ = ["BucketSource"]
+__all__ = ["BucketSource", "backfill_source", "cycle_source"]
 
 Plan = Callable[[Coverage], list[Segment]]
 
 
 @dataclass(frozen=True)
-class BucketSource:
+class BucketSource(OrgSource):
     """One usage stream, or costs, of one org. `plan` picks the segments from the coverage."""
 
-    org: str
     stream: str
-    client: AdminClient
-    context: MappingContext
     plan: Plan
     group_by: tuple[str, ...]
-    filters: Mapping[str, Sequence[str] | bool] | None = None
 
     def batches(self, state: StreamState) -> Iterator[Batch]:
+        context = _RunContext(self.access)
         for segment in self.plan(state.coverage):
-            yield from self._segment(segment)
+            yield from self._segment(context, segment)
 
-    def _segment(self, segment: Segment) -> Iterator[Batch]:
-        context = replace(self.context, bucket_width=segment.width, group_by=self.group_by)
+    def _segment(self, run: _RunContext, segment: Segment) -> Iterator[Batch]:
         limit = COSTS_MAX_LIMIT if self.stream == "costs" else MAX_LIMIT[segment.width]
-        pages = self.client.usage_pages(
+        pages = self.access.client.usage_pages(
             self.stream,
             start_time=segment.start,
             end_time=segment.end,
             bucket_width=segment.width,
             group_by=self.group_by,
             limit=limit,
-            filters=self.filters,
         )
         covered_until = segment.start
         for page in pages:
-            documents = self._documents(context, page)
+            documents = self._documents(run, segment.width, page)
             page_end = min(max((b.end_time for b in page.data), default=covered_until), segment.end)
             if page_end <= covered_until:
                 yield Batch(documents)
@@ -62,19 +62,41 @@ class BucketSource:
             covered_until = page_end
             yield Batch(documents, advance=_cover(covered))
 
-    def _documents(self, context: MappingContext, page: UsagePage) -> list[Document]:
+    def _documents(self, run: _RunContext, width: BucketWidth, page: UsagePage) -> list[Document]:
+        rows = [(bucket, result.api_dict()) for bucket in page.data for result in bucket.results]
+        if not rows:
+            return []
+        context = replace(run.context(rows), bucket_width=width, group_by=self.group_by)
         documents: list[Document] = []
-        for bucket in page.data:
-            for result in bucket.results:
-                data = result.api_dict()
-                if self.stream == "costs":
-                    doc = map_costs_result(context, bucket.start_time, bucket.end_time, data)
-                else:
-                    doc = map_usage_result(
-                        context, self.stream, bucket.start_time, bucket.end_time, data
-                    )
-                documents.append(doc)
+        for bucket, data in rows:
+            if self.stream == "costs":
+                doc = map_costs_result(context, bucket.start_time, bucket.end_time, data)
+            else:
+                doc = map_usage_result(
+                    context, self.stream, bucket.start_time, bucket.end_time, data
+                )
+            documents.append(doc)
         return documents
+
+
+class _RunContext:
+    """One run's mapping context. Its names are one snapshot, taken before the first result
+    that carries a project, user or key id is mapped: mapping never lists the directory, and
+    a run that maps no such id (nothing due, ungrouped results, a key OpenAI refuses at the
+    first page) does not list it either."""
+
+    def __init__(self, access: OrgAccess) -> None:
+        self._access = access
+        self._context = access.context
+        self._named = False
+
+    def context(self, rows: Sequence[tuple[UsageBucket, Mapping[str, Any]]]) -> MappingContext:
+        if not self._named and any(
+            isinstance(data.get(dimension), str) for _, data in rows for dimension in NAME_FIELDS
+        ):
+            self._context = self._access.mapping()
+            self._named = True
+        return self._context
 
 
 def _cover(segment: Segment) -> Callable[[StreamState], StreamState]:
@@ -82,3 +104,50 @@ def _cover(segment: Segment) -> Callable[[StreamState], StreamState]:
         return replace(state, coverage=state.coverage.add(segment))
 
     return advance
+
+
+def cycle_source(access: OrgAccess, stream: StreamConfig, now: int) -> BucketSource:
+    """One daemon cycle: the settlement window again, then on from where coverage ends."""
+    plan = partial(
+        cycle_segments,
+        now=now,
+        width=stream.bucket_width,
+        initial_interval=seconds(stream.initial_interval),
+        grace=seconds(stream.settlement_grace),
+        settlement_window=seconds(stream.settlement_window),
+    )
+    return BucketSource(access, stream.name, plan, stream.group_by)
+
+
+@dataclass(frozen=True)
+class _BackfillPlan:
+    window: BackfillWindow
+    width: BucketWidth | None
+    grace: int
+    settlement_window: int
+
+    def __call__(self, coverage: Coverage) -> list[Segment]:
+        # Re-read what may still be revised: the window before now, and the window before
+        # the newest collected bucket (which may be older than now when the daemon is off).
+        now = self.window.now
+        newest = min(now, coverage.end if coverage.end is not None else now)
+        return backfill_segments(
+            coverage,
+            since=self.window.since,
+            until=self.window.until,
+            now=now,
+            grace=self.grace,
+            width=self.width,
+            reread_from=newest - self.settlement_window,
+        )
+
+
+def backfill_source(
+    access: OrgAccess, stream: StreamConfig, window: BackfillWindow
+) -> BucketSource:
+    """The gaps of the window, and the covered buckets that may still be revised."""
+    width = BucketWidth.DAY if stream.spec.kind is StreamKind.COSTS else window.width
+    plan = _BackfillPlan(
+        window, width, seconds(stream.settlement_grace), seconds(stream.settlement_window)
+    )
+    return BucketSource(access, stream.name, plan, stream.group_by)

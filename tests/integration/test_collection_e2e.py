@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
+from poller.collect import backfill_org, cycle
 from poller.coverage import Coverage
-from poller.pipeline import run_source
 from poller.runtime import OrgRuntime, org_runtime
 from poller.settings import load_settings
 from poller.simulator.app import SimulatorApp
@@ -29,6 +29,7 @@ from poller.simulator.organization import Organization, build_organization
 from poller.simulator.server import SimulatorServer
 from poller.sinks import SqliteSink
 from poller.sinks.elasticsearch import ElasticsearchSink, EsConnection, EsCredentials, EsIndices
+from poller.sources import BackfillWindow
 from poller.sources.plans import backfill_segments
 from poller.streams import BUCKET_SECONDS, STREAM_NAMES, USAGE_ENDPOINTS
 
@@ -66,15 +67,13 @@ def poller_org(base_url: str, namespace: str) -> Iterator[OrgRuntime]:
         yield rt
 
 
-def backfill_all(rt: OrgRuntime, sink: Any, now: int) -> dict[str, int]:
-    """Backfill every stream; return documents created per stream."""
-    created: dict[str, int] = {}
-    for name in STREAM_NAMES:
-        source = rt.backfill_source(
-            rt.settings.stream(name), since=now - DAYS * 86400, until=now, width=None, now=now
-        )
-        created[name] = run_source(source, sink).written.created
-    return created
+def backfill_all(rt: OrgRuntime, sink: Any, window: BackfillWindow) -> dict[str, int]:
+    """Backfill every stream, as `openai-poller backfill` does; return documents created per
+    stream."""
+    result = backfill_org(rt, sink, STREAM_NAMES, window)
+    assert (result.failures, result.interrupted) == (0, False)
+    assert [r.stream for r in result.streams] == list(STREAM_NAMES)
+    return {r.stream: r.written.created for r in result.streams}
 
 
 def truth(org: Organization, now: int, at: float) -> dict[str, Any]:
@@ -128,26 +127,22 @@ def assert_sink_equals(reader: Any, namespace: str, expected: dict[str, Any]) ->
 
 def scenario(sink: Any, reader: Any, namespace: str, refresh: Any) -> None:
     clock = Clock(NOW)
+    window = BackfillWindow(since=NOW - DAYS * 86400, until=NOW, now=NOW)
     with simulated(clock) as (org, base_url), poller_org(base_url, namespace) as rt:
-        backfill_all(rt, sink, NOW)
+        backfill_all(rt, sink, window)
         refresh()
         partial = truth(org, NOW, NOW)
         assert_sink_equals(reader, namespace, partial)
         assert sum(partial["completions"][1].values()) > 0
 
-        again = backfill_all(rt, sink, NOW)
+        again = backfill_all(rt, sink, window)
         refresh()
         assert again == dict.fromkeys(STREAM_NAMES, 0)
         assert_sink_equals(reader, namespace, partial)
 
         # One hour later everything in the window has settled; the window ends where it did.
         clock.now = NOW + 3600
-        for name in STREAM_NAMES:
-            source = rt.backfill_source(
-                rt.settings.stream(name), since=NOW - DAYS * 86400, until=NOW - GRACE,
-                width=None, now=NOW + 3600,
-            )
-            run_source(source, sink)
+        backfill_all(rt, sink, BackfillWindow(window.since, until=NOW - GRACE, now=NOW + 3600))
         refresh()
         settled = truth(org, NOW, math.inf)
         settled["rate_limits"] *= 2  # a snapshot stream: the new hour is a second snapshot
@@ -197,8 +192,10 @@ def test_daemon_cycles_apply_late_revisions_in_place(tmp_path: Any) -> None:
             for at in (NOW, NOW + 600, NOW + 3600):
                 clock.now = at
                 for name in ("completions", "web_search_calls"):
-                    report = run_source(rt.cycle_source(rt.settings.stream(name), at), sink)
-                    updated += report.written.updated
+                    result = cycle(rt.access, rt.settings.stream(name), sink, now=at)
+                    assert result.report is not None, result.error
+                    assert (result.error, result.report.stopped) == (None, False)
+                    updated += result.written.updated
         assert updated > 0  # late data really was revised
         for name in ("completions", "web_search_calls"):
             state = StreamState.from_json(sink.load_state(state_key("e2e", name)))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any, cast
 
+import pytest
+
 from poller.client.api import AdminClient
 from poller.client.directory import Project, ProjectApiKey, User
 from poller.directory import DirectoryCache
@@ -53,12 +55,28 @@ def _cache(fake: FakeDirectory, clock: Clock, ttl: float = 60) -> DirectoryCache
 
 
 def test_names_of_projects_users_and_keys() -> None:
-    cache = _cache(FakeDirectory(), Clock())
-    assert cache.project_name("proj_1") == "Alpha"
-    assert cache.user_email("user_1") == "ada@example.com"
-    assert cache.api_key_name("key_1") == "ci"
-    assert cache.project_name("proj_unknown") is None
-    assert [p.id for p in cache.projects()] == ["proj_1"]
+    names = _cache(FakeDirectory(), Clock()).snapshot()
+    assert names.project_name("proj_1") == "Alpha"
+    assert names.user_email("user_1") == "ada@example.com"
+    assert names.api_key_name("key_1") == "ci"
+    assert names.project_name("proj_unknown") is None
+    assert [p.id for p in names.projects] == ["proj_1"]
+    assert names.taken_at == 1000.0
+
+
+def test_a_snapshot_keeps_its_names_when_the_cache_refreshes() -> None:
+    fake, clock = FakeDirectory(), Clock()
+    cache = _cache(fake, clock, ttl=60)
+    before = cache.snapshot()
+    fake.project_name = "Alpha (renamed)"
+    clock.now += 60
+    after = cache.snapshot()
+    assert (before.project_name("proj_1"), after.project_name("proj_1")) == (
+        "Alpha", "Alpha (renamed)"
+    )
+    assert fake.calls == 2
+    with pytest.raises(TypeError):
+        before.project_names["proj_1"] = "changed"  # type: ignore[index]
 
 
 def test_other_threads_wait_for_the_first_load_instead_of_going_on_without_names() -> None:
@@ -66,10 +84,14 @@ def test_other_threads_wait_for_the_first_load_instead_of_going_on_without_names
     fake.gate.clear()
     cache = _cache(fake, clock)
     answers: dict[str, Any] = {}
-    first = threading.Thread(target=lambda: answers.update(a=cache.project_name("proj_1")))
+
+    def lookup(who: str) -> None:
+        answers[who] = cache.snapshot().project_name("proj_1")
+
+    first = threading.Thread(target=lookup, args=("a",))
     first.start()
     assert fake.entered.wait(10)  # the first lookup is loading the directory
-    second = threading.Thread(target=lambda: answers.update(b=cache.project_name("proj_1")))
+    second = threading.Thread(target=lookup, args=("b",))
     second.start()
     second.join(0.2)
     assert second.is_alive()  # waiting for the names, not answering None
@@ -83,23 +105,23 @@ def test_other_threads_wait_for_the_first_load_instead_of_going_on_without_names
 def test_a_stale_cache_is_refreshed_after_the_ttl() -> None:
     fake, clock = FakeDirectory(), Clock()
     cache = _cache(fake, clock, ttl=60)
-    assert cache.project_name("proj_1") == "Alpha"
+    assert cache.snapshot().project_name("proj_1") == "Alpha"
     fake.project_name = "Alpha (renamed)"
     clock.now += 59
-    assert cache.project_name("proj_1") == "Alpha"
+    assert cache.snapshot().project_name("proj_1") == "Alpha"
     clock.now += 1
-    assert cache.project_name("proj_1") == "Alpha (renamed)"
+    assert cache.snapshot().project_name("proj_1") == "Alpha (renamed)"
     assert fake.calls == 2
 
 
 def test_a_failed_refresh_keeps_the_names_and_waits_a_ttl_before_trying_again() -> None:
     fake, clock = FakeDirectory(), Clock()
     cache = _cache(fake, clock, ttl=60)
-    assert cache.project_name("proj_1") == "Alpha"
+    assert cache.snapshot().project_name("proj_1") == "Alpha"
     fake.fail = True
     clock.now += 60
-    assert cache.project_name("proj_1") == "Alpha"
-    assert cache.project_name("proj_1") == "Alpha"
+    assert cache.snapshot().project_name("proj_1") == "Alpha"
+    assert cache.snapshot().project_name("proj_1") == "Alpha"
     assert fake.calls == 2  # not once per lookup
 
 
@@ -107,9 +129,9 @@ def test_a_failed_first_load_answers_none_and_is_not_retried_at_every_lookup() -
     fake, clock = FakeDirectory(), Clock()
     fake.fail = True
     cache = _cache(fake, clock, ttl=60)
-    assert cache.project_name("proj_1") is None
-    assert cache.user_email("user_1") is None
+    assert cache.snapshot().project_name("proj_1") is None
+    assert cache.snapshot().user_email("user_1") is None
     assert fake.calls == 1
     fake.fail = False
     clock.now += 60
-    assert cache.project_name("proj_1") == "Alpha"
+    assert cache.snapshot().project_name("proj_1") == "Alpha"

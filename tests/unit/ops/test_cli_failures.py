@@ -7,20 +7,20 @@ from __future__ import annotations
 import argparse
 import logging
 import socket
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from fakes import RecordingSink
 
-import poller.cli.backfill as backfill_module
 import poller.cli.doctor as doctor_module
-from poller import cli, runtime
-from poller.cli.backfill import backfill, backfill_request
-from poller.documents.model import Document
+from poller import cli, collect, daemon
+from poller.cli.backfill import backfill_request, run_backfill
+from poller.cli.report import report_request
 from poller.errors import (
     AuthenticationError,
     ConfigError,
@@ -28,40 +28,10 @@ from poller.errors import (
     SinkUnavailableError,
 )
 from poller.settings import Settings, load_settings
-from poller.sinks import SqliteSink, WriteReport
+from poller.sinks import SqliteSink
 from poller.sinks.elasticsearch import Backoff, ElasticsearchSink, EsConnection, EsCredentials
 
 NOW = 1_790_000_000
-
-
-@dataclass
-class RecordingSink:
-    """A sink whose `load_state` raises `error` (when set) and that records every call."""
-
-    error: Exception | None = None
-    calls: list[str] = field(default_factory=list)
-
-    def write(self, documents: Sequence[Document]) -> WriteReport:
-        self.calls.append("write")
-        return WriteReport()
-
-    def load_state(self, key: str) -> Mapping[str, Any] | None:
-        self.calls.append(f"load_state {key}")
-        if self.error is not None:
-            raise self.error
-        return None
-
-    def save_state(self, key: str, state: Mapping[str, Any]) -> None:
-        self.calls.append(f"save_state {key}")
-
-    def close(self) -> None:
-        self.calls.append("close")
-
-    def __enter__(self) -> RecordingSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -88,10 +58,10 @@ def test_backfill_reads_the_sink_once_before_anything_else(
     def never(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("no source may run when the sink cannot be read")
 
-    monkeypatch.setattr(backfill_module, "run_source", never)
-    sink = RecordingSink(error=error)
+    monkeypatch.setattr(collect, "run_source", never)
+    sink = RecordingSink(load_error=error)
     with pytest.raises(type(error)) as caught:
-        backfill(_request(), sink)
+        run_backfill(_request(), sink)
     assert caught.value is error
     assert sink.calls == ["load_state default/completions"]
 
@@ -111,9 +81,9 @@ def test_a_failure_every_stream_would_meet_ends_the_backfill_at_once(
         ran.append(source.stream)
         raise error
 
-    monkeypatch.setattr(backfill_module, "run_source", failing)
+    monkeypatch.setattr(collect, "run_source", failing)
     with pytest.raises(type(error)):
-        backfill(_request("completions,embeddings,costs"), RecordingSink())
+        run_backfill(_request("completions,embeddings,costs"), RecordingSink())
     assert ran == ["completions"]
     assert capsys.readouterr().err == ""  # main prints the one line, not backfill
 
@@ -129,8 +99,8 @@ def test_a_stream_specific_failure_lets_the_other_streams_run(
         ran.append(source.stream)
         raise ServerError("HTTP 500", method="GET", url="u", status=500, retry_after=None)
 
-    monkeypatch.setattr(backfill_module, "run_source", flaky)
-    assert backfill(_request("completions,costs"), RecordingSink()) == 1
+    monkeypatch.setattr(collect, "run_source", flaky)
+    assert run_backfill(_request("completions,costs"), RecordingSink()) == 1
     assert ran == ["completions", "costs"]
     assert capsys.readouterr().err.splitlines()[-1] == (
         "backfill: 0 created, 0 updated, 0 unchanged, 0 dead-lettered; 2 stream(s) failed"
@@ -157,10 +127,10 @@ def test_the_daemon_does_not_start_against_an_elasticsearch_that_refuses_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     refused = SinkRejectedError("Elasticsearch refused reading state: HTTP 401")
-    sink = RecordingSink(error=refused)
-    monkeypatch.setattr(runtime, "open_sink", lambda settings: sink)
+    sink = RecordingSink(load_error=refused)
+    monkeypatch.setattr(daemon, "open_sink", lambda settings: sink)
     with pytest.raises(SinkRejectedError) as caught:
-        cli._check_elasticsearch(_es_settings())
+        daemon.check_elasticsearch(_es_settings())
     assert caught.value is refused
     assert sink.calls == ["load_state default/completions", "close"]
 
@@ -168,10 +138,10 @@ def test_the_daemon_does_not_start_against_an_elasticsearch_that_refuses_it(
 def test_the_daemon_starts_while_elasticsearch_is_unreachable(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    sink = RecordingSink(error=SinkUnavailableError("Elasticsearch at x is unreachable"))
-    monkeypatch.setattr(runtime, "open_sink", lambda settings: sink)
+    sink = RecordingSink(load_error=SinkUnavailableError("Elasticsearch at x is unreachable"))
+    monkeypatch.setattr(daemon, "open_sink", lambda settings: sink)
     with caplog.at_level(logging.WARNING):
-        cli._check_elasticsearch(_es_settings())
+        daemon.check_elasticsearch(_es_settings())
     assert [r.getMessage() for r in caplog.records] == [
         "Elasticsearch at x is unreachable; starting anyway, each cycle retries"
     ]
@@ -184,8 +154,8 @@ def test_the_embedded_store_needs_no_check_before_the_daemon(
     def never(settings: Settings) -> Any:
         raise AssertionError("no sink is opened for the check without ELASTICSEARCH_URL")
 
-    monkeypatch.setattr(runtime, "open_sink", never)
-    cli._check_elasticsearch(_settings())
+    monkeypatch.setattr(daemon, "open_sink", never)
+    daemon.check_elasticsearch(_settings())
 
 
 # --- report: the window is checked before the sink is opened ---------------------------------
@@ -200,15 +170,26 @@ def test_the_embedded_store_needs_no_check_before_the_daemon(
 )
 def test_report_window_errors(since: str, until: str | None, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        cli._check_window(since, until, now=NOW)
+        report_request(_report_args(since, until), namespace="default", now=NOW)
     assert message in str(caught.value)
 
 
-def test_report_window_accepts_a_window_and_open_ends() -> None:
-    cli._check_window("2d", "1d", now=NOW)
-    cli._check_window(None, "1d", now=NOW)
-    cli._check_window("2d", None, now=NOW)
-    cli._check_window(None, None, now=NOW)
+def _report_args(since: str | None, until: str | None) -> argparse.Namespace:
+    return argparse.Namespace(since=since, until=until, by=None, json=False)
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "window"),
+    [("2d", "1d", (NOW - 2 * 86400, NOW - 86400)), (None, "1d", (None, NOW - 86400)),
+     ("2d", None, (NOW - 2 * 86400, None)), (None, None, (None, None))],
+)
+def test_report_window_accepts_a_window_and_open_ends(
+    since: str | None, until: str | None, window: tuple[int | None, int | None]
+) -> None:
+    request = report_request(_report_args(since, until), namespace="acme", now=NOW)
+    got = tuple(None if t is None else int(t.timestamp()) for t in (request.start, request.end))
+    assert got == window
+    assert (request.namespace, request.by, request.as_json) == ("acme", "openai.base.model", False)
 
 
 def test_report_with_a_bad_window_creates_no_store(

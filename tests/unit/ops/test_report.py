@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from poller.cli.report import build_report, report
+from poller.cli.report import ReportRequest, build_report, report
 from poller.documents.model import Document
 from poller.sinks import SinkReader
 from poller.sinks.sqlite import SqliteSink
@@ -73,8 +72,7 @@ def _build(reader: SinkReader, by: str) -> dict[str, Any]:
 
 
 def _run(reader: SinkReader, by: str, *, as_json: bool) -> int:
-    args = argparse.Namespace(since=None, until=None, by=by, json=as_json)
-    return report(reader, args, namespace="default", now=1_800_000_000)
+    return report(reader, ReportRequest("default", by=by, as_json=as_json))
 
 
 def _cells(text: str) -> list[list[str]]:

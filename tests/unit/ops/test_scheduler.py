@@ -85,6 +85,30 @@ def test_jobs_run_at_once_and_a_signal_stops_them(signum: int) -> None:
     assert signal.getsignal(signum) is previous
 
 
+def test_a_signal_that_lands_in_another_thread_still_stops_the_scheduler() -> None:
+    """The kernel may hand a process-directed SIGTERM to a job's thread while the main thread
+    sleeps until the next due job (an hour here); only the main thread runs the handler."""
+    stop, started = threading.Event(), threading.Event()
+    default = signal.getsignal(signal.SIGTERM)
+
+    def job() -> None:
+        started.set()
+
+    def sender() -> None:
+        started.wait(WAIT)
+        deadline = time.monotonic() + WAIT
+        while signal.getsignal(signal.SIGTERM) is default and time.monotonic() < deadline:
+            time.sleep(0.005)
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)  # this thread, not main
+
+    scheduler = build_scheduler([Job("usage", job, 3600)], stop)
+    threading.Thread(target=sender, daemon=True).start()
+    began = time.monotonic()
+    assert run_until_signal(scheduler, stop, timeout=WAIT)
+    assert time.monotonic() - began < 5.0
+    assert stop.is_set()
+
+
 def test_job_errors_are_logged_once_with_the_exception(caplog: pytest.LogCaptureFixture) -> None:
     stop, failed = threading.Event(), threading.Event()
 

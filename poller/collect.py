@@ -1,0 +1,212 @@
+"""What collecting does when something fails: one daemon cycle of a stream, and a backfill.
+
+How far a failure reaches decides what happens next (`PollerError.scope`, see
+`poller.errors`). A stream-scoped error is recorded on its stream (`run_source` saves it as the
+stream's `last_error`) and the other streams go on. An org-scoped error (OpenAI refusing the
+key, the sink unreachable or refusing) would meet every stream alike, so a backfill stops with
+that one error instead of one identical error per stream; the cursor stays at the last
+acknowledged batch, and running again resumes there. A daemon cycle is one stream's job: it
+records any failure and the next cycle tries again. `StopRequested` (SIGTERM during a retry
+wait) is no failure: the run ends and nothing is recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import reduce
+from operator import add
+from types import FrameType
+from typing import Protocol
+
+from poller.errors import PollerError, StopRequested
+from poller.pipeline import RunReport, run_source
+from poller.runtime import OrgRuntime, check_sink, org_runtime
+from poller.settings import OrgSettings, StreamConfig
+from poller.sinks import Sink, WriteReport
+from poller.sources import BackfillWindow, OrgAccess, backfill_source, cycle_source
+
+__all__ = [
+    "BackfillProgress",
+    "BackfillRequest",
+    "BackfillResult",
+    "StreamResult",
+    "backfill",
+    "backfill_org",
+    "cycle",
+    "stop_on_signals",
+]
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    """How one stream's run ended: with a report (complete, or stopped after a committed
+    batch), with a stream-scoped error, or with neither (stopped during a retry wait)."""
+
+    org: str
+    stream: str
+    report: RunReport | None = None
+    error: PollerError | None = None
+
+    @property
+    def written(self) -> WriteReport:
+        return self.report.written if self.report is not None else WriteReport()
+
+    @property
+    def stopped(self) -> bool:
+        """A stop request ended the run before its end."""
+        return self.report.stopped if self.report is not None else self.error is None
+
+
+def cycle(
+    access: OrgAccess,
+    stream: StreamConfig,
+    sink: Sink,
+    *,
+    now: int,
+    stop: threading.Event | None = None,
+    clock: Clock = time.time,
+) -> StreamResult:
+    """One daemon cycle of `stream` as of `now`. Raises nothing the poller raises on purpose:
+    an error of any scope is this stream's, the next cycle tries again."""
+    try:
+        report = run_source(cycle_source(access, stream, now), sink, stop=stop, clock=clock)
+    except StopRequested:
+        log.info("cycle %s/%s stopped while waiting to retry", access.org, stream.name)
+        return StreamResult(access.org, stream.name)
+    except PollerError as exc:
+        log.error("cycle %s/%s failed: %s", access.org, stream.name, exc)
+        return StreamResult(access.org, stream.name, error=exc)
+    return StreamResult(access.org, stream.name, report=report)
+
+
+@dataclass(frozen=True)
+class BackfillRequest:
+    """A validated backfill: the window, and the streams to collect per org."""
+
+    window: BackfillWindow
+    jobs: tuple[tuple[OrgSettings, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True)
+class BackfillResult:
+    """Every stream that ran, in order; `interrupted` when a stop request ended it early."""
+
+    streams: tuple[StreamResult, ...]
+    interrupted: bool = False
+
+    @property
+    def written(self) -> WriteReport:
+        return reduce(add, (r.written for r in self.streams), WriteReport())
+
+    @property
+    def failures(self) -> int:
+        return sum(r.error is not None for r in self.streams)
+
+
+class BackfillProgress(Protocol):
+    """Told when an org's streams start and when each of them finished or failed."""
+
+    def org_started(self, org: str, streams: int) -> None: ...
+
+    def stream_done(self, result: StreamResult) -> None: ...
+
+
+def backfill(
+    request: BackfillRequest,
+    sink: Sink,
+    *,
+    stop: threading.Event,
+    progress: BackfillProgress | None = None,
+    clock: Clock = time.time,
+) -> BackfillResult:
+    """Every org's streams over the window. The sink is read once before anything else, so a
+    sink that cannot be used fails before any call to OpenAI or any write. Raises the first
+    error that is not stream-scoped."""
+    first = next(((org, streams[0]) for org, streams in request.jobs if streams), None)
+    if first is not None:
+        check_sink(sink, first[0].name, first[1])
+    results: list[StreamResult] = []
+    for org, streams in request.jobs:
+        if stop.is_set():
+            break
+        with org_runtime(org, stop=stop) as rt:
+            done = backfill_org(
+                rt, sink, streams, request.window, stop=stop, progress=progress, clock=clock
+            )
+        results += done.streams
+    return BackfillResult(tuple(results), interrupted=stop.is_set())
+
+
+def backfill_org(
+    rt: OrgRuntime,
+    sink: Sink,
+    streams: Sequence[str],
+    window: BackfillWindow,
+    *,
+    stop: threading.Event | None = None,
+    progress: BackfillProgress | None = None,
+    clock: Clock = time.time,
+) -> BackfillResult:
+    """One org's `streams` over the window, one after the other; raises the first error
+    that is not stream-scoped."""
+    org = rt.settings.name
+    stop = stop if stop is not None else threading.Event()
+    if progress is not None:
+        progress.org_started(org, len(streams))
+    results: list[StreamResult] = []
+    for name in streams:
+        if stop.is_set():
+            break
+        source = backfill_source(rt.access, rt.settings.stream(name), window)
+        try:
+            report = run_source(source, sink, stop=stop, clock=clock)
+        except StopRequested:
+            results.append(StreamResult(org, name))
+            break  # stopped during a retry wait; the stop event is set
+        except PollerError as exc:
+            if exc.scope != "stream":
+                raise
+            log.error("backfill %s/%s failed: %s", org, name, exc)
+            result = StreamResult(org, name, error=exc)
+        else:
+            written = report.written
+            log.info("backfill %s/%s: %d created, %d updated, %d unchanged, %d dead-lettered",
+                     org, name, written.created, written.updated, written.unchanged,
+                     len(written.dead_lettered))
+            result = StreamResult(org, name, report=report)
+        results.append(result)
+        if progress is not None:
+            progress.stream_done(result)
+    return BackfillResult(tuple(results), interrupted=stop.is_set())
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM/SIGINT set `stop`: a backfill finishes the current page and its commit, then
+    ends. Only the main thread can take signals; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        log.warning("signal %d: stopping after the current page", signum)
+        stop.set()
+
+    for sig in previous:
+        signal.signal(sig, handle)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,39 @@
+"""Which source a stream's kind collects with, in a daemon cycle and in a backfill."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Final
+
+from poller.pipeline import Source
+from poller.settings import StreamConfig
+from poller.sources import audit, buckets, rate_limits
+from poller.sources._base import BackfillWindow, OrgAccess
+from poller.streams import StreamKind
+
+__all__ = ["backfill_source", "cycle_source"]
+
+_CYCLE: Final[Mapping[StreamKind, Callable[[OrgAccess, StreamConfig, int], Source]]] = {
+    StreamKind.USAGE: buckets.cycle_source,
+    StreamKind.COSTS: buckets.cycle_source,
+    StreamKind.AUDIT: audit.cycle_source,
+    StreamKind.RATE_LIMITS: rate_limits.cycle_source,
+}
+_BACKFILL: Final[
+    Mapping[StreamKind, Callable[[OrgAccess, StreamConfig, BackfillWindow], Source]]
+] = {
+    StreamKind.USAGE: buckets.backfill_source,
+    StreamKind.COSTS: buckets.backfill_source,
+    StreamKind.AUDIT: audit.backfill_source,
+    StreamKind.RATE_LIMITS: rate_limits.backfill_source,
+}
+
+
+def cycle_source(access: OrgAccess, stream: StreamConfig, now: int) -> Source:
+    """What one daemon cycle of `stream` fetches at `now`."""
+    return _CYCLE[stream.spec.kind](access, stream, now)
+
+
+def backfill_source(access: OrgAccess, stream: StreamConfig, window: BackfillWindow) -> Source:
+    """What `backfill --since --until [--bucket-width]` fetches for `stream`."""
+    return _BACKFILL[stream.spec.kind](access, stream, window)

@@ -1,0 +1,170 @@
+"""`run_source`: documents first, then the cursor, and a failure never moves it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+
+import pytest
+from fakes import FakeClock, RecordingSink
+
+from poller.documents.model import Document, Rejected
+from poller.errors import ServerError, SinkUnavailableError, StopRequested
+from poller.pipeline import Batch, run_source
+from poller.sinks import REJECTED_STATUS, DeadLetter, WriteReport
+from poller.state import StreamState
+
+KEY = "acme/audit"
+
+
+def _docs(*ids: str) -> list[Document]:
+    return [Document("audit", "logs-openai.audit-default", i, {"id": i}) for i in ids]
+
+
+def _mark(value: int) -> Batch:
+    """A batch that moves the audit mark to `value` when committed."""
+
+    def advance(state: StreamState) -> StreamState:
+        return replace(state, high_water=value)
+
+    return Batch(_docs(f"d{value}"), advance=advance)
+
+
+@dataclass
+class ListSource:
+    """Yields `batches`, then raises `error` (when set) instead of the next batch."""
+
+    batches_: Sequence[Batch]
+    error: BaseException | None = None
+    org: str = "acme"
+    stream: str = "audit"
+    fetched: int = 0
+
+    def batches(self, state: StreamState) -> Iterator[Batch]:
+        for batch in self.batches_:
+            self.fetched += 1
+            yield batch
+        if self.error is not None:
+            raise self.error
+
+
+def _saved_marks(sink: RecordingSink) -> list[int | None]:
+    return [StreamState.from_json(state).high_water for _, state in sink.saved]
+
+
+def test_each_batch_is_written_then_advanced_then_saved() -> None:
+    sink, clock = RecordingSink(), FakeClock(1000.0)
+    report = run_source(ListSource([_mark(10), _mark(20)]), sink, clock=clock)
+    assert sink.calls == [
+        f"load_state {KEY}",
+        "write 1", f"save_state {KEY}",
+        "write 1", f"save_state {KEY}",
+        f"save_state {KEY}",  # success, with the same cursor
+    ]
+    assert _saved_marks(sink) == [10, 20, 20]
+    assert report.state == StreamState(high_water=20, last_success=1000.0)
+    assert StreamState.from_json(sink.states[KEY]) == report.state
+    assert (report.written, report.batches, report.stopped) == (WriteReport(created=2), 2, False)
+
+
+def test_a_run_starts_from_the_saved_state() -> None:
+    seen: list[StreamState] = []
+
+    @dataclass
+    class Recording(ListSource):
+        def batches(self, state: StreamState) -> Iterator[Batch]:
+            seen.append(state)
+            return super().batches(state)
+
+    sink = RecordingSink(states={KEY: StreamState(high_water=5, last_slot=7).to_json()})
+    run_source(Recording([]), sink, clock=FakeClock(1.0))
+    assert seen == [StreamState(high_water=5, last_slot=7)]
+
+
+def test_a_batch_without_documents_commits_without_a_write() -> None:
+    sink = RecordingSink()
+    run_source(ListSource([Batch((), advance=_mark(30).advance)]), sink, clock=FakeClock())
+    assert sink.calls == [f"load_state {KEY}", f"save_state {KEY}", f"save_state {KEY}"]
+    assert _saved_marks(sink) == [30, 30]
+
+
+def test_rejected_items_are_dead_lettered_after_the_write_and_before_the_commit() -> None:
+    (poison,) = _docs("poison")
+    batch = Batch(_docs("a", "b"), advance=_mark(40).advance, rejected=[Rejected(poison, "no id")])
+    sink = RecordingSink()
+    report = run_source(ListSource([batch]), sink, clock=FakeClock())
+    assert sink.calls[:4] == [f"load_state {KEY}", "write 2", "reject 1", f"save_state {KEY}"]
+    assert report.written == WriteReport(
+        created=2,
+        dead_lettered=(DeadLetter("poison", "logs-openai.audit-default", REJECTED_STATUS,
+                                  "no id"),),
+    )
+
+
+def test_a_failed_write_leaves_the_cursor_and_records_the_error() -> None:
+    down = SinkUnavailableError("Elasticsearch at http://es:9200 is unreachable")
+    sink = RecordingSink(write_errors=[None, down])
+    with pytest.raises(SinkUnavailableError) as caught:
+        run_source(ListSource([_mark(10), _mark(20)]), sink, clock=FakeClock(2000.0))
+    assert caught.value is down
+    assert sink.calls == [
+        f"load_state {KEY}", "write 1", f"save_state {KEY}", "write 1", f"save_state {KEY}",
+    ]
+    assert StreamState.from_json(sink.states[KEY]) == StreamState(
+        high_water=10,
+        last_error="Elasticsearch at http://es:9200 is unreachable",
+        last_error_at=2000.0,
+    )
+    assert [d.doc_id for d in sink.documents] == ["d10"]
+
+
+def test_a_source_error_is_recorded_beside_the_last_committed_cursor() -> None:
+    error = ServerError("HTTP 500", method="GET", url="u", status=500)
+    sink = RecordingSink()
+    with pytest.raises(ServerError):
+        run_source(ListSource([_mark(10)], error=error), sink, clock=FakeClock(3000.0))
+    assert StreamState.from_json(sink.states[KEY]) == StreamState(
+        high_water=10, last_error="HTTP 500", last_error_at=3000.0
+    )
+
+
+def test_an_error_the_sink_cannot_record_still_raises_the_first_error() -> None:
+    error = ServerError("HTTP 500", method="GET", url="u", status=500)
+
+    class Broken(RecordingSink):
+        def save_state(self, key: str, state: object) -> None:
+            raise SinkUnavailableError("down too")
+
+    with pytest.raises(ServerError) as caught:
+        run_source(ListSource([], error=error), Broken(), clock=FakeClock())
+    assert caught.value is error
+
+
+def test_a_stop_request_is_not_recorded_as_an_error() -> None:
+    sink = RecordingSink()
+    with pytest.raises(StopRequested):
+        run_source(ListSource([_mark(10)], error=StopRequested("stopped while waiting")), sink,
+                   clock=FakeClock())
+    assert sink.calls == [f"load_state {KEY}", "write 1", f"save_state {KEY}"]
+    assert StreamState.from_json(sink.states[KEY]) == StreamState(high_water=10)
+
+
+def test_a_stop_ends_the_run_after_the_committed_batch() -> None:
+    stop = threading.Event()
+
+    @dataclass
+    class StopMidBatch(ListSource):
+        def batches(self, state: StreamState) -> Iterator[Batch]:
+            for batch in super().batches(state):
+                stop.set()  # SIGTERM while the batch is on its way to the sink
+                yield batch
+
+    sink = RecordingSink()
+    source = StopMidBatch([_mark(10), _mark(20)])
+    report = run_source(source, sink, stop=stop, clock=FakeClock())
+    assert sink.calls == [f"load_state {KEY}", "write 1", f"save_state {KEY}"]
+    assert source.fetched == 1
+    assert (report.stopped, report.batches) == (True, 1)
+    assert report.state == StreamState(high_water=10)  # no last_success: it did not finish
+    assert StreamState.from_json(sink.states[KEY]) == report.state
