@@ -99,7 +99,8 @@ class UsageEndpoint:
     `dimensions` are the allowed `group_by` values in spec order; a result carries each of them,
     null when not grouped. `filters` maps a filter query parameter to the dimension it restricts.
     `metrics` are the numeric result fields (costs has none here: its `amount` is an object).
-    `max_limits` is the most buckets a page may hold, per width the endpoint serves.
+    `max_limits` and `default_limits` are the most buckets a page may hold and how many it holds
+    when no `limit` is asked, per width the endpoint serves.
     """
 
     path: str
@@ -109,6 +110,7 @@ class UsageEndpoint:
     metrics: tuple[str, ...]
     required_metrics: tuple[str, ...]
     max_limits: Mapping[BucketWidth, int] = field(default_factory=lambda: dict(MAX_LIMIT))
+    default_limits: Mapping[BucketWidth, int] = field(default_factory=lambda: dict(DEFAULT_LIMIT))
 
     @property
     def widths(self) -> tuple[BucketWidth, ...]:
@@ -274,6 +276,7 @@ USAGE_ENDPOINTS: Final[dict[str, UsageEndpoint]] = {
         metrics=(),
         required_metrics=(),
         max_limits={BucketWidth.DAY: COSTS_MAX_LIMIT},
+        default_limits={BucketWidth.DAY: COSTS_DEFAULT_LIMIT},
     ),
 }
 
