@@ -17,9 +17,11 @@ DAY, HOUR, MINUTE = BucketWidth.DAY, BucketWidth.HOUR, BucketWidth.MINUTE
 
 
 def test_a_stream_name_is_its_string() -> None:
-    assert StreamName.COSTS == "costs"
+    costs: str = StreamName.COSTS
+    assert costs == "costs"
     assert f"logs-openai.{StreamName.AUDIT}-x" == "logs-openai.audit-x"
-    assert {StreamName.RATE_LIMITS: 1}["rate_limits"] == 1
+    by_name: dict[str, int] = {StreamName.RATE_LIMITS: 1}
+    assert by_name["rate_limits"] == 1
     assert tuple(StreamName) == STREAM_NAMES
     assert all(get_stream(str(name)).name is name for name in StreamName)
 
