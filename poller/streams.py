@@ -10,7 +10,8 @@ Everything here is taken from `openapi.subset.json` (the official spec subset).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
@@ -23,9 +24,11 @@ __all__ = [
     "USAGE_ENDPOINTS",
     "BucketWidth",
     "StreamKind",
+    "StreamName",
     "StreamSpec",
     "UsageEndpoint",
     "get_stream",
+    "streams_of_kind",
 ]
 
 
@@ -63,6 +66,25 @@ COSTS_DEFAULT_LIMIT: Final = 7
 COSTS_MAX_LIMIT: Final = 180
 
 
+class StreamName(StrEnum):
+    """Every stream the poller writes. A member equals its string, so `"costs"` still works
+    wherever a name is taken; comparing with a member instead lets a typo fail type checks."""
+
+    COMPLETIONS = "completions"
+    EMBEDDINGS = "embeddings"
+    MODERATIONS = "moderations"
+    IMAGES = "images"
+    AUDIO_SPEECHES = "audio_speeches"
+    AUDIO_TRANSCRIPTIONS = "audio_transcriptions"
+    VECTOR_STORES = "vector_stores"
+    CODE_INTERPRETER_SESSIONS = "code_interpreter_sessions"
+    FILE_SEARCH_CALLS = "file_search_calls"
+    WEB_SEARCH_CALLS = "web_search_calls"
+    COSTS = "costs"
+    AUDIT = "audit"
+    RATE_LIMITS = "rate_limits"
+
+
 class StreamKind(StrEnum):
     USAGE = "usage"
     COSTS = "costs"
@@ -77,6 +99,8 @@ class UsageEndpoint:
     `dimensions` are the allowed `group_by` values in spec order; a result carries each of them,
     null when not grouped. `filters` maps a filter query parameter to the dimension it restricts.
     `metrics` are the numeric result fields (costs has none here: its `amount` is an object).
+    `max_limits` and `default_limits` are the most buckets a page may hold and how many it holds
+    when no `limit` is asked, per width the endpoint serves.
     """
 
     path: str
@@ -85,7 +109,13 @@ class UsageEndpoint:
     filters: tuple[tuple[str, str], ...]
     metrics: tuple[str, ...]
     required_metrics: tuple[str, ...]
-    widths: tuple[BucketWidth, ...] = (BucketWidth.MINUTE, BucketWidth.HOUR, BucketWidth.DAY)
+    max_limits: Mapping[BucketWidth, int] = field(default_factory=lambda: dict(MAX_LIMIT))
+    default_limits: Mapping[BucketWidth, int] = field(default_factory=lambda: dict(DEFAULT_LIMIT))
+
+    @property
+    def widths(self) -> tuple[BucketWidth, ...]:
+        """The bucket widths the endpoint serves, finest first."""
+        return tuple(width for width in BucketWidth if width in self.max_limits)
 
     @property
     def filter_params(self) -> dict[str, str]:
@@ -94,7 +124,7 @@ class UsageEndpoint:
 
 @dataclass(frozen=True)
 class StreamSpec:
-    name: str
+    name: StreamName
     kind: StreamKind
     usage: UsageEndpoint | None = None
 
@@ -104,6 +134,26 @@ class StreamSpec:
 
     def data_stream(self, namespace: str) -> str:
         return f"logs-openai.{self.name}-{namespace}"
+
+    @property
+    def widths(self) -> tuple[BucketWidth, ...]:
+        """The bucket widths the stream can be collected at; none for unbucketed streams."""
+        return self.usage.widths if self.usage is not None else ()
+
+    @property
+    def fixed_width(self) -> BucketWidth | None:
+        """The one width a stream with a single choice is always collected at (costs: 1d)."""
+        widths = self.widths
+        return widths[0] if len(widths) == 1 else None
+
+    def page_limit(self, width: BucketWidth) -> int:
+        """The most buckets one page may hold at `width`: what a backfill asks for, so that it
+        makes as few calls as the API allows. ValueError for a width the stream lacks."""
+        limits = self.usage.max_limits if self.usage is not None else {}
+        if width not in limits:
+            allowed = ", ".join(w.value for w in self.widths) or "none"
+            raise ValueError(f"{self.name} has no {width} buckets (widths: {allowed})")
+        return limits[width]
 
 
 _PEOPLE: Final = ("project_id", "user_id", "api_key_id")
@@ -133,7 +183,7 @@ COMPLETIONS_METRICS: Final = (
 )
 
 USAGE_ENDPOINTS: Final[dict[str, UsageEndpoint]] = {
-    "completions": UsageEndpoint(
+    StreamName.COMPLETIONS: UsageEndpoint(
         path="/organization/usage/completions",
         result_object="organization.usage.completions.result",
         dimensions=(*_PEOPLE, "model", "batch", "service_tier"),
@@ -141,7 +191,7 @@ USAGE_ENDPOINTS: Final[dict[str, UsageEndpoint]] = {
         metrics=COMPLETIONS_METRICS,
         required_metrics=("input_tokens", "output_tokens", "num_model_requests"),
     ),
-    "embeddings": UsageEndpoint(
+    StreamName.EMBEDDINGS: UsageEndpoint(
         path="/organization/usage/embeddings",
         result_object="organization.usage.embeddings.result",
         dimensions=(*_PEOPLE, "model"),
@@ -149,7 +199,7 @@ USAGE_ENDPOINTS: Final[dict[str, UsageEndpoint]] = {
         metrics=("input_tokens", "num_model_requests"),
         required_metrics=("input_tokens", "num_model_requests"),
     ),
-    "moderations": UsageEndpoint(
+    StreamName.MODERATIONS: UsageEndpoint(
         path="/organization/usage/moderations",
         result_object="organization.usage.moderations.result",
         dimensions=(*_PEOPLE, "model"),
@@ -157,7 +207,7 @@ USAGE_ENDPOINTS: Final[dict[str, UsageEndpoint]] = {
         metrics=("input_tokens", "num_model_requests"),
         required_metrics=("input_tokens", "num_model_requests"),
     ),
-    "images": UsageEndpoint(
+    StreamName.IMAGES: UsageEndpoint(
         path="/organization/usage/images",
         result_object="organization.usage.images.result",
         dimensions=(*_PEOPLE, "model", "size", "source"),
@@ -170,7 +220,7 @@ USAGE_ENDPOINTS: Final[dict[str, UsageEndpoint]] = {
         metrics=("images", "num_model_requests"),
         required_metrics=("images", "num_model_requests"),
     ),
-    "audio_speeches": UsageEndpoint(
+    StreamName.AUDIO_SPEECHES: UsageEndpoint(
         path="/organization/usage/audio_speeches",
         result_object="organization.usage.audio_speeches.result",
         dimensions=(*_PEOPLE, "model"),
@@ -178,7 +228,7 @@ USAGE_ENDPOINTS: Final[dict[str, UsageEndpoint]] = {
         metrics=("characters", "num_model_requests"),
         required_metrics=("characters", "num_model_requests"),
     ),
-    "audio_transcriptions": UsageEndpoint(
+    StreamName.AUDIO_TRANSCRIPTIONS: UsageEndpoint(
         path="/organization/usage/audio_transcriptions",
         result_object="organization.usage.audio_transcriptions.result",
         dimensions=(*_PEOPLE, "model"),
@@ -186,7 +236,7 @@ USAGE_ENDPOINTS: Final[dict[str, UsageEndpoint]] = {
         metrics=("seconds", "num_model_requests"),
         required_metrics=("seconds", "num_model_requests"),
     ),
-    "vector_stores": UsageEndpoint(
+    StreamName.VECTOR_STORES: UsageEndpoint(
         path="/organization/usage/vector_stores",
         result_object="organization.usage.vector_stores.result",
         dimensions=("project_id",),
@@ -194,7 +244,7 @@ USAGE_ENDPOINTS: Final[dict[str, UsageEndpoint]] = {
         metrics=("usage_bytes",),
         required_metrics=("usage_bytes",),
     ),
-    "code_interpreter_sessions": UsageEndpoint(
+    StreamName.CODE_INTERPRETER_SESSIONS: UsageEndpoint(
         path="/organization/usage/code_interpreter_sessions",
         result_object="organization.usage.code_interpreter_sessions.result",
         dimensions=("project_id",),
@@ -202,7 +252,7 @@ USAGE_ENDPOINTS: Final[dict[str, UsageEndpoint]] = {
         metrics=("num_sessions",),
         required_metrics=("num_sessions",),
     ),
-    "file_search_calls": UsageEndpoint(
+    StreamName.FILE_SEARCH_CALLS: UsageEndpoint(
         path="/organization/usage/file_search_calls",
         result_object="organization.usage.file_searches.result",
         dimensions=(*_PEOPLE, "vector_store_id"),
@@ -210,7 +260,7 @@ USAGE_ENDPOINTS: Final[dict[str, UsageEndpoint]] = {
         metrics=("num_requests",),
         required_metrics=("num_requests",),
     ),
-    "web_search_calls": UsageEndpoint(
+    StreamName.WEB_SEARCH_CALLS: UsageEndpoint(
         path="/organization/usage/web_search_calls",
         result_object="organization.usage.web_searches.result",
         dimensions=(*_PEOPLE, "model", "context_level"),
@@ -218,35 +268,43 @@ USAGE_ENDPOINTS: Final[dict[str, UsageEndpoint]] = {
         metrics=("num_model_requests", "num_requests"),
         required_metrics=("num_model_requests", "num_requests"),
     ),
-    "costs": UsageEndpoint(
+    StreamName.COSTS: UsageEndpoint(
         path="/organization/costs",
         result_object="organization.costs.result",
         dimensions=("project_id", "line_item", "api_key_id"),
         filters=(("project_ids", "project_id"), ("api_key_ids", "api_key_id")),
         metrics=(),
         required_metrics=(),
-        widths=(BucketWidth.DAY,),
+        max_limits={BucketWidth.DAY: COSTS_MAX_LIMIT},
+        default_limits={BucketWidth.DAY: COSTS_DEFAULT_LIMIT},
     ),
 }
 
+# The kind of each bucketed stream; costs is the one bucketed stream that is not usage.
+_BUCKETED_KINDS: Final[dict[str, StreamKind]] = {StreamName.COSTS: StreamKind.COSTS}
+
 ALL_STREAMS: Final[dict[str, StreamSpec]] = {
     **{
-        name: StreamSpec(name=name, kind=StreamKind.USAGE, usage=endpoint)
+        name: StreamSpec(StreamName(name), _BUCKETED_KINDS.get(name, StreamKind.USAGE), endpoint)
         for name, endpoint in USAGE_ENDPOINTS.items()
-        if name != "costs"
     },
-    "costs": StreamSpec(name="costs", kind=StreamKind.COSTS, usage=USAGE_ENDPOINTS["costs"]),
-    "audit": StreamSpec(name="audit", kind=StreamKind.AUDIT),
-    "rate_limits": StreamSpec(name="rate_limits", kind=StreamKind.RATE_LIMITS),
+    StreamName.AUDIT: StreamSpec(StreamName.AUDIT, StreamKind.AUDIT),
+    StreamName.RATE_LIMITS: StreamSpec(StreamName.RATE_LIMITS, StreamKind.RATE_LIMITS),
 }
 
-STREAM_NAMES: Final[tuple[str, ...]] = tuple(ALL_STREAMS)
+STREAM_NAMES: Final[tuple[StreamName, ...]] = tuple(spec.name for spec in ALL_STREAMS.values())
 
 
 def get_stream(name: str) -> StreamSpec:
     """The stream called `name`; a KeyError names the valid choices."""
     try:
-        return ALL_STREAMS[name]
-    except KeyError:
+        return ALL_STREAMS[StreamName(name)]
+    except ValueError:
         choices = ", ".join(STREAM_NAMES)
         raise KeyError(f"unknown stream {name!r}; choose from: {choices}") from None
+
+
+def streams_of_kind(kind: StreamKind) -> tuple[StreamSpec, ...]:
+    """The streams of one kind, in catalog order (e.g. the ten usage streams, without costs)."""
+    return tuple(spec for spec in ALL_STREAMS.values() if spec.kind is kind)
+

@@ -6,9 +6,10 @@ with AdminClient(admin_key=key) as client:
         store(page)  # then commit the cursor, page by page
 ```
 
-Modules: `api` (the client), `retry` (the retry policy), `query` (the SDK's query encoding),
-`params` (argument checks against `poller.streams`), `responses` (HTTP failures to
-`poller.errors`), `models`, `audit`, `directory` (response models), `observer` (metrics hook).
+Modules: `api` (the client), `options` (its timeouts), `retry` (the retry policy), `query` (the
+SDK's query encoding), `params` (argument checks against `poller.streams`), `responses` (HTTP
+failures to `poller.errors`), `models`, `audit`, `directory` (response models; the pages the
+poller collects keep the items that fail their schema in `invalid`), `observer` (metrics hook).
 """
 
 from poller.client.api import DEFAULT_BASE_URL, AdminClient
@@ -32,6 +33,7 @@ from poller.client.directory import (
     ProjectApiKeyOwnerServiceAccount,
     ProjectApiKeyOwnerUser,
     ProjectRateLimit,
+    ProjectRateLimitPage,
     ProjectServiceAccount,
     ProjectUser,
     User,
@@ -49,6 +51,9 @@ from poller.client.models import (
     EmbeddingsResult,
     FileSearchCallsResult,
     ImagesResult,
+    InvalidItem,
+    ItemListPage,
+    ItemPage,
     ListPage,
     ModerationsResult,
     UsageBucket,
@@ -58,6 +63,8 @@ from poller.client.models import (
     WebSearchCallsResult,
 )
 from poller.client.observer import ClientObserver
+from poller.client.options import Timeouts
+from poller.client.retry import RetryPolicy
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -85,7 +92,10 @@ __all__ = [
     "EmbeddingsResult",
     "FileSearchCallsResult",
     "ImagesResult",
+    "InvalidItem",
     "IpAddressDetails",
+    "ItemListPage",
+    "ItemPage",
     "ListPage",
     "ModerationsResult",
     "Project",
@@ -94,8 +104,11 @@ __all__ = [
     "ProjectApiKeyOwnerServiceAccount",
     "ProjectApiKeyOwnerUser",
     "ProjectRateLimit",
+    "ProjectRateLimitPage",
     "ProjectServiceAccount",
     "ProjectUser",
+    "RetryPolicy",
+    "Timeouts",
     "UsageBucket",
     "UsagePage",
     "UsageResult",

@@ -12,8 +12,6 @@ Errors are those of `poller.errors`; their messages quote OpenAI and never conta
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Literal, Self, TypeVar
@@ -29,26 +27,25 @@ from poller.client.directory import (
     Project,
     ProjectApiKey,
     ProjectRateLimit,
+    ProjectRateLimitPage,
     ProjectServiceAccount,
     ProjectUser,
     User,
 )
-from poller.client.models import APIModel, ListPage, UsagePage
+from poller.client.models import APIModel, ItemPage, ListPage, UsagePage
 from poller.client.observer import ClientObserver
+from poller.client.options import Timeouts
 from poller.client.params import LIST_LIMIT, audit_params, usage_params
 from poller.client.query import QueryValue, encode_query
 from poller.client.responses import error_from_response, malformed_error, transport_error
 from poller.client.retry import AttemptFailed, RetryPolicy, ServerPause
 from poller.defaults import DEFAULT_BASE_URL
-from poller.errors import ConfigError
 from poller.redaction import Redactor
 from poller.streams import BucketWidth
 
 __all__ = ["DEFAULT_BASE_URL", "AdminClient"]
 
 logger = logging.getLogger(__name__)
-
-_CONNECT_TIMEOUT: Final = 5.0  # the SDK's; a longer wait for a TCP handshake helps nobody
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 ItemT = TypeVar("ItemT", bound=APIModel)
@@ -72,43 +69,31 @@ _ADMIN_API_KEYS: Final = "/organization/admin_api_keys"
 _ADMIN_API_KEY: Final = "/organization/admin_api_keys/{key_id}"
 
 OwnerProjectAccess = Literal["active", "inactive", "any"]
+_DEFAULT_TIMEOUTS: Final = Timeouts()
+_DEFAULT_RETRY: Final = RetryPolicy()
 
 
 class AdminClient:
     """One organization's admin API, over one `httpx.Client`. Close it, or use it as a context
-    manager. `sleep`, `clock`, `wall_clock` and `jitter` are injectable so tests take no time."""
+    manager. `retry` carries the sleep, clocks and jitter, injectable so tests take no time."""
 
     def __init__(
         self,
         *,
         admin_key: str | SecretStr,
         base_url: str = DEFAULT_BASE_URL,
-        timeout: float = 30.0,
-        max_attempts: int = 6,
-        max_elapsed: float = 120.0,
-        max_retry_after: float = 120.0,
+        timeouts: Timeouts = _DEFAULT_TIMEOUTS,
+        retry: RetryPolicy = _DEFAULT_RETRY,
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-        jitter: Callable[[], float] = random.random,
         observer: ClientObserver | None = None,
         user_agent: str = f"openai-poller/{__version__}",
     ) -> None:
         key = admin_key.get_secret_value() if isinstance(admin_key, SecretStr) else admin_key
-        if not key.strip():
-            raise ConfigError("the OpenAI admin key is empty")
+        if not isinstance(key, str) or not key.strip():
+            raise ValueError("the OpenAI admin key is empty")
         self._redact = Redactor([key])
-        self._policy = RetryPolicy(
-            max_attempts=max_attempts,
-            max_elapsed=max_elapsed,
-            max_retry_after=max_retry_after,
-            sleep=sleep,
-            clock=clock,
-            wall_clock=wall_clock,
-            jitter=jitter,
-        )
-        self._pause = ServerPause(clock, sleep)
+        self._policy = retry
+        self._pause = ServerPause(retry.clock, retry.sleep)
         self._observer = observer
         self._http = httpx.Client(
             base_url=base_url,
@@ -117,7 +102,7 @@ class AdminClient:
                 "Accept": "application/json",
                 "User-Agent": user_agent,
             },
-            timeout=httpx.Timeout(timeout, connect=min(timeout, _CONNECT_TIMEOUT)),
+            timeout=timeouts.as_httpx(),
             transport=transport,
             follow_redirects=False,  # a redirect would be a wrong base URL: say so, don't follow
         )
@@ -152,10 +137,11 @@ class AdminClient:
         limit: int | None = None,
         filters: Mapping[str, Sequence[str] | bool] | None = None,
     ) -> Iterator[UsagePage]:
-        """Pages of a usage stream or of `"costs"`, following `next_page` while `has_more`.
+        """Pages of a usage stream or of costs, following `next_page` while `has_more`.
 
         Arguments are checked against `poller.streams` now, not at the first page: a bad one
-        raises `ValueError` from this call.
+        raises `ValueError` from this call. A result that fails its schema is in the page's
+        `invalid`, not in its buckets.
         """
         endpoint, params = usage_params(
             stream,
@@ -183,7 +169,8 @@ class AdminClient:
         """Pages of audit logs, following `after=last_id` while `has_more`.
 
         `effective_at` takes `gt`, `gte`, `lt`, `lte` in Unix seconds. The order of events is
-        undocumented: resume from an `effective_at` high-water mark, not from a cursor.
+        undocumented: resume from an `effective_at` high-water mark, not from a cursor. A log
+        that fails its schema is in the page's `invalid`, not in its `data`.
         """
         params = audit_params(
             effective_at=effective_at,
@@ -269,6 +256,14 @@ class AdminClient:
         return self._items(
             _RATE_LIMITS, ListPage[ProjectRateLimit], path=path, params={"limit": LIST_LIMIT}
         )
+
+    def project_rate_limit_pages(self, project_id: str) -> Iterator[ProjectRateLimitPage]:
+        """A project's rate limits page by page, for collecting them as a stream: a limit that
+        fails its schema is in the page's `invalid` instead of failing the page."""
+        path = {"project_id": project_id}
+        _format_path(_RATE_LIMITS, path)  # reject a bad id now, not at the first page
+        params = {"limit": LIST_LIMIT}
+        return self._list_pages(_RATE_LIMITS, ProjectRateLimitPage, path=path, params=params)
 
     def list_admin_api_keys(
         self, *, order: Literal["asc", "desc"] = "asc"
@@ -372,7 +367,7 @@ class AdminClient:
             self._observer.on_response(endpoint, response.status_code)
         if response.is_success:
             try:
-                return model.model_validate_json(response.content)
+                return _parse(model, response.content)
             except ValidationError as exc:
                 malformed = malformed_error(response, exc, redact=self._redact)
                 raise AttemptFailed(malformed, reason="malformed") from exc
@@ -381,6 +376,15 @@ class AdminClient:
             self._pause.extend(min(delay, self._policy.max_retry_after))
         failure = error_from_response(response, retry_after=delay, redact=self._redact)
         raise self._policy.failure(endpoint, response, failure, delay)
+
+
+def _parse(model: type[ModelT], content: bytes) -> ModelT:
+    """A page the poller collects is parsed item by item if it fails whole (`ItemPage`); any
+    other response is all or nothing."""
+    if issubclass(model, ItemPage):
+        page: ModelT = model.parse_json(content)
+        return page
+    return model.model_validate_json(content)
 
 
 def _format_path(template: str, values: Mapping[str, str]) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import model_validator
 
-from poller.client.models import APIModel, ListPage
+from poller.client.models import APIModel, ItemListPage
 
 __all__ = [
     "AuditLog",
@@ -100,5 +100,6 @@ class AuditLog(APIModel):
         return value if isinstance(value, dict) else None
 
 
-class AuditLogPage(ListPage[AuditLog]):
-    """One page of audit logs; the next is the same query with `after=last_id`."""
+class AuditLogPage(ItemListPage[AuditLog]):
+    """One page of audit logs; the next is the same query with `after=last_id`. A log that
+    fails its schema goes to `invalid`."""

@@ -7,7 +7,7 @@ enrichment. Everything else is optional and nullable, and unknown fields are kep
 
 from __future__ import annotations
 
-from poller.client.models import APIModel
+from poller.client.models import APIModel, ItemListPage
 
 __all__ = [
     "AdminApiKey",
@@ -18,6 +18,7 @@ __all__ = [
     "ProjectApiKeyOwnerServiceAccount",
     "ProjectApiKeyOwnerUser",
     "ProjectRateLimit",
+    "ProjectRateLimitPage",
     "ProjectServiceAccount",
     "ProjectUser",
     "User",
@@ -101,6 +102,11 @@ class ProjectRateLimit(APIModel):
     max_audio_megabytes_per_1_minute: int | None = None
     max_requests_per_1_day: int | None = None
     batch_1_day_max_input_tokens: int | None = None
+
+
+class ProjectRateLimitPage(ItemListPage[ProjectRateLimit]):
+    """One page of a project's rate limits, collected as a stream: a limit that fails its
+    schema goes to `invalid` instead of failing the page."""
 
 
 class AdminApiKeyOwner(APIModel):

@@ -7,16 +7,36 @@ without is required. Models are frozen: a page is a fact received from the API, 
 
 Usage results are typed per endpoint: a bucket picks each result's model by its `object` (the
 spec's discriminator) and falls back to the permissive base for an `object` it does not know.
+
+The pages the poller collects (`ItemPage`: usage and costs, audit logs, rate limits) are parsed
+item by item when the page as a whole fails: one item the schema rejects must not withhold the
+others, nor stall its stream by failing every retry of the page. It is kept, as sent, in the
+page's `invalid`. A page whose envelope is broken (not JSON, no `data`, a bucket without times)
+still fails as a whole.
 """
 
 from __future__ import annotations
 
+import json
+from abc import abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any, Final, Generic, TypeVar
+from functools import cache
+from typing import Annotated, Any, Final, Generic, Self, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+)
 
-from poller.streams import USAGE_ENDPOINTS
+from poller.streams import USAGE_ENDPOINTS, StreamName
 
 __all__ = [
     "RESULT_MODELS",
@@ -31,6 +51,9 @@ __all__ = [
     "EmbeddingsResult",
     "FileSearchCallsResult",
     "ImagesResult",
+    "InvalidItem",
+    "ItemListPage",
+    "ItemPage",
     "ListPage",
     "ModerationsResult",
     "UsageBucket",
@@ -38,6 +61,8 @@ __all__ = [
     "UsageResult",
     "VectorStoresResult",
     "WebSearchCallsResult",
+    "describe_errors",
+    "split_items",
 ]
 
 # A finite decimal: a cost of NaN or Infinity is a broken response, not a number to sum.
@@ -62,6 +87,78 @@ class APIModel(BaseModel):
 ItemT = TypeVar("ItemT", bound=APIModel)
 
 
+def describe_errors(exc: ValidationError) -> str:
+    """What failed validation, by location; never the input values, which may hold anything."""
+    first = exc.errors(include_url=False, include_input=False)[0]
+    if first["type"] == "json_invalid":
+        return f"the body is not JSON ({first['msg']})"
+    location = ".".join(str(part) for part in first["loc"]) or "the body"
+    return f"{exc.error_count()} schema error(s), first at {location}: {first['msg']}"
+
+
+@dataclass(frozen=True)
+class InvalidItem:
+    """An item of a page that fails its schema: the JSON object as sent, and why it failed."""
+
+    raw: Mapping[str, Any]
+    reason: str
+
+
+def split_items(items: Any, adapter: TypeAdapter[Any]) -> tuple[Any, list[InvalidItem]]:
+    """(the items `adapter` accepts, the objects it rejects). Anything but a list of objects is
+    left as it is, for the page's own validation to report as a broken envelope."""
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        return items, []
+    valid: list[Any] = []
+    invalid: list[InvalidItem] = []
+    for item in items:
+        try:
+            adapter.validate_python(item)
+        except ValidationError as exc:
+            invalid.append(InvalidItem(item, describe_errors(exc)))
+        else:
+            valid.append(item)
+    return valid, invalid
+
+
+class ItemPage(APIModel):
+    """A page parsed item by item when it fails as a whole; `invalid` holds the rejected items.
+
+    The whole page is validated first, in one pass: nearly every page is valid, and that pass
+    is what makes collection fast. Only a failing page is split.
+    """
+
+    _invalid: tuple[InvalidItem, ...] = PrivateAttr(default=())
+
+    @property
+    def invalid(self) -> tuple[InvalidItem, ...]:
+        """The items the schema rejected, in page order; empty for nearly every page."""
+        return self._invalid
+
+    @classmethod
+    def parse_json(cls, content: bytes | str) -> Self:
+        """The page in `content`. Raises `ValidationError` when the body is not JSON or its
+        envelope is broken; an item that fails goes to `invalid` instead."""
+        try:
+            return cls.model_validate_json(content)
+        except ValidationError as whole:
+            try:
+                body = json.loads(content)
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                raise whole from None
+            invalid = cls._split_items(body)
+            page = cls.model_validate(body)  # only the envelope can fail now
+            page._invalid = tuple(invalid)
+            return page
+
+    @classmethod
+    @abstractmethod
+    def _split_items(cls, body: dict[str, Any]) -> list[InvalidItem]:
+        """Remove the items that fail their schema from `body` (in place); return them."""
+
+
 class ListPage(APIModel, Generic[ItemT]):
     """A cursor page of a list endpoint: `{object: "list", data, first_id, last_id, has_more}`."""
 
@@ -69,6 +166,24 @@ class ListPage(APIModel, Generic[ItemT]):
     has_more: bool
     first_id: str | None = None
     last_id: str | None = None
+
+
+class ItemListPage(ListPage[ItemT], ItemPage, Generic[ItemT]):
+    """A list page whose `data` items fail one by one (audit logs, rate limits)."""
+
+    @classmethod
+    def _split_items(cls, body: dict[str, Any]) -> list[InvalidItem]:
+        if "data" not in body:
+            return []
+        body["data"], invalid = split_items(body["data"], _item_adapter(cls))
+        return invalid
+
+
+@cache
+def _item_adapter(page: type[ItemListPage[Any]]) -> TypeAdapter[Any]:
+    """Validates one item of `page`: the type its `data` list holds."""
+    (item,) = get_args(page.model_fields["data"].annotation)
+    return TypeAdapter(item)
 
 
 # --- usage and costs results -------------------------------------------------------------------
@@ -173,17 +288,17 @@ class CostsResult(UsageResult):
 
 # Stream name (poller.streams) -> result model.
 RESULT_MODELS: Final[dict[str, type[UsageResult]]] = {
-    "completions": CompletionsResult,
-    "embeddings": EmbeddingsResult,
-    "moderations": ModerationsResult,
-    "images": ImagesResult,
-    "audio_speeches": AudioSpeechesResult,
-    "audio_transcriptions": AudioTranscriptionsResult,
-    "vector_stores": VectorStoresResult,
-    "code_interpreter_sessions": CodeInterpreterSessionsResult,
-    "file_search_calls": FileSearchCallsResult,
-    "web_search_calls": WebSearchCallsResult,
-    "costs": CostsResult,
+    StreamName.COMPLETIONS: CompletionsResult,
+    StreamName.EMBEDDINGS: EmbeddingsResult,
+    StreamName.MODERATIONS: ModerationsResult,
+    StreamName.IMAGES: ImagesResult,
+    StreamName.AUDIO_SPEECHES: AudioSpeechesResult,
+    StreamName.AUDIO_TRANSCRIPTIONS: AudioTranscriptionsResult,
+    StreamName.VECTOR_STORES: VectorStoresResult,
+    StreamName.CODE_INTERPRETER_SESSIONS: CodeInterpreterSessionsResult,
+    StreamName.FILE_SEARCH_CALLS: FileSearchCallsResult,
+    StreamName.WEB_SEARCH_CALLS: WebSearchCallsResult,
+    StreamName.COSTS: CostsResult,
 }
 _KNOWN_OBJECTS: Final = frozenset(endpoint.result_object for endpoint in USAGE_ENDPOINTS.values())
 _OTHER: Final = "other"
@@ -195,25 +310,26 @@ def _result_tag(value: Any) -> str:
     return tag if isinstance(tag, str) and tag in _KNOWN_OBJECTS else _OTHER
 
 
-def _tag(stream: str) -> Tag:
+def _tag(stream: StreamName) -> Tag:
     return Tag(USAGE_ENDPOINTS[stream].result_object)
 
 
 AnyUsageResult = Annotated[
-    Annotated[CompletionsResult, _tag("completions")]
-    | Annotated[EmbeddingsResult, _tag("embeddings")]
-    | Annotated[ModerationsResult, _tag("moderations")]
-    | Annotated[ImagesResult, _tag("images")]
-    | Annotated[AudioSpeechesResult, _tag("audio_speeches")]
-    | Annotated[AudioTranscriptionsResult, _tag("audio_transcriptions")]
-    | Annotated[VectorStoresResult, _tag("vector_stores")]
-    | Annotated[CodeInterpreterSessionsResult, _tag("code_interpreter_sessions")]
-    | Annotated[FileSearchCallsResult, _tag("file_search_calls")]
-    | Annotated[WebSearchCallsResult, _tag("web_search_calls")]
-    | Annotated[CostsResult, _tag("costs")]
+    Annotated[CompletionsResult, _tag(StreamName.COMPLETIONS)]
+    | Annotated[EmbeddingsResult, _tag(StreamName.EMBEDDINGS)]
+    | Annotated[ModerationsResult, _tag(StreamName.MODERATIONS)]
+    | Annotated[ImagesResult, _tag(StreamName.IMAGES)]
+    | Annotated[AudioSpeechesResult, _tag(StreamName.AUDIO_SPEECHES)]
+    | Annotated[AudioTranscriptionsResult, _tag(StreamName.AUDIO_TRANSCRIPTIONS)]
+    | Annotated[VectorStoresResult, _tag(StreamName.VECTOR_STORES)]
+    | Annotated[CodeInterpreterSessionsResult, _tag(StreamName.CODE_INTERPRETER_SESSIONS)]
+    | Annotated[FileSearchCallsResult, _tag(StreamName.FILE_SEARCH_CALLS)]
+    | Annotated[WebSearchCallsResult, _tag(StreamName.WEB_SEARCH_CALLS)]
+    | Annotated[CostsResult, _tag(StreamName.COSTS)]
     | Annotated[UsageResult, Tag(_OTHER)],
     Discriminator(_result_tag),
 ]
+_RESULT_ADAPTER: Final[TypeAdapter[AnyUsageResult]] = TypeAdapter(AnyUsageResult)
 
 
 # --- the envelope ------------------------------------------------------------------------------
@@ -227,9 +343,20 @@ class UsageBucket(APIModel):
     results: list[AnyUsageResult]
 
 
-class UsagePage(APIModel):
-    """One page of a usage or costs endpoint; follow `next_page` while `has_more`."""
+class UsagePage(ItemPage):
+    """One page of a usage or costs endpoint; follow `next_page` while `has_more`. Its items
+    are the buckets' results: a bucket itself is envelope."""
 
     data: list[UsageBucket]
     has_more: bool
     next_page: str | None = None
+
+    @classmethod
+    def _split_items(cls, body: dict[str, Any]) -> list[InvalidItem]:
+        invalid: list[InvalidItem] = []
+        buckets = body.get("data")
+        for bucket in buckets if isinstance(buckets, list) else ():
+            if isinstance(bucket, dict) and "results" in bucket:
+                bucket["results"], rejected = split_items(bucket["results"], _RESULT_ADAPTER)
+                invalid += rejected
+        return invalid

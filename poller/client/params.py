@@ -12,13 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from poller.client.query import QueryValue
-from poller.streams import (
-    COSTS_MAX_LIMIT,
-    MAX_LIMIT,
-    USAGE_ENDPOINTS,
-    BucketWidth,
-    UsageEndpoint,
-)
+from poller.streams import USAGE_ENDPOINTS, BucketWidth, UsageEndpoint
 
 __all__ = ["AUDIT_MAX_LIMIT", "LIST_LIMIT", "audit_params", "usage_params"]
 
@@ -54,7 +48,7 @@ def usage_params(
     if start_time < 0 or (end_time is not None and end_time <= start_time):
         raise ValueError(f"need 0 <= start_time < end_time, got {start_time} and {end_time}")
     _check_strings("group_by", group_by, allowed=endpoint.dimensions, stream=stream)
-    max_limit = COSTS_MAX_LIMIT if stream == "costs" else MAX_LIMIT[width]
+    max_limit = endpoint.max_limits[width]
     if limit is not None and not 1 <= limit <= max_limit:
         raise ValueError(f"{stream} limit at {width.value} must be 1..{max_limit}, got {limit}")
     params: dict[str, QueryValue] = {

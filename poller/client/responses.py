@@ -14,6 +14,7 @@ from typing import Any, Final
 import httpx
 from pydantic import ValidationError
 
+from poller.client.models import describe_errors
 from poller.errors import (
     AuthenticationError,
     MalformedResponseError,
@@ -69,12 +70,7 @@ def malformed_error(
 ) -> MalformedResponseError:
     """The error for a 2xx whose body is not JSON, or not the JSON the spec promises."""
     request = response.request
-    first = exc.errors(include_url=False, include_input=False)[0]
-    if first["type"] == "json_invalid":
-        why = f"the body is not JSON ({first['msg']})"
-    else:
-        location = ".".join(str(part) for part in first["loc"]) or "the body"
-        why = f"{exc.error_count()} schema error(s), first at {location}: {first['msg']}"
+    why = describe_errors(exc)
     text = f"{request.method} {request.url}: HTTP {response.status_code} but {why}"
     return MalformedResponseError(
         redact(text), method=request.method, url=str(request.url), status=response.status_code

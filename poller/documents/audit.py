@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+from poller.client.audit import AuditLog
 from poller.documents.common import (
     MappingContext,
     make_document,
@@ -28,6 +29,7 @@ from poller.documents.fields import AUDIT_LOG_FIELDS
 from poller.documents.fitting import fit
 from poller.documents.model import Document
 from poller.errors import MappingError
+from poller.streams import StreamName
 
 __all__ = ["categorize", "map_audit_log"]
 
@@ -154,20 +156,25 @@ def _ecs(audit: Mapping[str, Any]) -> dict[str, Any]:
     return ecs
 
 
-def map_audit_log(ctx: MappingContext, log: Mapping[str, Any]) -> Document:
-    """The document of one audit log object, with the log's id as `_id`."""
-    audit_id, event_type = log.get("id"), log.get("type")
-    mapped, unmapped = fit(log, AUDIT_LOG_FIELDS)
-    if not (isinstance(audit_id, str) and audit_id and isinstance(event_type, str) and event_type):
-        raise MappingError(f"audit log {audit_id!r} has no string id and type")
+def map_audit_log(ctx: MappingContext, log: AuditLog) -> Document:
+    """The document of one audit log, with the log's id as `_id`.
+
+    Raises `MappingError` for a log the schema accepts but no document can be built from: an
+    empty id or type, or an `effective_at` beyond the dates a document can hold.
+    """
+    audit_id, event_type = log.id, log.type
+    if not (audit_id and event_type):
+        raise MappingError(f"audit log {audit_id!r} has no id or no type")
+    data = log.api_dict()
+    mapped, unmapped = fit(data, AUDIT_LOG_FIELDS)
     if "effective_at" not in mapped:
-        raise MappingError(f"audit log {audit_id!r} has no Unix-seconds effective_at")
+        raise MappingError(f"audit log {audit_id!r} has an effective_at out of range")
     audit = _nest(mapped)
     if unmapped:
         audit["payload_unmapped"] = _nest(unmapped)
     category, types = categorize(event_type)
 
-    source = skeleton("audit", ctx, log["effective_at"], "event")
+    source = skeleton(StreamName.AUDIT, ctx, log.effective_at, "event")
     merge(source, _ecs(audit))
     source["event"].update(
         action=event_type,
@@ -176,8 +183,8 @@ def map_audit_log(ctx: MappingContext, log: Mapping[str, Any]) -> Document:
         type=types,
         outcome="failure" if event_type.endswith(".failed") else "success",
         # Sorted keys: the API may reorder keys between reads of the same event.
-        original=json.dumps(log, separators=(",", ":"), sort_keys=True, ensure_ascii=False),
+        original=json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False),
     )
     source["observer"] = {"vendor": "OpenAI", "product": "OpenAI"}
     source["openai"] = {"audit": audit}
-    return make_document("audit", ctx, audit_id, source)
+    return make_document(StreamName.AUDIT, ctx, audit_id, source)

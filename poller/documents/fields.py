@@ -90,10 +90,13 @@ _BASE_RESULT_FIELDS: Final = frozenset(
 )
 _RENAMED: Final = {"object": "openai.base.usage_object_type"}
 _BOOLEAN_DIMENSIONS: Final = frozenset({"batch"})
-_COSTS_FIELDS: Final[Tree] = {
-    "amount": {"value": DOUBLE, "currency": KEYWORD},
-    "quantity": DOUBLE,
-    "quantity_unit": KEYWORD,
+# Result fields beyond dimensions and metrics, by kind: costs' amount is an object.
+_KIND_RESULT_FIELDS: Final[Mapping[StreamKind, Tree]] = {
+    StreamKind.COSTS: {
+        "amount": {"value": DOUBLE, "currency": KEYWORD},
+        "quantity": DOUBLE,
+        "quantity_unit": KEYWORD,
+    },
 }
 
 # Dimension → the display name written next to it when `Names` knows the id.
@@ -135,8 +138,7 @@ def result_tree(stream: str) -> Tree:
     for name in endpoint.dimensions:
         tree[name] = BOOLEAN if name in _BOOLEAN_DIMENSIONS else KEYWORD
     tree.update(dict.fromkeys(endpoint.metrics, LONG))
-    if stream == "costs":
-        tree.update(_COSTS_FIELDS)
+    tree.update(_KIND_RESULT_FIELDS.get(get_stream(stream).kind, {}))
     return tree
 
 

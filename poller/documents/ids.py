@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from poller.streams import BucketWidth
 
-__all__ = ["BucketIds", "rate_limit_doc_id"]
+__all__ = ["BucketIds", "rate_limit_doc_id", "rejected_doc_id"]
 
 # Part of every hashed key, so that a future change of encoding is a deliberate new scheme.
 _SCHEME: Final = "openai-poller/1"
@@ -64,3 +64,9 @@ class BucketIds:
 def rate_limit_doc_id(organization_id: str, project_id: str, model: Any, slot_start: int) -> str:
     """The id of one project's limit for one model in one collection slot."""
     return _digest(organization_id, "rate_limits", project_id, model, slot_start)
+
+
+def rejected_doc_id(organization_id: str, stream: str, raw: Mapping[str, Any]) -> str:
+    """The id of an item no document can be built from: a digest of the whole item, keys
+    sorted, so the same item rejected again (a re-read, a retry) is kept once."""
+    return _digest(organization_id, "rejected", stream, raw)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from poller.client.models import UsageResult
 from poller.documents.buckets import bucket_source
 from poller.documents.common import MappingContext, make_document
 from poller.documents.fields import USAGE_TOTALS
@@ -15,14 +16,15 @@ __all__ = ["map_usage_result"]
 
 
 def map_usage_result(
-    ctx: MappingContext, stream: str, start_time: int, end_time: int, result: Mapping[str, Any]
+    ctx: MappingContext, stream: str, start_time: int, end_time: int, result: UsageResult
 ) -> Document:
     """The document of one usage `result` of the bucket [start_time, end_time)."""
     if get_stream(stream).kind is not StreamKind.USAGE:
         raise ValueError(f"{stream} is not a usage stream")
-    source, doc_id = bucket_source(ctx, stream, start_time, end_time, result)
+    data = result.api_dict()
+    source, doc_id = bucket_source(ctx, stream, start_time, end_time, data)
     _add_total(source, stream)
-    _add_estimate(source, ctx, stream, start_time, result)
+    _add_estimate(source, ctx, stream, start_time, data)
     return make_document(stream, ctx, doc_id, source)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from poller.client import AdminClient, CostsResult, UsagePage
+from poller.client import AdminClient, CostsResult, RetryPolicy, Timeouts, UsagePage
 from poller.errors import AuthenticationError, RequestRejectedError
 from poller.simulator.app import TENANT_SCOPED_ROLE_EVENTS, SimulatorApp
 from poller.simulator.faults import FaultPlan
@@ -45,7 +45,9 @@ def server(org: SimOrganization) -> Iterator[SimulatorServer]:
 
 @pytest.fixture
 def client(server: SimulatorServer) -> Iterator[AdminClient]:
-    with AdminClient(admin_key=ADMIN_KEY, base_url=server.base_url, timeout=10) as client:
+    with AdminClient(
+        admin_key=ADMIN_KEY, base_url=server.base_url, timeouts=Timeouts(request=10)
+    ) as client:
         yield client
 
 
@@ -210,7 +212,10 @@ def test_faults_are_retried_without_an_early_retry(org: SimOrganization) -> None
     with (
         SimulatorServer(app) as faulty,
         AdminClient(
-            admin_key=ADMIN_KEY, base_url=faulty.base_url, timeout=0.3, max_attempts=10
+            admin_key=ADMIN_KEY,
+            base_url=faulty.base_url,
+            timeouts=Timeouts(request=0.3),
+            retry=RetryPolicy(max_attempts=10),
         ) as client,
         SimulatorServer(SimulatorApp(org, admin_key=ADMIN_KEY)) as clean,
         AdminClient(admin_key=ADMIN_KEY, base_url=clean.base_url) as reference,

@@ -12,7 +12,6 @@ from pydantic import SecretStr
 from poller.client import AdminClient
 from poller.errors import (
     AuthenticationError,
-    ConfigError,
     MalformedResponseError,
     PollerError,
     RateLimitedError,
@@ -157,6 +156,6 @@ def test_the_client_repr_and_http_headers_hide_the_key() -> None:
         assert repr(client) == "AdminClient(base_url='https://api.test/v1/')"
 
 
-def test_an_empty_key_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="admin key is empty"):
+def test_an_empty_key_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="admin key is empty"):
         AdminClient(admin_key=SecretStr("  "))

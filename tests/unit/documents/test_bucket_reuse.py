@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from golden_support import FakeNames, FakePriceTable
+from golden_support import FakeNames, FakePriceTable, usage_result
 
 from poller.documents import MappingContext, buckets, map_usage_result
 from poller.streams import BucketWidth
@@ -22,14 +22,16 @@ BASE = MappingContext(
     names=FakeNames(),
     price_table=FakePriceTable(),
 )
-RESULT = {
-    "object": "organization.usage.completions.result",
-    "input_tokens": 10,
-    "output_tokens": 2,
-    "num_model_requests": 1,
-    "project_id": "proj_alpha",
-    "model": "gpt-4o",
-}
+RESULT = usage_result(
+    {
+        "object": "organization.usage.completions.result",
+        "input_tokens": 10,
+        "output_tokens": 2,
+        "num_model_requests": 1,
+        "project_id": "proj_alpha",
+        "model": "gpt-4o",
+    }
+)
 VARIANTS: dict[str, tuple[MappingContext, int | float]] = {
     "organization": (dataclasses.replace(BASE, organization_id="org-other"), START),
     "no organization name": (dataclasses.replace(BASE, organization_name=None), START),

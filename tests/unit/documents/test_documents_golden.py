@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from golden_support import all_cases, context, load_cases, map_case
+from golden_support import all_cases, context, load_cases, map_case, parsed_result
 
 from poller.documents import PriceEstimator, common, map_usage_result
 from poller.documents.fields import AUDIT_UNMAPPED, UNMAPPED
@@ -100,7 +100,8 @@ def test_the_packaged_price_table_fits_the_mapper(stream: str, case: dict[str, A
     table: PriceEstimator = load_price_table()
     ctx = dataclasses.replace(context(case["context"]), price_table=table)
     start, end = case["bucket"]["start_time"], case["bucket"]["end_time"]
-    base = map_usage_result(ctx, stream, start, end, case["result"]).source["openai"]["base"]
+    result = parsed_result(case)
+    base = map_usage_result(ctx, stream, start, end, result).source["openai"]["base"]
     assert base["price_table_version"] == table.version
     assert ("cost_estimate_usd" in base) != ("unpriced" in base)
     if "cost_estimate_usd" in base:
