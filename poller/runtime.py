@@ -13,8 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from poller.client.api import AdminClient
-from poller.client.observer import ClientObserver
+from poller.client import AdminClient, ClientObserver, RetryPolicy, Timeouts
 from poller.directory import DirectoryCache
 from poller.documents import MappingContext
 from poller.errors import ConfigError, StopRequested
@@ -111,12 +110,14 @@ def org_runtime(
     client = AdminClient(
         admin_key=org.admin_key,
         base_url=org.base_url,
-        timeout=org.request_timeout.total_seconds(),
-        max_attempts=org.retry.max_attempts,
-        max_elapsed=org.retry.max_elapsed.total_seconds(),
-        max_retry_after=org.retry.max_retry_after.total_seconds(),
+        timeouts=Timeouts(request=org.request_timeout.total_seconds()),
+        retry=RetryPolicy(
+            max_attempts=org.retry.max_attempts,
+            max_elapsed=org.retry.max_elapsed.total_seconds(),
+            max_retry_after=org.retry.max_retry_after.total_seconds(),
+            sleep=time.sleep if stop is None else interruptible_sleep(stop),
+        ),
         observer=observer,
-        sleep=time.sleep if stop is None else interruptible_sleep(stop),
     )
     names = DirectoryCache(client, ttl=org.directory_ttl.total_seconds(), clock=time.monotonic)
     context = MappingContext(

@@ -14,16 +14,16 @@ from rich.table import Table
 from poller.documents.fields import NAME_FIELDS
 from poller.errors import ConfigError
 from poller.sinks import SinkReader, Sums
-from poller.streams import USAGE_ENDPOINTS
+from poller.streams import StreamKind, streams_of_kind
 
 from .when import parse_when
 
 __all__ = ["ReportRequest", "build_report", "report", "report_request"]
 
 _COUNTS = {
-    name: tuple(m for m in endpoint.metrics if m in endpoint.required_metrics)
-    for name, endpoint in USAGE_ENDPOINTS.items()
-    if name != "costs"
+    spec.name: tuple(m for m in spec.usage.metrics if m in spec.usage.required_metrics)
+    for spec in streams_of_kind(StreamKind.USAGE)
+    if spec.usage is not None
 }
 # A grouping field → the name written next to it (`openai.base.project_id` → `…project_name`).
 _NAMES = {f"openai.base.{dimension}": name for dimension, name in NAME_FIELDS.items()}

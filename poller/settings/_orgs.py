@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from poller.defaults import DEFAULT_BASE_URL
 from poller.settings._validate import (
@@ -212,9 +212,9 @@ class OrgDefaults(Frozen):
         for stream, override in overrides.items():
             if override.group_by is not None:
                 check_group_by(stream, override.group_by)
-            width = override.bucket_width
-            if stream == "costs" and width not in (None, BucketWidth.DAY):
-                raise ValueError("costs.bucket_width: costs buckets are always 1d")
+            width, fixed = override.bucket_width, get_stream(stream).fixed_width
+            if fixed is not None and width not in (None, fixed):
+                raise ValueError(f"{stream}.bucket_width: {stream} buckets are always {fixed}")
         return overrides
 
 
@@ -246,6 +246,13 @@ class OrgSettings(OrgDefaults):
         "changing it changes document ids.",
     )
 
+    @field_validator("admin_key")
+    @classmethod
+    def _admin_key_not_blank(cls, key: SecretStr) -> SecretStr:
+        if not key.get_secret_value().strip():
+            raise ValueError("the OpenAI admin key is empty")
+        return key
+
     def stream(self, name: str) -> StreamConfig:
         """The resolved settings of stream `name`: its override, then `defaults`, then built-ins."""
         spec = get_stream(name)
@@ -266,7 +273,7 @@ class OrgSettings(OrgDefaults):
             group_by = dimensions if wanted is None else tuple(d for d in wanted if d in dimensions)
         return StreamConfig(
             spec=spec,
-            bucket_width=BucketWidth.DAY if spec.kind is StreamKind.COSTS else pick("bucket_width"),
+            bucket_width=spec.fixed_width or pick("bucket_width"),
             group_by=group_by,
             interval=pick("interval"),
             initial_interval=pick("initial_interval"),

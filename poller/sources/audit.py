@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
-from poller.documents import map_audit_log
+from poller.documents import map_audit_page
 from poller.pipeline import Batch
 from poller.settings import StreamConfig
 from poller.sources._base import BackfillWindow, OrgAccess, OrgSource, seconds
@@ -44,10 +44,10 @@ class AuditSource(OrgSource):
             effective_at={"gte": self.window.gte, "lt": self.window.lt}, limit=100
         )
         for page in pages:
-            documents = [map_audit_log(context, log.api_dict()) for log in page.data]
+            mapped = map_audit_page(context, page)
             for log in page.data:
                 newest = log.effective_at if newest is None else max(newest, log.effective_at)
-            yield Batch(documents)
+            yield Batch(mapped.documents, rejected=mapped.rejected)
         mark = max(newest if newest is not None else self.window.gte, self.window.gte)
         if self.window.move_high_water or state.high_water is None:
             yield Batch((), advance=_high_water(mark))

@@ -6,22 +6,20 @@ so an interrupted run (a crash, SIGTERM, an outage) resumes after the last ackno
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
 
-from poller.client.models import UsageBucket, UsagePage
+from poller.client.models import UsagePage
 from poller.coverage import Coverage, Segment
-from poller.documents import MappingContext, map_costs_result, map_usage_result
+from poller.documents import MappingContext, map_usage_page
 from poller.documents.fields import NAME_FIELDS
-from poller.documents.model import Document
 from poller.pipeline import Batch
 from poller.settings import StreamConfig
 from poller.sources._base import BackfillWindow, OrgAccess, OrgSource, seconds
 from poller.sources.plans import backfill_segments, cycle_segments
 from poller.state import StreamState
-from poller.streams import COSTS_MAX_LIMIT, MAX_LIMIT, BucketWidth, StreamKind
+from poller.streams import BucketWidth, get_stream
 
 __all__ = ["BucketSource", "backfill_source", "cycle_source"]
 
@@ -42,7 +40,7 @@ class BucketSource(OrgSource):
             yield from self._segment(context, segment)
 
     def _segment(self, run: _RunContext, segment: Segment) -> Iterator[Batch]:
-        limit = COSTS_MAX_LIMIT if self.stream == "costs" else MAX_LIMIT[segment.width]
+        limit = get_stream(self.stream).page_limit(segment.width)
         pages = self.access.client.usage_pages(
             self.stream,
             start_time=segment.start,
@@ -53,30 +51,15 @@ class BucketSource(OrgSource):
         )
         covered_until = segment.start
         for page in pages:
-            documents = self._documents(run, segment.width, page)
+            context = replace(run.context(page), bucket_width=segment.width, group_by=self.group_by)
+            mapped = map_usage_page(context, self.stream, page)
             page_end = min(max((b.end_time for b in page.data), default=covered_until), segment.end)
             if page_end <= covered_until:
-                yield Batch(documents)
+                yield Batch(mapped.documents, rejected=mapped.rejected)
                 continue
             covered = Segment(covered_until, page_end, segment.width)
             covered_until = page_end
-            yield Batch(documents, advance=_cover(covered))
-
-    def _documents(self, run: _RunContext, width: BucketWidth, page: UsagePage) -> list[Document]:
-        rows = [(bucket, result.api_dict()) for bucket in page.data for result in bucket.results]
-        if not rows:
-            return []
-        context = replace(run.context(rows), bucket_width=width, group_by=self.group_by)
-        documents: list[Document] = []
-        for bucket, data in rows:
-            if self.stream == "costs":
-                doc = map_costs_result(context, bucket.start_time, bucket.end_time, data)
-            else:
-                doc = map_usage_result(
-                    context, self.stream, bucket.start_time, bucket.end_time, data
-                )
-            documents.append(doc)
-        return documents
+            yield Batch(mapped.documents, advance=_cover(covered), rejected=mapped.rejected)
 
 
 class _RunContext:
@@ -90,9 +73,12 @@ class _RunContext:
         self._context = access.context
         self._named = False
 
-    def context(self, rows: Sequence[tuple[UsageBucket, Mapping[str, Any]]]) -> MappingContext:
+    def context(self, page: UsagePage) -> MappingContext:
         if not self._named and any(
-            isinstance(data.get(dimension), str) for _, data in rows for dimension in NAME_FIELDS
+            isinstance(getattr(result, dimension, None), str)
+            for bucket in page.data
+            for result in bucket.results
+            for dimension in NAME_FIELDS
         ):
             self._context = self._access.mapping()
             self._named = True
@@ -146,7 +132,7 @@ def backfill_source(
     access: OrgAccess, stream: StreamConfig, window: BackfillWindow
 ) -> BucketSource:
     """The gaps of the window, and the covered buckets that may still be revised."""
-    width = BucketWidth.DAY if stream.spec.kind is StreamKind.COSTS else window.width
+    width = stream.spec.fixed_width or window.width
     plan = _BackfillPlan(
         window, width, seconds(stream.settlement_grace), seconds(stream.settlement_window)
     )

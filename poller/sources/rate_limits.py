@@ -1,4 +1,5 @@
-"""The rate-limits source: a snapshot of every active project's limits per collection slot.
+"""The rate-limits source: a snapshot of every active project's limits per collection slot,
+written whole or not at all.
 
 The slot (the interval the snapshot belongs to) is part of each document's id, so collecting
 twice within one slot rewrites the same documents instead of adding a second snapshot.
@@ -11,7 +12,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from poller.coverage import align_down
-from poller.documents import map_rate_limit
+from poller.documents import map_rate_limit_page
+from poller.documents.model import Document, Rejected
 from poller.pipeline import Batch
 from poller.settings import StreamConfig
 from poller.sources._base import BackfillWindow, OrgAccess, OrgSource, seconds
@@ -28,14 +30,16 @@ class RateLimitSource(OrgSource):
 
     def batches(self, state: StreamState) -> Iterator[Batch]:
         client, context = self.access.client, self.access.context
+        documents: list[Document] = []
+        rejected: list[Rejected] = []
         for project in client.list_projects(include_archived=False):
-            project_data = project.api_dict()
-            documents = [
-                map_rate_limit(context, limit.api_dict(), project_data, self.slot_start)
-                for limit in client.list_project_rate_limits(project.id)
-            ]
-            yield Batch(documents)
-        yield Batch((), advance=_slot(self.slot_start))
+            for page in client.project_rate_limit_pages(project.id):
+                mapped = map_rate_limit_page(context, page, project, self.slot_start)
+                documents += mapped.documents
+                rejected += mapped.rejected
+        # One batch for the whole slot, written only once every project's limits were read:
+        # a failure part way leaves no slot half-filled (a few hundred documents at most).
+        yield Batch(documents, advance=_slot(self.slot_start), rejected=rejected)
 
 
 def _slot(slot_start: int) -> Callable[[StreamState], StreamState]:

@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from poller.client.api import AdminClient
 from poller.client.audit import AuditLogPage
-from poller.client.directory import Project, ProjectRateLimit
+from poller.client.directory import Project, ProjectRateLimit, ProjectRateLimitPage
 from poller.client.models import UsagePage
 from poller.directory import DirectorySnapshot
 from poller.documents import MappingContext
@@ -57,9 +57,10 @@ class FakeClient:
         self.calls.append(("projects", {"include_archived": include_archived}))
         return iter(self.projects)
 
-    def list_project_rate_limits(self, project_id: str) -> Iterator[ProjectRateLimit]:
+    def project_rate_limit_pages(self, project_id: str) -> Iterator[ProjectRateLimitPage]:
         self.calls.append(("rate_limits", {"project_id": project_id}))
-        return iter(self.rate_limits.get(project_id, []))
+        limits = self.rate_limits.get(project_id, [])
+        return iter([ProjectRateLimitPage(data=limits, has_more=False)] if limits else [])
 
     def segments(self) -> list[tuple[int, int, BucketWidth]]:
         """The `(start_time, end_time, bucket_width)` of each usage call."""

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from fake_api import FakeClient, FakeNames, access, audit_page, usage_page
 from fakes import FakeClock, RecordingSink
 from streams_config import T0, D, H, config
 
-from poller.client.directory import Project, ProjectRateLimit
+from poller.client.directory import Project, ProjectRateLimit, ProjectRateLimitPage
 from poller.coverage import Coverage, Segment
-from poller.errors import SinkUnavailableError
+from poller.errors import ServerError, SinkUnavailableError
 from poller.pipeline import run_source
 from poller.sources import (
     AuditSource,
@@ -203,16 +205,16 @@ def test_the_rate_limit_slot_is_a_whole_minute_on_a_multiple_of_the_interval(
     assert slot_start(T0 + 3725, interval) == slot
 
 
-def test_a_rate_limit_snapshot_is_one_batch_per_project_then_the_slot() -> None:
+def test_a_rate_limit_snapshot_is_one_batch_that_moves_the_slot() -> None:
     limit = ProjectRateLimit(id="rl-1", model="gpt-4o", max_requests_per_1_minute=10)
     other = limit.model_copy(update={"id": "rl-2", "model": "o1"})
     client = FakeClient(projects=[Project(id="p1", name="Alpha"), Project(id="p2")],
                         rate_limits={"p1": [limit, other]})
     sink = RecordingSink()
     _run(cycle_source(access(client), config("rate_limits", interval=3600), T0 + 3725), sink)
-    assert sink.calls[1:5] == ["write 2", "save_state acme/rate_limits",
-                               "save_state acme/rate_limits", "save_state acme/rate_limits"]
-    assert [s.last_slot for s in _states(sink)] == [None, None, T0 + H, T0 + H]
+    assert sink.calls[1:4] == ["write 2", "save_state acme/rate_limits",
+                               "save_state acme/rate_limits"]
+    assert [s.last_slot for s in _states(sink)] == [T0 + H, T0 + H]
     assert {d.source["openai"]["rate_limits"]["model"] for d in sink.documents} == {"gpt-4o", "o1"}
     assert client.calls[0] == ("projects", {"include_archived": False})
 
@@ -223,3 +225,22 @@ def test_a_rate_limit_backfill_is_one_snapshot_now() -> None:
     sink = RecordingSink()
     _run(backfill_source(access(client), config("rate_limits", interval=3600), window), sink)
     assert _states(sink)[0].last_slot == T0 + H
+
+
+def test_a_rate_limit_snapshot_that_fails_part_way_writes_nothing() -> None:
+    limit = ProjectRateLimit(id="rl-1", model="gpt-4o", max_requests_per_1_minute=10)
+    client = FakeClient(projects=[Project(id="p1"), Project(id="p2")],
+                        rate_limits={"p1": [limit], "p2": [limit]})
+    failing = ServerError("503", method="GET", url="rate_limits", status=503)
+
+    def pages(project_id: str) -> Iterator[ProjectRateLimitPage]:
+        if project_id == "p2":
+            raise failing
+        return FakeClient.project_rate_limit_pages(client, project_id)
+
+    client.project_rate_limit_pages = pages  # type: ignore[method-assign]
+    sink = RecordingSink()
+    with pytest.raises(ServerError):
+        _run(cycle_source(access(client), config("rate_limits", interval=3600), T0 + 3725), sink)
+    assert sink.documents == []
+    assert [s.last_slot for s in _states(sink)] == [None]  # only the error, beside no slot
