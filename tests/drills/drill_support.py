@@ -17,7 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -88,7 +88,7 @@ def iso(t: int) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def backfill_cmd(since: int, until: int, streams: list[str]) -> list[str]:
+def backfill_cmd(since: int, until: int, streams: Sequence[str]) -> list[str]:
     return [
         sys.executable, "-m", "poller", "backfill",
         "--since", iso(since), "--until", iso(until), "--streams", ",".join(streams),
@@ -210,7 +210,7 @@ class Check:
 
 
 def compare(
-    store: Store | Path, org: Organization, streams: list[str], since: int, until: int
+    store: Store | Path, org: Organization, streams: Sequence[str], since: int, until: int
 ) -> Check:
     """The store against the simulator's settled truth for what the poller says it collected."""
     view = SqliteStore(store) if isinstance(store, Path) else store

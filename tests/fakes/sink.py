@@ -53,6 +53,9 @@ class RecordingSink:
         self.states[key] = state
         self.saved.append((key, state))
 
+    def probe(self) -> bool:
+        return True
+
     def close(self) -> None:
         self.calls.append("close")
 

@@ -108,7 +108,7 @@ def test_backfill_collects_every_requested_stream(backfilled: Backfilled) -> Non
     assert ADMIN_KEY not in result.stderr + result.stdout
     with SqliteSink(backfilled.store) as sink:
         reader = sink.reader()
-        counts = {s: reader.count(f"logs-openai.{s}-default") for s in STREAM_NAMES}
+        counts = {str(s): reader.count(f"logs-openai.{s}-default") for s in STREAM_NAMES}
     for stream in STREAMS:
         assert counts[stream] > 0, counts
     for stream in set(STREAM_NAMES) - set(STREAMS):
