@@ -19,6 +19,7 @@ from poller.assets import (
     Assets,
     Template,
     composed_mapping,
+    composed_settings,
     flatten_mapping,
     retention_class,
 )
@@ -102,6 +103,8 @@ class ElasticsearchSetup:
                 "skip",
                 f"Elasticsearch {number} has none before 8.11; pass ILM to enforce retention",
             )
+        for pipeline in assets.ingest_pipelines:  # before the templates that name them
+            self._install(pipeline)
         if ilm:
             components[:0] = list(assets.ilm_component_templates)
             for policy in assets.ilm_policies:
@@ -129,6 +132,10 @@ class ElasticsearchSetup:
                     body = self._es.indices.get_index_template(name=template.name).body
                     found = body.get("index_templates", [])
                     return found[0]["index_template"] if found else None
+                if template.kind == "ingest_pipeline":
+                    body = self._es.ingest.get_pipeline(id=template.name).body
+                    pipeline: Mapping[str, Any] | None = body.get(template.name)
+                    return pipeline
                 body = self._es.ilm.get_lifecycle(name=template.name).body
                 entry = body.get(template.name)
                 return {"policy": entry["policy"]} if entry else None
@@ -141,6 +148,8 @@ class ElasticsearchSetup:
                 self._es.cluster.put_component_template(name=template.name, body=body)
             elif template.kind == "index_template":
                 self._es.indices.put_index_template(name=template.name, body=body)
+            elif template.kind == "ingest_pipeline":
+                self._es.ingest.put_pipeline(id=template.name, body=body)
             else:
                 self._es.ilm.put_lifecycle(name=template.name, body=body)
 
@@ -233,12 +242,34 @@ class ElasticsearchSetup:
             shown = ", ".join(diff.conflicting[:5]) + (", ..." if len(diff.conflicting) > 5 else "")
             reason = f"{_fields(len(diff.conflicting))} mapped with another type ({shown})"
             self._record.add(target, "rollover", self._rollover_hint(ds, reason))
+        self._update_settings(ds, composed_settings(ds.stream, components))
         if lifecycle and ds.lifecycle is not None:
             self._update_retention(ds)
 
     @staticmethod
     def _rollover_hint(ds: _DataStream, reason: str) -> str:
         return f"{reason}; new backing indices get our mapping: POST {ds.name}/_rollover"
+
+    def _update_settings(self, ds: _DataStream, desired: Mapping[str, str]) -> None:
+        """The write index gets the dynamic settings of our templates (the audit streams' final
+        pipeline), which otherwise reach a data stream only at its next rollover. ILM's are left
+        to ILM: handing an existing index to a policy is the operator's call."""
+        wanted = {k: v for k, v in desired.items() if not k.startswith("index.lifecycle.")}
+        if not wanted:
+            return
+        with self._errors(f"reading the settings of {ds.write_index}"):
+            body = self._es.indices.get_settings(index=ds.write_index, flat_settings=True).body
+        indices: list[Mapping[str, Any]] = list(body.values())
+        have: Mapping[str, Any] = indices[0].get("settings", {}) if indices else {}
+        differ = {k: v for k, v in wanted.items() if str(have.get(k)) != v}
+        target = f"data stream {ds.name} settings"
+        if not differ:
+            self._record.add(target, "unchanged")
+            return
+        if not self._record.dry_run:
+            with self._errors(f"updating the settings of {ds.write_index}"):
+                self._es.indices.put_settings(index=ds.write_index, settings=differ)
+        self._record.add(target, "update", ", ".join(f"{k}: {v}" for k, v in differ.items()))
 
     def _update_retention(self, ds: _DataStream) -> None:
         target = f"data stream {ds.name} retention"

@@ -30,7 +30,8 @@ def _stringify(node: Any) -> Any:
 
 @dataclass
 class FakeCluster:
-    """Component/index templates, ILM policies and data streams, kept in memory."""
+    """Component/index templates, ILM policies, ingest pipelines, data streams and their write
+    indices' mappings and settings, kept in memory."""
 
     version: str = "8.15.3"
     flavor: str = "default"
@@ -38,6 +39,8 @@ class FakeCluster:
     component_templates: dict[str, Any] = field(default_factory=dict)
     index_templates: dict[str, Any] = field(default_factory=dict)
     ilm_policies: dict[str, Any] = field(default_factory=dict)
+    ingest_pipelines: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # index → {"index.x": value}
     # data stream name → {"indices": [backing names], "lifecycle": {...}}
     data_streams: dict[str, Any] = field(default_factory=dict)
     mappings: dict[str, Any] = field(default_factory=dict)  # index → mappings
@@ -67,10 +70,14 @@ class FakeCluster:
             return self._template(method, parts[1], body, self.index_templates, "index")
         if head == "_ilm":
             return self._ilm(method, parts[2], body)
+        if head == "_ingest":
+            return self._pipeline(method, parts[2], body)
         if head == "_data_stream":
             return self._data_stream(method, parts, body)
         if len(parts) == 2 and parts[1] == "_mapping":
             return self._mapping(method, parts[0], body)
+        if len(parts) == 2 and parts[1] == "_settings":
+            return self._settings(method, parts[0], body)
         if len(parts) == 1 and method == "GET":
             names = [n for n in self.mappings if re.fullmatch(parts[0].replace("*", ".*"), n)]
             return 200, {n: {"mappings": self.mappings[n]} for n in names}
@@ -103,6 +110,22 @@ class FakeCluster:
             return 404, {"error": {"type": "resource_not_found_exception"}, "status": 404}
         policy = {"version": 1, "modified_date": "2026-01-01", "policy": self.ilm_policies[name]}
         return 200, {name: policy}
+
+    def _pipeline(self, method: str, name: str, body: Any) -> tuple[int, Any]:
+        if method == "PUT":
+            self.ingest_pipelines[name] = copy.deepcopy(body)
+            return 200, {"acknowledged": True}
+        if name not in self.ingest_pipelines:
+            return 404, {}
+        return 200, {name: copy.deepcopy(self.ingest_pipelines[name])}
+
+    def _settings(self, method: str, index: str, body: Any) -> tuple[int, Any]:
+        """Index settings as Elasticsearch shows them with `flat_settings`: values as text."""
+        if method == "PUT":
+            self.settings.setdefault(index, {}).update(body)
+            return 200, {"acknowledged": True}
+        shown = {"index.number_of_shards": "1", **self.settings.get(index, {})}
+        return 200, {index: {"settings": _stringify(shown)}}
 
     def _data_stream(self, method: str, parts: list[str], body: Any) -> tuple[int, Any]:
         if not self.has_data_stream_api:
