@@ -15,13 +15,12 @@ from typing import Any, Final
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 
 from poller.assets import (
-    RETENTION,
+    PREFIX,
     Assets,
     Template,
     composed_mapping,
     composed_settings,
     flatten_mapping,
-    retention_class,
 )
 from poller.errors import SinkRejectedError
 from poller.install._compare import contains, matches, with_hash
@@ -116,8 +115,15 @@ class ElasticsearchSetup:
         for template in assets.index_templates:
             self._install(template)
         by_name = {t.name: t.body for t in components}
+        # Before a version gate dropped it from the templates: existing data streams still get it.
+        retention = {
+            t.name: t.body["template"]["lifecycle"]["data_retention"]
+            for t in assets.component_templates
+            if "lifecycle" in t.body.get("template", {})
+        }
         for data_stream in self._data_streams(namespaces):
-            self._update_data_stream(data_stream, by_name, lifecycle=not ilm)
+            package = retention.get(f"{PREFIX}.{data_stream.stream}@package")
+            self._update_data_stream(data_stream, by_name, None if ilm else package)
 
     # -- templates and policies
 
@@ -221,7 +227,7 @@ class ElasticsearchSetup:
         return _MappingDiff(addable, tuple(conflicting), dynamic)
 
     def _update_data_stream(
-        self, ds: _DataStream, components: Mapping[str, Mapping[str, Any]], *, lifecycle: bool
+        self, ds: _DataStream, components: Mapping[str, Mapping[str, Any]], retention: str | None
     ) -> None:
         target = f"data stream {ds.name} mapping"
         diff = self._diff(ds.write_index, composed_mapping(ds.stream, components))
@@ -243,8 +249,8 @@ class ElasticsearchSetup:
             reason = f"{_fields(len(diff.conflicting))} mapped with another type ({shown})"
             self._record.add(target, "rollover", self._rollover_hint(ds, reason))
         self._update_settings(ds, composed_settings(ds.stream, components))
-        if lifecycle and ds.lifecycle is not None:
-            self._update_retention(ds)
+        if retention is not None and ds.lifecycle is not None:
+            self._update_retention(ds, retention)
 
     @staticmethod
     def _rollover_hint(ds: _DataStream, reason: str) -> str:
@@ -271,9 +277,8 @@ class ElasticsearchSetup:
                 self._es.indices.put_settings(index=ds.write_index, settings=differ)
         self._record.add(target, "update", ", ".join(f"{k}: {v}" for k, v in differ.items()))
 
-    def _update_retention(self, ds: _DataStream) -> None:
+    def _update_retention(self, ds: _DataStream, retention: str) -> None:
         target = f"data stream {ds.name} retention"
-        retention = RETENTION[retention_class(ds.stream)]
         if ds.lifecycle is not None and ds.lifecycle.get("data_retention") == retention:
             self._record.add(target, "unchanged")
             return

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import httpx
+from elastic_transport import ConnectionError as TransportConnectionError
 from elasticsearch import Elasticsearch
 from fakes.elasticsearch import Reply, Request, fake_client
 
@@ -45,6 +46,9 @@ class FakeCluster:
     data_streams: dict[str, Any] = field(default_factory=dict)
     mappings: dict[str, Any] = field(default_factory=dict)  # index → mappings
     fail: dict[tuple[str, str], tuple[int, Any]] = field(default_factory=dict)
+    down: bool = False  # every request fails to connect
+    # The answer of `_security/_authenticate`; None: no security API (noida-db's 400).
+    authenticated: dict[str, Any] | None = None
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
     clients: list[Elasticsearch] = field(default_factory=list)
 
@@ -64,6 +68,10 @@ class FakeCluster:
                 "version": {"number": self.version, "build_flavor": self.flavor},
             }
         head = parts[0]
+        if head == "_security":
+            if self.authenticated is None:
+                return 400, {"error": f"no handler found for uri [{path}] and method [{method}]"}
+            return 200, self.authenticated
         if head == "_component_template":
             return self._template(method, parts[1], body, self.component_templates, "component")
         if head == "_index_template":
@@ -156,6 +164,8 @@ class FakeCluster:
 
     def client(self) -> Elasticsearch:
         def answer(request: Request) -> Reply:
+            if self.down:
+                raise TransportConnectionError("Connection refused")
             status, payload = self.handle(request.method, unquote(request.path), request.body)
             return Reply(status, payload)
 
