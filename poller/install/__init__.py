@@ -16,23 +16,41 @@ before the error.
 - `_kibana`: saved objects and rules over Kibana's HTTP API, and `KibanaAuth`;
 - `_identity`: who setup is, which is who the Kibana rules it saves run as;
 - `_plan`: what a dry run lists when it cannot compare;
+- `_missing`: `missing_templates`, what `run` and `backfill` need before writing;
+- `_privileges`: the writer's and setup's roles, and `check_privileges` against a role;
 - `_compare`: whether an installed body already holds ours;
 - `_report`: the `Change`s of a run and its `SetupReport`.
 """
 
 from poller.install._kibana import KibanaAuth
+from poller.install._missing import missing_templates
 from poller.install._options import RuleParameters, SetupOptions, duration_text
+from poller.install._privileges import (
+    SETUP_ROLE,
+    WRITER_ROLE,
+    PrivilegeReport,
+    check_privileges,
+    setup_role,
+    writer_role,
+)
 from poller.install._report import Change, Listener, SetupReport
 from poller.install._run import plan_setup, run_setup
 
 __all__ = [
+    "SETUP_ROLE",
+    "WRITER_ROLE",
     "Change",
     "KibanaAuth",
     "Listener",
+    "PrivilegeReport",
     "RuleParameters",
     "SetupOptions",
     "SetupReport",
+    "check_privileges",
     "duration_text",
+    "missing_templates",
     "plan_setup",
     "run_setup",
+    "setup_role",
+    "writer_role",
 ]

@@ -23,9 +23,10 @@ from poller.assets import (
     flatten_mapping,
 )
 from poller.errors import SinkRejectedError
+from poller.install._cluster import errors_for
 from poller.install._compare import contains, matches, with_hash
 from poller.install._report import Recorder
-from poller.sinks.elasticsearch import ErrorTranslator, describe_error, redact_url
+from poller.sinks.elasticsearch import describe_error
 from poller.streams import STREAM_NAMES
 
 MIN_VERSION: Final = (8, 7)  # ignore_missing_component_templates
@@ -71,10 +72,8 @@ class ElasticsearchSetup:
     """Installs templates and policies, and brings existing data streams up to date."""
 
     def __init__(self, es: Elasticsearch, record: Recorder, *, timeout: float) -> None:
-        urls = [node.base_url for node in es.transport.node_pool.all()]
-        where = ", ".join(redact_url(u) for u in urls) or "the configured cluster"
         self._es = es
-        self._errors = ErrorTranslator(where, [], timeout)
+        self._errors = errors_for(es, timeout)
         self._record = record
 
     def run(

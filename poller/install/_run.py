@@ -10,6 +10,7 @@ from elasticsearch import Elasticsearch
 
 from poller.assets import Assets, RuleAsset, load_assets
 from poller.errors import SinkUnavailableError
+from poller.install._cluster import REQUEST_TIMEOUT
 from poller.install._elasticsearch import ElasticsearchSetup
 from poller.install._identity import identity
 from poller.install._kibana import KibanaAuth, KibanaSetup
@@ -17,7 +18,6 @@ from poller.install._options import RuleParameters, SetupOptions
 from poller.install._plan import plan_elasticsearch, plan_kibana
 from poller.install._report import Listener, Recorder, SetupReport
 
-REQUEST_TIMEOUT: Final = 30.0  # seconds, per Kibana request (and in Elasticsearch messages)
 _RUNS_AS: Final = "Kibana runs a rule's queries with an API key of whoever saved it last"
 
 

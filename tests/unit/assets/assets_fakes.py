@@ -7,6 +7,7 @@ migration fields, rule defaults and keeps user-added actions.
 from __future__ import annotations
 
 import copy
+import fnmatch
 import json
 import re
 from dataclasses import dataclass, field
@@ -49,6 +50,8 @@ class FakeCluster:
     down: bool = False  # every request fails to connect
     # The answer of `_security/_authenticate`; None: no security API (noida-db's 400).
     authenticated: dict[str, Any] | None = None
+    # The credentials' roles, which `_has_privileges` answers from; None: no security API.
+    roles: list[dict[str, Any]] | None = None
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
     clients: list[Elasticsearch] = field(default_factory=list)
 
@@ -69,9 +72,12 @@ class FakeCluster:
             }
         head = parts[0]
         if head == "_security":
-            if self.authenticated is None:
+            answer = self.authenticated if parts[-1] == "_authenticate" else self.roles
+            if answer is None:
                 return 400, {"error": f"no handler found for uri [{path}] and method [{method}]"}
-            return 200, self.authenticated
+            if parts[-1] == "_has_privileges":
+                return 200, has_privileges(self.roles or [], body)
+            return 200, answer
         if head == "_component_template":
             return self._template(method, parts[1], body, self.component_templates, "component")
         if head == "_index_template":
@@ -97,6 +103,14 @@ class FakeCluster:
         if method == "PUT":
             store[name] = copy.deepcopy(body)
             return 200, {"acknowledged": True}
+        key = f"{kind}_templates"
+        if "*" in name:  # as noida-db: 404 when nothing matches
+            found = [
+                {"name": n, f"{kind}_template": copy.deepcopy(store[n])}
+                for n in sorted(store)
+                if fnmatch.fnmatchcase(n, name)
+            ]
+            return (200 if found else 404), {key: found}
         if name not in store:
             return 404, {"error": {"type": "resource_not_found_exception"}, "status": 404}
         shown = copy.deepcopy(store[name])
@@ -107,7 +121,6 @@ class FakeCluster:
             template["settings"] = _stringify(template["settings"])
         if kind == "index" and "data_stream" in shown:
             shown["data_stream"] = {"hidden": False, "allow_custom_routing": False}
-        key = f"{kind}_templates"
         return 200, {key: [{"name": name, f"{kind}_template": shown}]}
 
     def _ilm(self, method: str, name: str, body: Any) -> tuple[int, Any]:
@@ -172,6 +185,56 @@ class FakeCluster:
         client = fake_client(answer)
         self.clients.append(client)
         return client
+
+
+def _granted(roles: list[dict[str, Any]], name: str) -> set[str]:
+    """The privileges `roles` grant on index `name`: an entry covers a name it equals or whose
+    pattern matches it (`logs-openai.*` covers `logs-openai.audit-*`)."""
+    return {
+        privilege
+        for role in roles
+        for entry in role.get("indices", [])
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in entry["names"])
+        for privilege in entry["privileges"]
+    }
+
+
+def _application(roles: list[dict[str, Any]], application: str, resource: str) -> set[str]:
+    return {
+        privilege
+        for role in roles
+        for entry in role.get("applications", [])
+        if entry["application"] == application and resource in entry["resources"]
+        for privilege in entry["privileges"]
+    }
+
+
+def has_privileges(roles: list[dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:
+    """`_security/user/_has_privileges` answered from role bodies, as Elasticsearch shapes it
+    (exact privilege names, or `all`)."""
+    cluster = {p for role in roles for p in role.get("cluster", [])}
+    every: list[bool] = []
+
+    def held(privilege: str, granted: set[str]) -> bool:
+        every.append(privilege in granted or "all" in granted)
+        return every[-1]
+
+    answer: dict[str, Any] = {
+        "cluster": {p: held(p, cluster) for p in body.get("cluster", [])},
+        "index": {},
+        "application": {},
+    }
+    for entry in body.get("index", []):
+        for name in entry["names"]:
+            granted = _granted(roles, name)
+            answer["index"][name] = {p: held(p, granted) for p in entry["privileges"]}
+    for entry in body.get("application", []):
+        app = answer["application"].setdefault(entry["application"], {})
+        for resource in entry["resources"]:
+            granted = _application(roles, entry["application"], resource)
+            app[resource] = {p: held(p, granted) for p in entry["privileges"]}
+    answer["has_all_requested"] = all(every)
+    return answer
 
 
 def _merge(into: dict[str, Any], update: dict[str, Any]) -> None:
