@@ -6,15 +6,20 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
+import respx
 from conftest_assets import (
     ASSETS,
     AssetNamespace,
     golden_sources,
 )
 from elasticsearch import Elasticsearch, NotFoundError
+from loopback import free_port
+from own_env import clear_own
 
-from poller.install import run_setup
+from poller.cli import main
+from poller.install import plan_setup, run_setup
 
 pytestmark = pytest.mark.integration
 
@@ -129,3 +134,65 @@ def test_an_audit_event_reported_late_still_falls_in_the_rule_window(
     assert rule["timeField"] == "event.ingested"
     assert _rule_hits(es_client, slug, rule["timeField"], asset_namespace.name) == 1
     assert _rule_hits(es_client, slug, "@timestamp", asset_namespace.name) == 0
+
+
+@pytest.fixture
+def setup_env(
+    monkeypatch: pytest.MonkeyPatch, elasticsearch_url: str, asset_namespace: AssetNamespace
+) -> None:
+    """`openai-poller setup` on the test cluster, touching only this test's data streams."""
+    clear_own(monkeypatch)
+    monkeypatch.setenv("ELASTICSEARCH_URL", elasticsearch_url)
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", "sk-admin-setup-test")
+    monkeypatch.setenv("POLLER_ORG_DEFAULTS__NAMESPACE", asset_namespace.name)
+    monkeypatch.setenv("POLLER_LOG_FORMAT", "text")
+    monkeypatch.setenv("POLLER_ALLOW_INSECURE_HTTP", "true")
+
+
+def test_cli_dry_run_against_an_unreachable_cluster_prints_the_plan(
+    setup_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real client, a port nothing listens on: the dry run still says what setup would
+    install, and exits 0; the real run fails with one line."""
+    url = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("ELASTICSEARCH_URL", url)
+    assert main(["setup", "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    unreachable = f"elasticsearch: not compared (Elasticsearch at {url} is unreachable"
+    assert lines[0].startswith(unreachable)
+    assert lines[1:] == plan_setup().lines()
+    assert main(["setup"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"error: Elasticsearch at {url} is unreachable")
+
+
+def test_cli_setup_failing_at_kibana_lists_what_elasticsearch_got(
+    setup_env: None,
+    clean_templates: bool,
+    es_client: Elasticsearch,
+    *,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    kibana = "http://kibana.setup-test.internal:5601"
+    monkeypatch.setenv("KIBANA_URL", kibana)
+    with respx.mock(assert_all_called=False) as router:
+        router.route(url__startswith=kibana).mock(
+            return_value=httpx.Response(500, json={"message": "Kibana is starting"})
+        )
+        assert main(["setup"]) == 1
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    expected = (
+        len(ASSETS.ingest_pipelines) + len(ASSETS.component_templates) + len(ASSETS.index_templates)
+    )
+    assert len(lines) == expected
+    if clean_templates:
+        assert all(line.endswith(": created") for line in lines), lines
+    assert captured.err == (
+        f"error: Kibana at {kibana} refused reading index-pattern openai-poller-logs-openai: "
+        "HTTP 500: Kibana is starting\n"
+    )
+    # What the output says was installed is there.
+    assert es_client.indices.get_index_template(name="openai-poller-audit").body["index_templates"]

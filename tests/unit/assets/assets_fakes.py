@@ -15,9 +15,10 @@ from typing import Any
 from urllib.parse import unquote
 
 import httpx
+from elastic_transport import BaseNode
 from elastic_transport import ConnectionError as TransportConnectionError
 from elasticsearch import Elasticsearch
-from fakes.elasticsearch import Reply, Request, fake_client
+from fakes.elasticsearch import Reply, Request, fake_client, node_class
 
 KIBANA_URL = "http://kibana.example.internal:5601"
 
@@ -175,16 +176,20 @@ class FakeCluster:
         _merge(mapping.setdefault("properties", {}), body["properties"])
         return 200, {"acknowledged": True}
 
-    def client(self) -> Elasticsearch:
-        def answer(request: Request) -> Reply:
-            if self.down:
-                raise TransportConnectionError("Connection refused")
-            status, payload = self.handle(request.method, unquote(request.path), request.body)
-            return Reply(status, payload)
+    def answer(self, request: Request) -> Reply:
+        if self.down:
+            raise TransportConnectionError("Connection refused")
+        status, payload = self.handle(request.method, unquote(request.path), request.body)
+        return Reply(status, payload)
 
-        client = fake_client(answer)
+    def client(self) -> Elasticsearch:
+        client = fake_client(self.answer)
         self.clients.append(client)
         return client
+
+    def node_class(self) -> type[BaseNode]:
+        """For clients the code under test builds itself (`ElasticsearchSink(node_class=)`)."""
+        return node_class(self.answer)
 
 
 def _granted(roles: list[dict[str, Any]], name: str) -> set[str]:
