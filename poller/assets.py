@@ -9,7 +9,11 @@ wheel alike, and a unit test keeps both copies equal to a fresh generation. No s
 hook.
 
 Besides loading, this module holds the conventions the installed templates follow and `setup`
-needs again at run time: how an index template is composed, and each stream's retention.
+needs again at run time: how an index template is composed (mapping and settings), each stream's
+retention (`Assets.with_retention` applies a configured one), and the audit streams' ingest
+pipeline. The Elasticsearch roles (`mappings/roles/`) load with the rest; rules read their
+parameters back from an installed copy (`RuleAsset.parameters_in`) so setup can keep thresholds
+edited in Kibana.
 """
 
 from __future__ import annotations

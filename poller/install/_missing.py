@@ -10,9 +10,10 @@ This only checks presence, with the reads the writer's `monitor` privilege allow
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection
 from typing import Any
 
+from elastic_transport import ObjectApiResponse
 from elasticsearch import AuthorizationException, Elasticsearch, NotFoundError
 
 from poller.assets import PREFIX, Assets, composed_of, composed_settings, load_assets
@@ -22,8 +23,19 @@ from poller.streams import STREAM_NAMES
 _PIPELINE_SETTINGS = ("index.default_pipeline", "index.final_pipeline")
 
 
-def _names(entries: Iterable[Mapping[str, Any]]) -> set[str]:
-    return {str(entry["name"]) for entry in entries}
+def _installed(get: Callable[[], ObjectApiResponse[Any]]) -> set[str]:
+    """The names a template GET by pattern answers (`index_templates` or
+    `component_templates`); none when nothing matches (404 on some versions)."""
+    try:
+        body = get().body
+    except NotFoundError:
+        return set()
+    return {
+        str(entry["name"])
+        for found in body.values()
+        if isinstance(found, list)
+        for entry in found
+    }
 
 
 def missing_templates(
@@ -47,17 +59,9 @@ def missing_templates(
     components = (assets or load_assets()).components_by_name()
     errors = errors_for(es)
     with errors(f"reading the index templates {PREFIX}-*"):
-        try:
-            body = es.indices.get_index_template(name=f"{PREFIX}-*").body
-            have_index = _names(body.get("index_templates", []))
-        except NotFoundError:
-            have_index = set()
+        have_index = _installed(lambda: es.indices.get_index_template(name=f"{PREFIX}-*"))
     with errors(f"reading the component templates {PREFIX}*"):
-        try:
-            body = es.cluster.get_component_template(name=f"{PREFIX}*").body
-            have_components = _names(body.get("component_templates", []))
-        except NotFoundError:
-            have_components = set()
+        have_components = _installed(lambda: es.cluster.get_component_template(name=f"{PREFIX}*"))
     missing: list[str] = []
     pipelines: set[str] = set()
     for stream in wanted:

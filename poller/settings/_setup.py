@@ -8,31 +8,23 @@ parameter it fills (`rule_parameters`); a unit test keeps them equal to the rule
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Annotated, Any, Final
 
 from pydantic import AfterValidator, Field, model_validator
 
-from poller.settings._validate import Frozen, PositiveDuration, Secret, Syntax, shown
+from poller.settings._validate import Frozen, PositiveDuration, Secret, Syntax, _matching
 
 __all__ = ["AlertSettings", "RetentionSettings", "SetupSettings"]
 
-_SPACE: Final = re.compile(r"[a-z0-9_-]+")
 # Each alert setting's json_schema_extra names the rule and the parameter it fills.
 _RULE: Final = "rule"
 _PARAMETER: Final = "parameter"
 
 
-def _space(value: str) -> str:
-    if not _SPACE.fullmatch(value):
-        raise ValueError(f"invalid Kibana space id{shown(value)}: use a-z, 0-9, '_' or '-'")
-    return value
-
-
 KibanaSpace = Annotated[
     str,
-    AfterValidator(_space),
+    AfterValidator(_matching(r"[a-z0-9_-]+", "Kibana space id", "use a-z, 0-9, '_' or '-'")),
     Syntax("space id", "lowercase letters, digits, `_` or `-`, as in Kibana's URLs (`/s/<id>`)"),
 ]
 Usd = Annotated[

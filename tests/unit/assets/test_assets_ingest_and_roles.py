@@ -3,6 +3,9 @@ roles: what each privilege is for, and that the writer's match what the sink doe
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +15,7 @@ from poller.defaults import DEFAULT_DEADLETTER_INDEX, DEFAULT_STATE_INDEX
 from poller.streams import STREAM_NAMES
 
 ASSETS = load_assets()
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _components() -> dict[str, Any]:
@@ -109,3 +113,17 @@ def test_setup_installs_and_its_rules_can_read() -> None:
     assert kibana["resources"] == ["space:default"]
     assert "feature_stackAlerts.all" in kibana["privileges"]
     assert "feature_savedObjectsManagement.all" in kibana["privileges"]
+
+
+def test_the_privileges_doc_shows_the_shipped_roles_and_their_api_keys() -> None:
+    """docs/elasticsearch-privileges.md is the readable copy of the role files: its JSON is
+    what ships, so what an operator pastes from it is what doctor checks."""
+    doc = (REPO / "docs" / "elasticsearch-privileges.md").read_text(encoding="utf-8")
+    blocks = [json.loads(block) for block in re.findall(r"```json\n(.*?)\n```", doc, re.S)]
+    writer, setup = ASSETS.roles["openai-poller-writer"], ASSETS.roles["openai-poller-setup"]
+    assert blocks == [
+        writer,
+        {"name": "openai-poller-writer", "role_descriptors": {"openai-poller-writer": writer}},
+        setup,
+        {"name": "openai-poller-setup", "role_descriptors": {"openai-poller-setup": setup}},
+    ]

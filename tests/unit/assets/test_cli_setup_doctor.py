@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,22 +26,6 @@ ASSETS = load_assets()
 BUDGET = next(rule for rule in ASSETS.rules if rule.slug == "monthly-budget")
 DAEMON_KEY = "daemon-id:daemon-secret-0001"
 SETUP_KEY = "setup-id:setup-secret-0002"
-
-
-@pytest.fixture
-def cluster() -> Iterator[FakeCluster]:
-    fake = FakeCluster()
-    yield fake
-    for client in fake.clients:
-        client.close()
-
-
-@pytest.fixture
-def kibana() -> Iterator[FakeKibana]:
-    fake = FakeKibana()
-    with respx.mock(assert_all_called=False) as router:
-        router.route(url__startswith=KIBANA_URL).mock(side_effect=fake)
-        yield fake
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ with the body that would add what they lack."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,14 +21,6 @@ from poller.install import (
 )
 
 ASSETS = load_assets()
-
-
-@pytest.fixture
-def cluster() -> Iterator[FakeCluster]:
-    fake = FakeCluster()
-    yield fake
-    for client in fake.clients:
-        client.close()
 
 
 # --- missing_templates ---------------------------------------------------------------------------

@@ -3,8 +3,6 @@ the paths noida-db cannot show — data stream lifecycle, ILM, backing indices, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from assets_fakes import FakeCluster
 
@@ -15,14 +13,6 @@ from poller.install import SetupOptions, run_setup
 DS = "logs-openai.completions-default"
 ILM = SetupOptions(ilm=True)
 OLD, WRITE = f".ds-{DS}-2026.11.01-000001", f".ds-{DS}-2026.11.15-000002"
-
-
-@pytest.fixture
-def cluster() -> Iterator[FakeCluster]:
-    fake = FakeCluster()
-    yield fake
-    for client in fake.clients:
-        client.close()
 
 
 def setup_lines(cluster: FakeCluster, **kwargs: object) -> list[str]:

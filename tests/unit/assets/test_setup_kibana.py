@@ -4,7 +4,6 @@ dry runs that change nothing, and errors that name the problem but never the cre
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -22,14 +21,6 @@ RUNS_AS = (
     "kibana rules: {verb} setup's credentials (Kibana runs a rule's queries with an API key of "
     "whoever saved it last)"
 )
-
-
-@pytest.fixture
-def kibana() -> Iterator[FakeKibana]:
-    fake = FakeKibana()
-    with respx.mock(assert_all_called=False) as router:
-        router.route(url__startswith=KIBANA_URL).mock(side_effect=fake)
-        yield fake
 
 
 def setup(**kwargs: object) -> SetupReport:

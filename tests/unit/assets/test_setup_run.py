@@ -4,7 +4,6 @@ and who the Kibana rules will run as."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
@@ -27,22 +26,6 @@ ASSETS = load_assets()
 AUDIT_DS = "logs-openai.audit-default"
 AUDIT_WRITE = f".ds-{AUDIT_DS}-2026.11.15-000002"
 RUNS_AS_WHY = "(Kibana runs a rule's queries with an API key of whoever saved it last)"
-
-
-@pytest.fixture
-def cluster() -> Iterator[FakeCluster]:
-    fake = FakeCluster()
-    yield fake
-    for client in fake.clients:
-        client.close()
-
-
-@pytest.fixture
-def kibana() -> Iterator[FakeKibana]:
-    fake = FakeKibana()
-    with respx.mock(assert_all_called=False) as router:
-        router.route(url__startswith=KIBANA_URL).mock(side_effect=fake)
-        yield fake
 
 
 def test_retention_from_the_options_reaches_templates_policies_and_data_streams(
