@@ -1,9 +1,11 @@
-"""Installs the templates and policies in Elasticsearch and updates existing data streams.
+"""Installs the ingest pipelines, templates and policies in Elasticsearch and updates existing
+data streams.
 
-Existing data streams keep the mapping of their current backing index until a rollover; setup adds
-the missing fields to them in place (only those, so `constant_keyword` values stay untouched) and,
-where a field changed type (e.g. a data stream Elastic's integration created), says a rollover is
-needed instead of guessing.
+Existing data streams keep the mapping and settings of their current backing index until a
+rollover; setup adds the missing fields to them in place (only those, so `constant_keyword` values
+stay untouched), gives the write index the settings our templates add (the audit streams' final
+pipeline) and the configured retention, and, where a field changed type (e.g. a data stream
+Elastic's integration created), says a rollover is needed instead of guessing.
 """
 
 from __future__ import annotations

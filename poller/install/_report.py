@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-_CHANGES: Final = frozenset({"create", "update", "replace"})
+_CHANGES: Final = frozenset({"create", "update", "replace", "plan"})
 _VERBS: Final = {
     "create": ("created", "would create"),
     "update": ("updated", "would update"),
@@ -48,7 +48,7 @@ class SetupReport:
 
     @property
     def changed(self) -> bool:
-        """Whether anything was (or would be) written."""
+        """Whether anything was (or would be) written; a plan, not compared, counts as all."""
         return any(change.action in _CHANGES for change in self.changes)
 
 

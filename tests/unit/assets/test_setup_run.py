@@ -102,6 +102,7 @@ def test_the_plan_needs_no_server_and_lists_everything_setup_installs() -> None:
     with_ilm = _plan_lines(kibana=False, options=SetupOptions(ilm=True))
     assert "ilm policy openai-poller-audit: would install (delete after 730d)" in with_ilm
     assert not [line for line in with_ilm if line.startswith("kibana")]
+    assert plan_setup().changed  # not compared: everything counts as to be written
 
 
 def test_a_dry_run_against_an_unreachable_cluster_reports_the_plan(cluster: FakeCluster) -> None:
