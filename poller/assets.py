@@ -9,7 +9,11 @@ wheel alike, and a unit test keeps both copies equal to a fresh generation. No s
 hook.
 
 Besides loading, this module holds the conventions the installed templates follow and `setup`
-needs again at run time: how an index template is composed, and each stream's retention.
+needs again at run time: how an index template is composed (mapping and settings), each stream's
+retention (`Assets.with_retention` applies a configured one), and the audit streams' ingest
+pipeline. The Elasticsearch roles (`mappings/roles/`) load with the rest; rules read their
+parameters back from an installed copy (`RuleAsset.parameters_in`) so setup can keep thresholds
+edited in Kibana.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any, Final
@@ -28,6 +32,8 @@ from poller.streams import StreamKind, get_stream
 __all__ = [
     "DASHBOARD_COMPONENT",
     "ECS_COMPONENT",
+    "INGESTED_FIELD",
+    "INGEST_PIPELINE",
     "PREFIX",
     "RETENTION",
     "Assets",
@@ -36,6 +42,7 @@ __all__ = [
     "asset_root",
     "composed_mapping",
     "composed_of",
+    "composed_settings",
     "flatten_mapping",
     "load_assets",
     "retention_class",
@@ -46,6 +53,10 @@ PREFIX: Final = "openai-poller"
 RETENTION: Final = {"metrics": "400d", "audit": "730d"}
 ECS_COMPONENT: Final = f"{PREFIX}@ecs"
 DASHBOARD_COMPONENT: Final = f"{PREFIX}@dashboards"
+# The audit data streams' final pipeline stamps each document with the time Elasticsearch
+# received it, so the single-event audit rules window on arrival, however late OpenAI reports.
+INGESTED_FIELD: Final = "event.ingested"
+INGEST_PIPELINE: Final = f"{PREFIX}-event-ingested"
 
 
 def retention_class(stream: str) -> str:
@@ -73,6 +84,27 @@ def composed_mapping(stream: str, components: Mapping[str, Mapping[str, Any]]) -
         if mappings:
             _deep_merge(merged, mappings)
     return merged
+
+
+def composed_settings(stream: str, components: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """The index settings `components` give the stream's new backing indices, flat
+    (`index.final_pipeline`) and as text, as Elasticsearch reports them with `flat_settings`."""
+    flat: dict[str, str] = {}
+
+    def walk(node: Mapping[str, Any], prefix: str) -> None:
+        for key, value in node.items():
+            if isinstance(value, Mapping):
+                walk(value, f"{prefix}{key}.")
+            else:
+                flat[prefix + key] = str(value).lower() if isinstance(value, bool) else str(value)
+
+    for name in composed_of(stream)[0]:
+        settings = components.get(name, {}).get("template", {}).get("settings")
+        if settings:
+            walk(settings, "")
+    return {
+        key if key.startswith("index.") else f"index.{key}": value for key, value in flat.items()
+    }
 
 
 def _deep_merge(into: dict[str, Any], update: Mapping[str, Any]) -> None:
@@ -106,12 +138,17 @@ def flatten_mapping(mapping: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 class Template:
     """One Elasticsearch object to install: its API kind, name and PUT body."""
 
-    kind: str  # "component_template" | "index_template" | "ilm_policy"
+    kind: str  # "component_template" | "index_template" | "ilm_policy" | "ingest_pipeline"
     name: str
     body: Mapping[str, Any]
 
 
 _PLACEHOLDER: Final = re.compile(r"\$\{(\w+)\}")
+_NUMBER: Final = r"(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)"
+
+
+def _number(text: str) -> float | int:
+    return int(text) if text.lstrip("-").isdigit() else float(text)
 
 
 @dataclass(frozen=True)
@@ -158,6 +195,38 @@ class RuleAsset:
         rendered: dict[str, Any] = fill(self.body)
         return rendered
 
+    def parameters_in(self, installed: Mapping[str, Any]) -> dict[str, float | int]:
+        """The parameter values an installed copy of this rule holds (say, thresholds edited in
+        Kibana): `render` read backwards, at each place our body has a `${name}`. A parameter
+        whose place no longer fits (a number replaced by text, a query rewritten around it) is
+        left out, so the caller falls back to its own value."""
+        found: dict[str, float | int] = {}
+
+        def read(ours: Any, theirs: Any) -> None:
+            if isinstance(ours, Mapping) and isinstance(theirs, Mapping):
+                for key, value in ours.items():
+                    if key in theirs:
+                        read(value, theirs[key])
+            elif isinstance(ours, list) and isinstance(theirs, list) and len(ours) == len(theirs):
+                for mine, other in zip(ours, theirs, strict=True):
+                    read(mine, other)
+            elif isinstance(ours, str):
+                whole = _PLACEHOLDER.fullmatch(ours)
+                if whole and isinstance(theirs, int | float) and not isinstance(theirs, bool):
+                    found.setdefault(whole.group(1), theirs)
+                elif not whole and isinstance(theirs, str):
+                    parts = _PLACEHOLDER.split(ours)  # literal, name, literal, name, ..., literal
+                    pattern = "".join(
+                        _NUMBER if i % 2 else re.escape(part) for i, part in enumerate(parts)
+                    )
+                    match = re.fullmatch(pattern, theirs)
+                    values = match.groups() if match else ()
+                    for name, text in zip(parts[1::2], values, strict=False):
+                        found.setdefault(name, _number(text))
+
+        read(self.body, installed)
+        return {name: value for name, value in found.items() if name in self.parameters}
+
 
 @dataclass(frozen=True)
 class Assets:
@@ -169,6 +238,8 @@ class Assets:
     index_templates: tuple[Template, ...]
     saved_objects_ndjson: str
     rules: tuple[RuleAsset, ...]
+    ingest_pipelines: tuple[Template, ...] = ()
+    roles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # name → role body
 
     @property
     def saved_objects(self) -> list[dict[str, Any]]:
@@ -176,6 +247,45 @@ class Assets:
 
     def components_by_name(self) -> dict[str, Mapping[str, Any]]:
         return {t.name: t.body for t in (*self.component_templates, *self.ilm_component_templates)}
+
+    def with_retention(self, retention: Mapping[str, str]) -> Assets:
+        """These assets keeping documents for `retention`, class → Elasticsearch duration
+        (`{"audit": "3650d"}`; a class left out keeps its own): in each stream's `@package`
+        lifecycle and in the delete phase of the class's ILM policy.
+
+        ValueError for a class that is not one of RETENTION's.
+        """
+        unknown = sorted(set(retention) - set(RETENTION))
+        if unknown:
+            raise ValueError(
+                f"no retention class {', '.join(unknown)}; classes are: {', '.join(RETENTION)}"
+            )
+
+        def component(template: Template) -> Template:
+            stream = template.name.removeprefix(f"{PREFIX}.").removesuffix("@package")
+            lifecycle = template.body.get("template", {}).get("lifecycle")
+            if stream == template.name or lifecycle is None:
+                return template
+            age = retention.get(retention_class(stream))
+            if age is None:
+                return template
+            body = json.loads(json.dumps(template.body))
+            body["template"]["lifecycle"]["data_retention"] = age
+            return Template(template.kind, template.name, body)
+
+        def policy(template: Template) -> Template:
+            age = retention.get(template.name.removeprefix(f"{PREFIX}-"))
+            if age is None:
+                return template
+            body = json.loads(json.dumps(template.body))
+            body["policy"]["phases"]["delete"]["min_age"] = age
+            return Template(template.kind, template.name, body)
+
+        return replace(
+            self,
+            component_templates=tuple(component(t) for t in self.component_templates),
+            ilm_policies=tuple(policy(t) for t in self.ilm_policies),
+        )
 
 
 def asset_root() -> Traversable:
@@ -228,6 +338,11 @@ def load_assets(root: Traversable | None = None) -> Assets:
         ilm_policies=tuple(
             Template("ilm_policy", n, b) for n, b in _json_files(mappings.joinpath("ilm"))
         ),
+        ingest_pipelines=tuple(
+            Template("ingest_pipeline", n, b)
+            for n, b in _json_files(mappings.joinpath("ingest_pipelines"))
+        ),
+        roles=dict(_json_files(mappings.joinpath("roles"))),
         component_templates=tuple(
             Template("component_template", n, b) for n, b in ordered if not n.startswith(ilm_prefix)
         ),

@@ -89,7 +89,12 @@ def _report(args: argparse.Namespace) -> int:
 def _setup(args: argparse.Namespace) -> int:
     from .setup import setup
 
-    return setup(_settings(require_orgs=False), dry_run=args.dry_run)
+    return setup(
+        _settings(require_orgs=False),
+        dry_run=args.dry_run,
+        reset_rules=args.reset_rules,
+        api_key_file=args.es_api_key_file,
+    )
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -140,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.set_defaults(handler=_backfill)
     setup = sub.add_parser("setup", help="install Elasticsearch templates and Kibana objects")
     setup.add_argument("--dry-run", action="store_true")
+    setup.add_argument("--reset-rules", action="store_true")
+    setup.add_argument("--es-api-key-file", metavar="PATH")
     setup.set_defaults(handler=_setup)
     status = sub.add_parser("status", help="cursor, lag, last success and error per stream")
     status.add_argument("--json", action="store_true")

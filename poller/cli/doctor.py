@@ -5,14 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from poller.errors import AuthenticationError, PollerError
-from poller.install import run_setup
+from poller.errors import AuthenticationError, PollerError, SinkRejectedError
+from poller.install import check_privileges, missing_templates, run_setup, writer_role
 from poller.runtime import open_elasticsearch, open_sink, org_runtime
 from poller.settings import Settings
 from poller.sinks.elasticsearch import ClusterDiagnostics, ElasticsearchSink
 
+from .setup import setup_options
+
 __all__ = ["doctor"]
 
+_ROLE_FIX = (
+    "fix: grant them, e.g. as one more role of these credentials (PUT "
+    "_security/role/openai-poller-writer-extra) or in a new API key's role_descriptors; the "
+    "whole writer role is in docs/elasticsearch-privileges.md"
+)
 
 
 class Check(Protocol):
@@ -72,11 +79,11 @@ def doctor(settings: Settings) -> int:
             check("embedded store", lambda: f"writable at {settings.store_path}")
     else:
         with open_elasticsearch(settings) as sink:
-            _check_elasticsearch(sink, check)
+            _check_elasticsearch(sink, check, settings)
     return 1 if failed else 0
 
 
-def _check_elasticsearch(sink: ElasticsearchSink, check: Check) -> None:
+def _check_elasticsearch(sink: ElasticsearchSink, check: Check, settings: Settings) -> None:
     """The cluster's checks: what needs the cluster is skipped when it cannot be reached, so
     that problem is reported once."""
     diagnostics = ClusterDiagnostics(sink.cluster, sink.indices)
@@ -88,15 +95,45 @@ def _check_elasticsearch(sink: ElasticsearchSink, check: Check) -> None:
         return f"Elasticsearch {info.version}"
 
     def privileges() -> str:
-        result = diagnostics.check_privileges()
-        if not result.ok:
-            raise OSError(f"missing privileges: {result} -- fix: grant them to the user")
+        role = writer_role(
+            state_index=sink.indices.state, deadletter_index=sink.indices.deadletter
+        )
+        report = check_privileges(sink.client, role)
+        if not report.checked:
+            return f"not checked ({report.note})"
+        if not report.ok:
+            names = report.missing_names()
+            shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+            raise OSError(
+                f"the credentials lack {len(names)} privileges of the writer role ({shown}) "
+                f"-- {_ROLE_FIX}:\n{report.fix()}"
+            )
         return "privileges ok"
 
     def templates() -> str:
-        report = run_setup(es=sink.client, kibana_url=None, dry_run=True)
+        streams = {stream for org in settings.orgs for stream in org.streams}
+        missing = missing_templates(sink.client, streams or None)
+        if missing:
+            shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+            raise OSError(f"templates missing ({shown}) -- fix: run openai-poller setup")
+        options = setup_options(settings)
+        try:
+            report = run_setup(
+                es=sink.client,
+                kibana_url=None,
+                dry_run=True,
+                namespaces={org.namespace for org in settings.orgs} or None,
+                options=options,
+            )
+        except SinkRejectedError as exc:
+            return f"templates installed (not compared: {exc})"
         if report.changed:
-            raise OSError("templates missing or outdated -- fix: run openai-poller setup")
+            outdated = [c.target for c in report.changes if c.action in ("create", "update")]
+            raise OSError(
+                f"templates outdated ({', '.join(outdated[:3])}"
+                + (", ...)" if len(outdated) > 3 else ")")
+                + " -- fix: run openai-poller setup"
+            )
         return "templates installed"
 
     needs = None if check("elasticsearch: reachable", reachable) else (

@@ -1,9 +1,11 @@
-"""Installs the templates and policies in Elasticsearch and updates existing data streams.
+"""Installs the ingest pipelines, templates and policies in Elasticsearch and updates existing
+data streams.
 
-Existing data streams keep the mapping of their current backing index until a rollover; setup adds
-the missing fields to them in place (only those, so `constant_keyword` values stay untouched) and,
-where a field changed type (e.g. a data stream Elastic's integration created), says a rollover is
-needed instead of guessing.
+Existing data streams keep the mapping and settings of their current backing index until a
+rollover; setup adds the missing fields to them in place (only those, so `constant_keyword` values
+stay untouched), gives the write index the settings our templates add (the audit streams' final
+pipeline) and the configured retention, and, where a field changed type (e.g. a data stream
+Elastic's integration created), says a rollover is needed instead of guessing.
 """
 
 from __future__ import annotations
@@ -15,17 +17,18 @@ from typing import Any, Final
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 
 from poller.assets import (
-    RETENTION,
+    PREFIX,
     Assets,
     Template,
     composed_mapping,
+    composed_settings,
     flatten_mapping,
-    retention_class,
 )
 from poller.errors import SinkRejectedError
+from poller.install._cluster import errors_for
 from poller.install._compare import contains, matches, with_hash
 from poller.install._report import Recorder
-from poller.sinks.elasticsearch import ErrorTranslator, describe_error, redact_url
+from poller.sinks.elasticsearch import describe_error
 from poller.streams import STREAM_NAMES
 
 MIN_VERSION: Final = (8, 7)  # ignore_missing_component_templates
@@ -71,10 +74,8 @@ class ElasticsearchSetup:
     """Installs templates and policies, and brings existing data streams up to date."""
 
     def __init__(self, es: Elasticsearch, record: Recorder, *, timeout: float) -> None:
-        urls = [node.base_url for node in es.transport.node_pool.all()]
-        where = ", ".join(redact_url(u) for u in urls) or "the configured cluster"
         self._es = es
-        self._errors = ErrorTranslator(where, [], timeout)
+        self._errors = errors_for(es, timeout)
         self._record = record
 
     def run(
@@ -102,6 +103,8 @@ class ElasticsearchSetup:
                 "skip",
                 f"Elasticsearch {number} has none before 8.11; pass ILM to enforce retention",
             )
+        for pipeline in assets.ingest_pipelines:  # before the templates that name them
+            self._install(pipeline)
         if ilm:
             components[:0] = list(assets.ilm_component_templates)
             for policy in assets.ilm_policies:
@@ -113,8 +116,15 @@ class ElasticsearchSetup:
         for template in assets.index_templates:
             self._install(template)
         by_name = {t.name: t.body for t in components}
+        # Before a version gate dropped it from the templates: existing data streams still get it.
+        retention = {
+            t.name: t.body["template"]["lifecycle"]["data_retention"]
+            for t in assets.component_templates
+            if "lifecycle" in t.body.get("template", {})
+        }
         for data_stream in self._data_streams(namespaces):
-            self._update_data_stream(data_stream, by_name, lifecycle=not ilm)
+            package = retention.get(f"{PREFIX}.{data_stream.stream}@package")
+            self._update_data_stream(data_stream, by_name, None if ilm else package)
 
     # -- templates and policies
 
@@ -129,6 +139,10 @@ class ElasticsearchSetup:
                     body = self._es.indices.get_index_template(name=template.name).body
                     found = body.get("index_templates", [])
                     return found[0]["index_template"] if found else None
+                if template.kind == "ingest_pipeline":
+                    body = self._es.ingest.get_pipeline(id=template.name).body
+                    pipeline: Mapping[str, Any] | None = body.get(template.name)
+                    return pipeline
                 body = self._es.ilm.get_lifecycle(name=template.name).body
                 entry = body.get(template.name)
                 return {"policy": entry["policy"]} if entry else None
@@ -141,6 +155,8 @@ class ElasticsearchSetup:
                 self._es.cluster.put_component_template(name=template.name, body=body)
             elif template.kind == "index_template":
                 self._es.indices.put_index_template(name=template.name, body=body)
+            elif template.kind == "ingest_pipeline":
+                self._es.ingest.put_pipeline(id=template.name, body=body)
             else:
                 self._es.ilm.put_lifecycle(name=template.name, body=body)
 
@@ -212,7 +228,7 @@ class ElasticsearchSetup:
         return _MappingDiff(addable, tuple(conflicting), dynamic)
 
     def _update_data_stream(
-        self, ds: _DataStream, components: Mapping[str, Mapping[str, Any]], *, lifecycle: bool
+        self, ds: _DataStream, components: Mapping[str, Mapping[str, Any]], retention: str | None
     ) -> None:
         target = f"data stream {ds.name} mapping"
         diff = self._diff(ds.write_index, composed_mapping(ds.stream, components))
@@ -233,16 +249,37 @@ class ElasticsearchSetup:
             shown = ", ".join(diff.conflicting[:5]) + (", ..." if len(diff.conflicting) > 5 else "")
             reason = f"{_fields(len(diff.conflicting))} mapped with another type ({shown})"
             self._record.add(target, "rollover", self._rollover_hint(ds, reason))
-        if lifecycle and ds.lifecycle is not None:
-            self._update_retention(ds)
+        self._update_settings(ds, composed_settings(ds.stream, components))
+        if retention is not None and ds.lifecycle is not None:
+            self._update_retention(ds, retention)
 
     @staticmethod
     def _rollover_hint(ds: _DataStream, reason: str) -> str:
         return f"{reason}; new backing indices get our mapping: POST {ds.name}/_rollover"
 
-    def _update_retention(self, ds: _DataStream) -> None:
+    def _update_settings(self, ds: _DataStream, desired: Mapping[str, str]) -> None:
+        """The write index gets the dynamic settings of our templates (the audit streams' final
+        pipeline), which otherwise reach a data stream only at its next rollover. ILM's are left
+        to ILM: handing an existing index to a policy is the operator's call."""
+        wanted = {k: v for k, v in desired.items() if not k.startswith("index.lifecycle.")}
+        if not wanted:
+            return
+        with self._errors(f"reading the settings of {ds.write_index}"):
+            body = self._es.indices.get_settings(index=ds.write_index, flat_settings=True).body
+        indices: list[Mapping[str, Any]] = list(body.values())
+        have: Mapping[str, Any] = indices[0].get("settings", {}) if indices else {}
+        differ = {k: v for k, v in wanted.items() if str(have.get(k)) != v}
+        target = f"data stream {ds.name} settings"
+        if not differ:
+            self._record.add(target, "unchanged")
+            return
+        if not self._record.dry_run:
+            with self._errors(f"updating the settings of {ds.write_index}"):
+                self._es.indices.put_settings(index=ds.write_index, settings=differ)
+        self._record.add(target, "update", ", ".join(f"{k}: {v}" for k, v in differ.items()))
+
+    def _update_retention(self, ds: _DataStream, retention: str) -> None:
         target = f"data stream {ds.name} retention"
-        retention = RETENTION[retention_class(ds.stream)]
         if ds.lifecycle is not None and ds.lifecycle.get("data_retention") == retention:
             self._record.add(target, "unchanged")
             return

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import httpx
 
+from poller.assets import RuleAsset
 from poller.errors import PollerError, SinkRejectedError, SinkUnavailableError
 from poller.install._compare import contains, parse_json_strings
 from poller.install._report import Recorder
@@ -218,32 +219,42 @@ class KibanaSetup:
 
     # -- rules
 
-    def install_rule(self, rule_id: str, slug: str, body: Mapping[str, Any]) -> None:
-        target = f"kibana rule {slug}"
-        path = f"/api/alerting/rule/{rule_id}"
-        response = self._request("GET", path, f"reading rule {slug}", allow_missing=True)
+    def install_rule(
+        self, rule: RuleAsset, configured: Mapping[str, float | int], *, reset: bool
+    ) -> None:
+        """Create the rule, or bring an existing one up to date. An existing rule keeps the
+        parameters it holds in Kibana (thresholds an operator tuned there) unless `reset`; the
+        rest (name, schedule, query) is ours."""
+        target = f"kibana rule {rule.slug}"
+        path = f"/api/alerting/rule/{rule.rule_id}"
+        response = self._request("GET", path, f"reading rule {rule.slug}", allow_missing=True)
         if response is None:
             if not self._record.dry_run:
-                self._request("POST", path, f"creating rule {slug}", json=dict(body))
+                body = rule.render(configured)
+                self._request("POST", path, f"creating rule {rule.slug}", json=body)
             self._record.add(target, "create")
             return
         installed = response.json()
+        kept = {} if reset else rule.parameters_in(installed)
+        body = rule.render({**configured, **kept})
+        note = _kept_note(kept, {**rule.parameters, **configured})
         if (installed.get("rule_type_id"), installed.get("consumer")) != (
             body["rule_type_id"],
             body["consumer"],
         ):
             if not self._record.dry_run:
-                self._request("DELETE", path, f"deleting rule {slug}")
-                self._request("POST", path, f"creating rule {slug}", json=dict(body))
-            self._record.add(target, "replace", "its rule type or consumer changed")
+                self._request("DELETE", path, f"deleting rule {rule.slug}")
+                self._request("POST", path, f"creating rule {rule.slug}", json=body)
+            reason = "its rule type or consumer changed"
+            self._record.add(target, "replace", f"{reason}; {note}" if note else reason)
             return
         update = self._update_body(installed, body)
         if contains(installed, update):
-            self._record.add(target, "unchanged")
+            self._record.add(target, "unchanged", note)
             return
         if not self._record.dry_run:
-            self._request("PUT", path, f"updating rule {slug}", json=update)
-        self._record.add(target, "update")
+            self._request("PUT", path, f"updating rule {rule.slug}", json=update)
+        self._record.add(target, "update", note)
 
     @staticmethod
     def _update_body(installed: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
@@ -255,3 +266,17 @@ class KibanaSetup:
             for action in installed.get("actions", [])
         ]
         return update
+
+
+def _number(value: float | int) -> str:
+    return repr(int(value)) if isinstance(value, float) and value.is_integer() else repr(value)
+
+
+def _kept_note(kept: Mapping[str, float | int], configured: Mapping[str, float | int]) -> str:
+    """Says which parameters set in Kibana were kept over other configured values."""
+    differ = sorted(name for name, value in kept.items() if value != configured[name])
+    if not differ:
+        return ""
+    held = ", ".join(f"{name}={_number(kept[name])}" for name in differ)
+    wanted = ", ".join(f"{name}={_number(configured[name])}" for name in differ)
+    return f"kept {held} set in Kibana; configured {wanted}: setup --reset-rules applies it"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-_CHANGES: Final = frozenset({"create", "update", "replace"})
+_CHANGES: Final = frozenset({"create", "update", "replace", "plan"})
 _VERBS: Final = {
     "create": ("created", "would create"),
     "update": ("updated", "would update"),
@@ -14,6 +15,9 @@ _VERBS: Final = {
     "rollover": ("needs a rollover", "needs a rollover"),
     "skip": ("skipped", "skipped"),
     "note": ("left in place", "left in place"),
+    "plan": ("would install", "would install"),  # a dry run that could not compare
+    "offline": ("not compared", "not compared"),
+    "runs_as": ("run as", "would run as"),
 }
 
 
@@ -27,6 +31,8 @@ class Change:
 
     def line(self, dry_run: bool) -> str:
         verb = _VERBS[self.action][1 if dry_run else 0]
+        if self.action == "runs_as":  # the detail is the object of the verb
+            return f"{self.target}: {verb} {self.detail}"
         return f"{self.target}: {verb}" + (f" ({self.detail})" if self.detail else "")
 
 
@@ -42,19 +48,32 @@ class SetupReport:
 
     @property
     def changed(self) -> bool:
-        """Whether anything was (or would be) written."""
+        """Whether anything was (or would be) written; a plan, not compared, counts as all."""
         return any(change.action in _CHANGES for change in self.changes)
 
 
-class Recorder:
-    """The changes of one run, in order; with `dry_run` the installers only read and record."""
+Listener = Callable[[Change], None]
 
-    def __init__(self, *, dry_run: bool) -> None:
+
+class Recorder:
+    """The changes of one run, in order; with `dry_run` the installers only read and record.
+
+    `listener` hears each change as it is recorded, so a run that fails half-way has already
+    told what it did before the error."""
+
+    def __init__(self, *, dry_run: bool, listener: Listener | None = None) -> None:
         self.dry_run = dry_run
         self._changes: list[Change] = []
+        self._listener = listener
+
+    def __len__(self) -> int:
+        return len(self._changes)
 
     def add(self, target: str, action: str, detail: str = "") -> None:
-        self._changes.append(Change(target, action, detail))
+        change = Change(target, action, detail)
+        self._changes.append(change)
+        if self._listener is not None:
+            self._listener(change)
 
     def report(self) -> SetupReport:
         return SetupReport(dry_run=self.dry_run, changes=tuple(self._changes))

@@ -25,16 +25,20 @@ from poller.settings._orgs import (
     StreamConfig,
     StreamSettings,
 )
+from poller.settings._setup import AlertSettings, RetentionSettings, SetupSettings
 from poller.settings._validate import parse_duration
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "AlertSettings",
     "ElasticsearchSettings",
     "MetricsSettings",
     "OrgDefaults",
     "OrgSettings",
+    "RetentionSettings",
     "RetrySettings",
     "Settings",
+    "SetupSettings",
     "StreamConfig",
     "StreamSettings",
     "load_settings",

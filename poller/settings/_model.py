@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from poller.defaults import DEFAULT_BASE_URL, DEFAULT_DEADLETTER_INDEX, DEFAULT_STATE_INDEX
 from poller.errors import ConfigError
 from poller.settings._orgs import OrgDefaults, OrgSettings
+from poller.settings._setup import AlertSettings, SetupSettings
 from poller.settings._sources import (
     default_secrets_dir,
     default_store_path,
@@ -173,7 +174,8 @@ class Settings(BaseSettings):
     kibana_url: ElasticsearchUrl | None = Field(
         default=None,
         description="Kibana, where `setup` also imports the dashboards and alert rules; "
-        "it authenticates with the Elasticsearch credentials.",
+        "it authenticates with setup's credentials (`setup.elasticsearch_api_key`, else the "
+        "Elasticsearch ones).",
     )
     kibana_ca_certs: CaFile | None = Field(
         default=None,
@@ -189,6 +191,25 @@ class Settings(BaseSettings):
         description="Send credentials over plain `http://` to OpenAI, Elasticsearch or Kibana "
         "without a warning, on a network trusted not to read them. Loopback addresses "
         "(`localhost`, `127.0.0.0/8`, `::1`) never warn.",
+    )
+    setup: SetupSettings = Field(
+        default=SetupSettings(),
+        description="What `setup` installs beyond the defaults (ILM, retention, the Kibana "
+        "space) and the credentials it does so with.",
+    )
+    alerts: AlertSettings = Field(
+        default=AlertSettings(),
+        description="Thresholds of the Kibana alert rules `setup` creates. A rule already in "
+        "Kibana keeps the thresholds it has there; `setup --reset-rules` applies these.",
+    )
+    auto_setup: bool = Field(
+        default=False,
+        description="Let `run` and `backfill` install the templates, lifecycle and ingest "
+        "pipeline (as `setup` does, without Kibana) when they find them missing, instead of "
+        "stopping. Off by default: installing templates needs privileges a writer should not "
+        "hold, and a careful operator reviews `setup --dry-run` and installs them deliberately; "
+        "writing without them would create data streams with dynamic mappings that only a "
+        "rollover can fix.",
     )
     metrics: MetricsSettings = Field(
         default=MetricsSettings(),

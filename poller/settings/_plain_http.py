@@ -38,8 +38,10 @@ def plain_http_warnings(settings: Settings) -> tuple[str, ...]:
         if _exposed(org.base_url):
             where = "openai_base_url" if inherited else f"orgs[{index}].base_url"
             exposed[where] = "the admin key"
-    es = settings.elasticsearch
-    if es.api_key is not None or es.username is not None:
+    es, setup = settings.elasticsearch, settings.setup
+    daemon = es.api_key is not None or es.username is not None
+    own = setup.elasticsearch_api_key is not None or setup.elasticsearch_username is not None
+    if daemon or own:
         for where, url in (("elasticsearch.url", es.url), ("kibana_url", settings.kibana_url)):
             if _exposed(url):
                 exposed[where] = "the Elasticsearch credentials"

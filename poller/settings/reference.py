@@ -213,6 +213,8 @@ def _value(value: Any) -> str:
         return f"`{value.value}`"
     if isinstance(value, str | int | Path):
         return f"`{value}`"
+    if isinstance(value, float):
+        return f"`{value:g}`"
     raise TypeError(f"no way to show the default {value!r}: give it a shown_default")
 
 

@@ -2,8 +2,8 @@
 
 Unlike `es_namespace` (whose priority-500 template would win over ours), `new_namespace` adds no
 template: the data streams it names get openai-poller's own templates. `cleared_templates` removes
-our templates for the test and puts back whatever was there before. tests/integration/conftest.py
-wraps both in fixtures.
+our templates and ingest pipeline for the test and puts back whatever was there before.
+tests/integration/conftest.py wraps both in fixtures.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
 ASSETS = load_assets()
 COMPONENT_NAMES = [t.name for t in (*ASSETS.component_templates, *ASSETS.ilm_component_templates)]
 INDEX_TEMPLATE_NAMES = [t.name for t in ASSETS.index_templates]
+PIPELINE_NAMES = [t.name for t in ASSETS.ingest_pipelines]
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,9 @@ def _snapshot(client: Elasticsearch) -> dict[tuple[str, str], Any]:
         with contextlib.suppress(NotFoundError):
             found = client.indices.get_index_template(name=name).body
             saved[("index", name)] = found["index_templates"][0]["index_template"]
+    for name in PIPELINE_NAMES:
+        with contextlib.suppress(NotFoundError):
+            saved[("pipeline", name)] = client.ingest.get_pipeline(id=name).body[name]
     return saved
 
 
@@ -78,6 +82,9 @@ def _delete_templates(client: Elasticsearch) -> None:
     for name in COMPONENT_NAMES:
         with contextlib.suppress(ApiError):
             client.cluster.delete_component_template(name=name)
+    for name in PIPELINE_NAMES:
+        with contextlib.suppress(ApiError):
+            client.ingest.delete_pipeline(id=name)
 
 
 def cleared_templates(es_client: Elasticsearch) -> Iterator[bool]:
@@ -91,6 +98,9 @@ def cleared_templates(es_client: Elasticsearch) -> Iterator[bool]:
     _delete_templates(es_client)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ElasticsearchWarning)
+        for (kind, name), body in sorted(saved.items()):
+            if kind == "pipeline":
+                es_client.ingest.put_pipeline(id=name, body=body)
         for (kind, name), body in sorted(saved.items()):
             if kind == "component":
                 es_client.cluster.put_component_template(name=name, body=body)

@@ -5,7 +5,8 @@ their packaged copies under `poller/_assets/`; `--check` only lists what is out 
 runtime reads those files with `poller.assets.load_assets` and never imports this package.
 
 - `kibana`: the saved objects (data view, search, dashboards) and alerting rules;
-- `_templates`: the component and index templates and ILM policies;
+- `_templates`: the component and index templates, ILM policies and the audit ingest pipeline;
+- `_roles`: the Elasticsearch roles of the writer (`run`, `backfill`) and of `setup`;
 - `_lint`: which fields the Kibana assets read, and whether a mapping serves each use;
 - `_files`: the generated files, drift and writing.
 """

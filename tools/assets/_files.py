@@ -14,19 +14,27 @@ from typing import Any, Final
 
 from poller.assets import RuleAsset
 from tools.assets._lint import check_field_uses, field_uses, mapped_uses, runtime_fields
+from tools.assets._roles import roles
 from tools.assets._templates import (
     component_templates,
     field_types,
     ilm_component_templates,
     ilm_policies,
     index_templates,
+    ingest_pipelines,
 )
 from tools.assets.kibana import NDJSON_NAME
 from tools.assets.kibana import build as build_kibana
 
 __all__ = ["drift", "expected_files", "generate"]
 
-_GENERATED_MAPPING_DIRS: Final = ("component_templates", "index_templates", "ilm")
+_GENERATED_MAPPING_DIRS: Final = (
+    "component_templates",
+    "index_templates",
+    "ilm",
+    "ingest_pipelines",
+    "roles",
+)
 
 
 def _dump(body: Any) -> str:
@@ -65,6 +73,10 @@ def _render_mappings(kibana_files: Mapping[str, str]) -> dict[str, str]:
         out[f"index_templates/{name}.json"] = _dump(body)
     for name, body in ilm_policies().items():
         out[f"ilm/{name}.json"] = _dump(body)
+    for name, body in ingest_pipelines().items():
+        out[f"ingest_pipelines/{name}.json"] = _dump(body)
+    for name, body in roles().items():
+        out[f"roles/{name}.json"] = _dump(body)
     return out
 
 

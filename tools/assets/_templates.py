@@ -13,13 +13,15 @@ from typing import Any, Final
 from poller.assets import (
     DASHBOARD_COMPONENT,
     ECS_COMPONENT,
+    INGEST_PIPELINE,
+    INGESTED_FIELD,
     PREFIX,
     RETENTION,
     composed_of,
     retention_class,
 )
 from poller.documents import FieldSpec, all_stream_fields
-from poller.streams import STREAM_NAMES
+from poller.streams import STREAM_NAMES, StreamKind, get_stream
 
 __all__ = [
     "ALIASES",
@@ -29,6 +31,7 @@ __all__ = [
     "ilm_component_templates",
     "ilm_policies",
     "index_templates",
+    "ingest_pipelines",
 ]
 
 # Above Elastic's OpenAI integration (200, `logs-openai.<stream>`) and the stack's `logs` (100).
@@ -47,10 +50,20 @@ def _meta(description: str) -> dict[str, Any]:
     return {**MANAGED, "description": description}
 
 
+def _stream_fields() -> dict[str, tuple[FieldSpec, ...]]:
+    """What each stream's documents hold once stored: what the mappers write, plus what the
+    audit streams' ingest pipeline adds."""
+    fields = all_stream_fields()
+    for stream, specs in fields.items():
+        if get_stream(stream).kind is StreamKind.AUDIT:
+            fields[stream] = (*specs, FieldSpec(INGESTED_FIELD, "date"))
+    return fields
+
+
 def field_types() -> dict[str, FieldSpec]:
-    """Every field any stream writes, by path (a path has one type in every stream)."""
+    """Every field any stream holds, by path (a path has one type in every stream)."""
     merged: dict[str, FieldSpec] = {}
-    for specs in all_stream_fields().values():
+    for specs in _stream_fields().values():
         for spec in specs:
             seen = merged.setdefault(spec.path, spec)
             if seen != spec:
@@ -131,17 +144,46 @@ def component_templates(referenced: Iterable[str]) -> dict[str, dict[str, Any]]:
             "version": SCHEMA_VERSION,
         },
     }
-    for stream, specs in all_stream_fields().items():
+    for stream, specs in _stream_fields().items():
         own = [spec for spec in specs if spec.path not in common_paths]
+        template: dict[str, Any] = {
+            "mappings": {"properties": _mapping(own)},
+            "lifecycle": {"data_retention": RETENTION[retention_class(stream)]},
+        }
+        what = "Fields and retention"
+        if get_stream(stream).kind is StreamKind.AUDIT:
+            # final, not default: a default_pipeline of yours (in @custom) still runs.
+            template["settings"] = {"index": {"final_pipeline": INGEST_PIPELINE}}
+            what = f"Fields, retention and final pipeline ({INGESTED_FIELD})"
         templates[f"{PREFIX}.{stream}@package"] = {
-            "template": {
-                "mappings": {"properties": _mapping(own)},
-                "lifecycle": {"data_retention": RETENTION[retention_class(stream)]},
-            },
-            "_meta": _meta(f"Fields and retention of logs-openai.{stream}-*. GENERATED."),
+            "template": template,
+            "_meta": _meta(f"{what} of logs-openai.{stream}-*. GENERATED."),
             "version": SCHEMA_VERSION,
         }
     return templates
+
+
+def ingest_pipelines() -> dict[str, dict[str, Any]]:
+    """The audit streams' final pipeline: `event.ingested`, the time Elasticsearch received the
+    document. The audit rules that fire on one event window on it, so an event OpenAI reports
+    hours late (`@timestamp` is when it happened) still alerts once it arrives."""
+    return {
+        INGEST_PIPELINE: {
+            "description": f"Sets {INGESTED_FIELD} to the time the document was received. "
+            "Installed by openai-poller setup; GENERATED.",
+            "processors": [
+                {
+                    "set": {
+                        "field": INGESTED_FIELD,
+                        "value": "{{{_ingest.timestamp}}}",
+                        "tag": "event-ingested",
+                    }
+                }
+            ],
+            "_meta": dict(MANAGED),
+            "version": SCHEMA_VERSION,
+        }
+    }
 
 
 def ilm_component_templates() -> dict[str, dict[str, Any]]:
@@ -164,7 +206,10 @@ def ilm_policies() -> dict[str, dict[str, Any]]:
     return {
         f"{PREFIX}-{retention}": {
             "policy": {
-                "_meta": _meta(f"Roll over monthly, delete after {age} (optional; ILM only)."),
+                "_meta": _meta(
+                    f"Roll over monthly, delete at setup.retention.{retention} ({age} unless "
+                    "configured) (optional; ILM only)."
+                ),
                 "phases": {
                     "hot": {"min_age": "0ms", "actions": {"rollover": dict(ROLLOVER)}},
                     "delete": {"min_age": age, "actions": {"delete": {}}},

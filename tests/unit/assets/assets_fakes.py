@@ -7,6 +7,7 @@ migration fields, rule defaults and keeps user-added actions.
 from __future__ import annotations
 
 import copy
+import fnmatch
 import json
 import re
 from dataclasses import dataclass, field
@@ -14,8 +15,10 @@ from typing import Any
 from urllib.parse import unquote
 
 import httpx
+from elastic_transport import BaseNode
+from elastic_transport import ConnectionError as TransportConnectionError
 from elasticsearch import Elasticsearch
-from fakes.elasticsearch import Reply, Request, fake_client
+from fakes.elasticsearch import Reply, Request, fake_client, node_class
 
 KIBANA_URL = "http://kibana.example.internal:5601"
 
@@ -30,7 +33,8 @@ def _stringify(node: Any) -> Any:
 
 @dataclass
 class FakeCluster:
-    """Component/index templates, ILM policies and data streams, kept in memory."""
+    """Component/index templates, ILM policies, ingest pipelines, data streams and their write
+    indices' mappings and settings, kept in memory."""
 
     version: str = "8.15.3"
     flavor: str = "default"
@@ -38,10 +42,17 @@ class FakeCluster:
     component_templates: dict[str, Any] = field(default_factory=dict)
     index_templates: dict[str, Any] = field(default_factory=dict)
     ilm_policies: dict[str, Any] = field(default_factory=dict)
+    ingest_pipelines: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # index → {"index.x": value}
     # data stream name → {"indices": [backing names], "lifecycle": {...}}
     data_streams: dict[str, Any] = field(default_factory=dict)
     mappings: dict[str, Any] = field(default_factory=dict)  # index → mappings
     fail: dict[tuple[str, str], tuple[int, Any]] = field(default_factory=dict)
+    down: bool = False  # every request fails to connect
+    # The answer of `_security/_authenticate`; None: no security API (noida-db's 400).
+    authenticated: dict[str, Any] | None = None
+    # The credentials' roles, which `_has_privileges` answers from; None: no security API.
+    roles: list[dict[str, Any]] | None = None
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
     clients: list[Elasticsearch] = field(default_factory=list)
 
@@ -61,16 +72,27 @@ class FakeCluster:
                 "version": {"number": self.version, "build_flavor": self.flavor},
             }
         head = parts[0]
+        if head == "_security":
+            answer = self.authenticated if parts[-1] == "_authenticate" else self.roles
+            if answer is None:
+                return 400, {"error": f"no handler found for uri [{path}] and method [{method}]"}
+            if parts[-1] == "_has_privileges":
+                return 200, has_privileges(self.roles or [], body)
+            return 200, answer
         if head == "_component_template":
             return self._template(method, parts[1], body, self.component_templates, "component")
         if head == "_index_template":
             return self._template(method, parts[1], body, self.index_templates, "index")
         if head == "_ilm":
             return self._ilm(method, parts[2], body)
+        if head == "_ingest":
+            return self._pipeline(method, parts[2], body)
         if head == "_data_stream":
             return self._data_stream(method, parts, body)
         if len(parts) == 2 and parts[1] == "_mapping":
             return self._mapping(method, parts[0], body)
+        if len(parts) == 2 and parts[1] == "_settings":
+            return self._settings(method, parts[0], body)
         if len(parts) == 1 and method == "GET":
             names = [n for n in self.mappings if re.fullmatch(parts[0].replace("*", ".*"), n)]
             return 200, {n: {"mappings": self.mappings[n]} for n in names}
@@ -82,6 +104,14 @@ class FakeCluster:
         if method == "PUT":
             store[name] = copy.deepcopy(body)
             return 200, {"acknowledged": True}
+        key = f"{kind}_templates"
+        if "*" in name:  # as noida-db: 404 when nothing matches
+            found = [
+                {"name": n, f"{kind}_template": copy.deepcopy(store[n])}
+                for n in sorted(store)
+                if fnmatch.fnmatchcase(n, name)
+            ]
+            return (200 if found else 404), {key: found}
         if name not in store:
             return 404, {"error": {"type": "resource_not_found_exception"}, "status": 404}
         shown = copy.deepcopy(store[name])
@@ -92,7 +122,6 @@ class FakeCluster:
             template["settings"] = _stringify(template["settings"])
         if kind == "index" and "data_stream" in shown:
             shown["data_stream"] = {"hidden": False, "allow_custom_routing": False}
-        key = f"{kind}_templates"
         return 200, {key: [{"name": name, f"{kind}_template": shown}]}
 
     def _ilm(self, method: str, name: str, body: Any) -> tuple[int, Any]:
@@ -103,6 +132,22 @@ class FakeCluster:
             return 404, {"error": {"type": "resource_not_found_exception"}, "status": 404}
         policy = {"version": 1, "modified_date": "2026-01-01", "policy": self.ilm_policies[name]}
         return 200, {name: policy}
+
+    def _pipeline(self, method: str, name: str, body: Any) -> tuple[int, Any]:
+        if method == "PUT":
+            self.ingest_pipelines[name] = copy.deepcopy(body)
+            return 200, {"acknowledged": True}
+        if name not in self.ingest_pipelines:
+            return 404, {}
+        return 200, {name: copy.deepcopy(self.ingest_pipelines[name])}
+
+    def _settings(self, method: str, index: str, body: Any) -> tuple[int, Any]:
+        """Index settings as Elasticsearch shows them with `flat_settings`: values as text."""
+        if method == "PUT":
+            self.settings.setdefault(index, {}).update(body)
+            return 200, {"acknowledged": True}
+        shown = {"index.number_of_shards": "1", **self.settings.get(index, {})}
+        return 200, {index: {"settings": _stringify(shown)}}
 
     def _data_stream(self, method: str, parts: list[str], body: Any) -> tuple[int, Any]:
         if not self.has_data_stream_api:
@@ -131,14 +176,70 @@ class FakeCluster:
         _merge(mapping.setdefault("properties", {}), body["properties"])
         return 200, {"acknowledged": True}
 
-    def client(self) -> Elasticsearch:
-        def answer(request: Request) -> Reply:
-            status, payload = self.handle(request.method, unquote(request.path), request.body)
-            return Reply(status, payload)
+    def answer(self, request: Request) -> Reply:
+        if self.down:
+            raise TransportConnectionError("Connection refused")
+        status, payload = self.handle(request.method, unquote(request.path), request.body)
+        return Reply(status, payload)
 
-        client = fake_client(answer)
+    def client(self) -> Elasticsearch:
+        client = fake_client(self.answer)
         self.clients.append(client)
         return client
+
+    def node_class(self) -> type[BaseNode]:
+        """For clients the code under test builds itself (`ElasticsearchSink(node_class=)`)."""
+        return node_class(self.answer)
+
+
+def _granted(roles: list[dict[str, Any]], name: str) -> set[str]:
+    """The privileges `roles` grant on index `name`: an entry covers a name it equals or whose
+    pattern matches it (`logs-openai.*` covers `logs-openai.audit-*`)."""
+    return {
+        privilege
+        for role in roles
+        for entry in role.get("indices", [])
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in entry["names"])
+        for privilege in entry["privileges"]
+    }
+
+
+def _application(roles: list[dict[str, Any]], application: str, resource: str) -> set[str]:
+    return {
+        privilege
+        for role in roles
+        for entry in role.get("applications", [])
+        if entry["application"] == application and resource in entry["resources"]
+        for privilege in entry["privileges"]
+    }
+
+
+def has_privileges(roles: list[dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:
+    """`_security/user/_has_privileges` answered from role bodies, as Elasticsearch shapes it
+    (exact privilege names, or `all`)."""
+    cluster = {p for role in roles for p in role.get("cluster", [])}
+    every: list[bool] = []
+
+    def held(privilege: str, granted: set[str]) -> bool:
+        every.append(privilege in granted or "all" in granted)
+        return every[-1]
+
+    answer: dict[str, Any] = {
+        "cluster": {p: held(p, cluster) for p in body.get("cluster", [])},
+        "index": {},
+        "application": {},
+    }
+    for entry in body.get("index", []):
+        for name in entry["names"]:
+            granted = _granted(roles, name)
+            answer["index"][name] = {p: held(p, granted) for p in entry["privileges"]}
+    for entry in body.get("application", []):
+        app = answer["application"].setdefault(entry["application"], {})
+        for resource in entry["resources"]:
+            granted = _application(roles, entry["application"], resource)
+            app[resource] = {p: held(p, granted) for p in entry["privileges"]}
+    answer["has_all_requested"] = all(every)
+    return answer
 
 
 def _merge(into: dict[str, Any], update: dict[str, Any]) -> None:

@@ -21,7 +21,8 @@ def test_committed_files_equal_a_fresh_generation() -> None:
 
 def test_packaged_copy_mirrors_the_top_level_files() -> None:
     top = [rel for rel in expected_files() if rel.parts[0] in ("mappings", "kibana")]
-    assert len(top) == 32 + 11  # 17 components, 13 index templates, 2 policies; ndjson, 10 rules
+    # 17 components, 13 index templates, 2 policies, 1 ingest pipeline, 2 roles; ndjson, 10 rules
+    assert len(top) == 35 + 11
     for rel in top:
         packaged = REPO / "poller" / "_assets" / rel
         assert packaged.read_text(encoding="utf-8") == (REPO / rel).read_text(encoding="utf-8")
@@ -62,6 +63,10 @@ def test_loader_reads_the_packaged_copy_and_the_checkout_alike() -> None:
     ]
     assert not any("@ilm-" in t.name for t in packaged.component_templates)
     assert packaged.component_templates[0].name == "openai-poller@ecs"
+    assert [(t.kind, t.name) for t in packaged.ingest_pipelines] == [
+        ("ingest_pipeline", "openai-poller-event-ingested")
+    ]
+    assert sorted(packaged.roles) == ["openai-poller-setup", "openai-poller-writer"]
 
 
 def test_loader_names_the_fix_when_assets_are_missing(tmp_path: Path) -> None:

@@ -147,3 +147,49 @@ def test_rendering_replaces_whole_values_typed_and_parts_as_text() -> None:
     )
     assert rule.render() == {"params": {"threshold": [3], "esql": "| WHERE a > 3"}}
     assert rule.render({"n": 0.5})["params"]["esql"] == "| WHERE a > 0.5"
+
+
+@pytest.mark.parametrize("slug", sorted(RULES))
+def test_parameters_are_read_back_from_an_installed_rule(slug: str) -> None:
+    """What setup keeps on a re-run: the thresholds a rule holds in Kibana, wherever our body
+    puts them (a threshold list, or inside an ES|QL query)."""
+    rule = RULES[slug]
+    edited = {name: value * 7 + 0.25 for name, value in rule.parameters.items()}
+    assert rule.parameters_in(rule.render(edited)) == edited
+    assert rule.parameters_in(rule.render()) == dict(rule.parameters)
+
+
+def test_a_parameter_whose_place_was_rewritten_is_not_read() -> None:
+    rule = RULES["spend-spike"]
+    installed = rule.render({"spike_factor": 5})
+    installed["params"]["esqlQuery"]["esql"] = "FROM logs-openai.* | LIMIT 1"
+    assert rule.parameters_in(installed) == {}
+    budget = RULES["monthly-budget"].render()
+    budget["params"]["threshold"] = ["a lot"]
+    assert RULES["monthly-budget"].parameters_in(budget) == {}
+    assert RULES["monthly-budget"].parameters_in({}) == {}
+
+
+def test_reading_back_parses_integers_floats_and_exponents() -> None:
+    rule = RuleAsset("x", "id", "", {"n": 3, "m": 1}, {"q": "a > ${n} AND b < ${m}"})
+    assert rule.parameters_in({"q": "a > 12 AND b < 0.5"}) == {"n": 12, "m": 0.5}
+    assert rule.parameters_in({"q": "a > 1e+20 AND b < -2"}) == {"n": 1e20, "m": -2}
+    assert isinstance(rule.parameters_in({"q": "a > 12 AND b < 0.5"})["n"], int)
+
+
+@pytest.mark.parametrize("slug", ["admin-key-created", "role-or-owner-change"])
+def test_single_event_audit_rules_window_on_arrival(slug: str) -> None:
+    """OpenAI can report an audit event hours after it happened (`@timestamp`): windowing on
+    `event.ingested` (the audit streams' final pipeline) fires once it arrives."""
+    params = rendered(slug)["params"]
+    assert params["timeField"] == "event.ingested"
+    assert (params["timeWindowSize"], params["timeWindowUnit"]) == (60, "m")
+    filters = json.loads(params["esQuery"])["query"]["bool"]["filter"]
+    assert not [f for f in filters if "range" in f]  # no second window on @timestamp
+
+
+def test_other_rules_window_on_the_event_time() -> None:
+    """Sums and bursts are about when things happened: they stay on `@timestamp`."""
+    others = sorted(set(RULES) - {"admin-key-created", "role-or-owner-change"})
+    assert len(others) == 8
+    assert {rendered(slug)["params"]["timeField"] for slug in others} == {"@timestamp"}

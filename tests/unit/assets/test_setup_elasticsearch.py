@@ -3,8 +3,6 @@ the paths noida-db cannot show — data stream lifecycle, ILM, backing indices, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from assets_fakes import FakeCluster
 
@@ -17,14 +15,6 @@ ILM = SetupOptions(ilm=True)
 OLD, WRITE = f".ds-{DS}-2026.11.01-000001", f".ds-{DS}-2026.11.15-000002"
 
 
-@pytest.fixture
-def cluster() -> Iterator[FakeCluster]:
-    fake = FakeCluster()
-    yield fake
-    for client in fake.clients:
-        client.close()
-
-
 def setup_lines(cluster: FakeCluster, **kwargs: object) -> list[str]:
     report = run_setup(es=cluster.client(), kibana_url=None, **kwargs)  # type: ignore[arg-type]
     return report.lines()
@@ -33,9 +23,12 @@ def setup_lines(cluster: FakeCluster, **kwargs: object) -> list[str]:
 def test_installs_everything_then_finds_it_unchanged(cluster: FakeCluster) -> None:
     first = setup_lines(cluster)
     assets = load_assets()
-    assert len(first) == len(assets.component_templates) + len(assets.index_templates)
+    assert len(first) == 1 + len(assets.component_templates) + len(assets.index_templates)
     assert all(line.endswith(": created") for line in first)
+    # The pipeline comes before the template that names it.
+    assert first[0] == "ingest pipeline openai-poller-event-ingested: created"
     assert set(cluster.component_templates) == {t.name for t in assets.component_templates}
+    assert cluster.ingest_pipelines["openai-poller-event-ingested"]["_meta"]["content_hash"]
     body = cluster.component_templates["openai-poller.audit@package"]
     assert body["template"]["lifecycle"] == {"data_retention": "730d"}
     assert body["_meta"]["content_hash"]
@@ -114,6 +107,27 @@ def test_existing_data_stream_gets_missing_fields_and_retention(cluster: FakeClu
     assert f"data stream {DS} retention: unchanged" in again
     assert [line for line in again if "rollover" in line]  # still honest about the conflict
     assert not [line for line in again if ": updated" in line]
+
+
+def test_existing_audit_data_stream_gets_the_final_pipeline(cluster: FakeCluster) -> None:
+    """Template settings reach a data stream only at its next rollover: until then its audit
+    events would have no `event.ingested`, and the audit rules would not see them."""
+    audit = "logs-openai.audit-default"
+    write = f".ds-{audit}-2026.11.15-000002"
+    cluster.data_streams[audit] = {"indices": [write], "lifecycle": {"data_retention": "730d"}}
+    cluster.mappings[write] = {"dynamic": "false", "properties": {}}
+    dry = setup_lines(cluster, dry_run=True)
+    target = f"data stream {audit} settings"
+    detail = "(index.final_pipeline: openai-poller-event-ingested)"
+    assert f"{target}: would update {detail}" in dry
+    assert cluster.writes == []
+    assert f"{target}: updated {detail}" in setup_lines(cluster)
+    assert cluster.settings[write] == {"index.final_pipeline": "openai-poller-event-ingested"}
+    assert f"{target}: unchanged" in setup_lines(cluster)
+    # Streams whose templates set no index settings get no settings line.
+    cluster.data_streams[DS] = {"indices": [WRITE], "lifecycle": {"data_retention": "400d"}}
+    cluster.mappings[WRITE] = {"properties": {}}
+    assert not [line for line in setup_lines(cluster) if line.startswith(f"data stream {DS} set")]
 
 
 def test_namespaces_limit_which_data_streams_are_touched(cluster: FakeCluster) -> None:

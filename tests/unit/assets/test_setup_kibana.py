@@ -4,7 +4,7 @@ dry runs that change nothing, and errors that name the problem but never the cre
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -17,14 +17,10 @@ from poller.install import KibanaAuth, SetupOptions, SetupReport, run_setup
 
 ASSETS = load_assets()
 BUDGET_2500 = SetupOptions(rule_parameters={"monthly-budget": {"budget_usd": 2500}})
-
-
-@pytest.fixture
-def kibana() -> Iterator[FakeKibana]:
-    fake = FakeKibana()
-    with respx.mock(assert_all_called=False) as router:
-        router.route(url__startswith=KIBANA_URL).mock(side_effect=fake)
-        yield fake
+RUNS_AS = (
+    "kibana rules: {verb} setup's credentials (Kibana runs a rule's queries with an API key of "
+    "whoever saved it last)"
+)
 
 
 def setup(**kwargs: object) -> SetupReport:
@@ -60,7 +56,10 @@ def test_second_run_changes_nothing(kibana: FakeKibana) -> None:
     writes = len(kibana.writes)
     report = setup()
     assert not report.changed
-    assert all(line.endswith(": unchanged") for line in report.lines())
+    lines = report.lines()
+    assert lines[len(ASSETS.saved_objects)] == RUNS_AS.format(verb="run as")
+    del lines[len(ASSETS.saved_objects)]
+    assert all(line.endswith(": unchanged") for line in lines)
     assert len(kibana.writes) == writes
 
 
@@ -68,29 +67,86 @@ def test_dry_run_only_reads(kibana: FakeKibana) -> None:
     report = setup(dry_run=True)
     assert kibana.writes == []
     assert {r.method for r in kibana.requests} == {"GET"}
-    assert all(": would create" in line for line in report.lines())
+    lines = report.lines()
+    assert lines.pop(len(ASSETS.saved_objects)) == RUNS_AS.format(verb="would run as")
+    assert all(": would create" in line for line in lines)
 
 
-def test_changed_threshold_updates_the_rule_and_keeps_user_connectors(kibana: FakeKibana) -> None:
-    setup()
+def _edit_in_kibana(kibana: FakeKibana, budget: int) -> dict[str, Any]:
+    """What an operator does in Kibana: a new threshold, a connector, a tag of their own."""
     rule = next(r for r in ASSETS.rules if r.slug == "monthly-budget")
-    stored = kibana.rules[rule.rule_id]
+    stored: dict[str, Any] = kibana.rules[rule.rule_id]
+    stored["params"]["threshold"] = [budget]
     stored["actions"] = [
         {"group": "query matched", "id": "slack-1", "params": {"message": "hi"}, "uuid": "u1"}
     ]
     stored["actions"][0]["connector_type_id"] = ".slack"
     stored["tags"] = [*stored["tags"], "team:finops"]
+    return stored
+
+
+def test_a_rerun_keeps_thresholds_edited_in_kibana_and_says_so(kibana: FakeKibana) -> None:
+    setup()
+    stored = _edit_in_kibana(kibana, 7500)
+    stored["schedule"] = {"interval": "1d"}  # ours again on the next run
     report = setup(options=BUDGET_2500)
-    assert "kibana rule monthly-budget: updated" in report.lines()
+    assert (
+        "kibana rule monthly-budget: updated (kept budget_usd=7500 set in Kibana; configured "
+        "budget_usd=2500: setup --reset-rules applies it)"
+    ) in report.lines()
     put = next(r for r in kibana.requests if r.method == "PUT")
     body = json.loads(put.content)
     assert set(body) == {"name", "tags", "schedule", "params", "actions"}
-    assert body["params"]["threshold"] == [2500]
+    assert body["params"]["threshold"] == [7500]
+    assert body["schedule"] == {"interval": "1h"}
     assert body["actions"] == [
         {"group": "query matched", "id": "slack-1", "params": {"message": "hi"}, "uuid": "u1"}
     ]
     assert "team:finops" in body["tags"]
-    assert not setup(options=BUDGET_2500).changed
+    again = setup(options=BUDGET_2500)
+    assert not again.changed
+    assert (
+        "kibana rule monthly-budget: unchanged (kept budget_usd=7500 set in Kibana; configured "
+        "budget_usd=2500: setup --reset-rules applies it)"
+    ) in again.lines()
+    # A threshold equal to the configured one needs no word.
+    assert "kibana rule monthly-budget: unchanged" in setup(options=SetupOptions(
+        rule_parameters={"monthly-budget": {"budget_usd": 7500}}
+    )).lines()
+
+
+def test_thresholds_inside_an_esql_query_are_kept_too(kibana: FakeKibana) -> None:
+    setup()
+    rule = next(r for r in ASSETS.rules if r.slug == "spend-spike")
+    kibana.rules[rule.rule_id]["params"] = {
+        **kibana.rules[rule.rule_id]["params"],
+        **rule.render({"spike_factor": 1.5, "min_daily_usd": 10})["params"],
+    }
+    writes = len(kibana.writes)
+    report = setup()
+    assert (
+        "kibana rule spend-spike: unchanged (kept min_daily_usd=10, spike_factor=1.5 set in "
+        "Kibana; configured min_daily_usd=50, spike_factor=3: setup --reset-rules applies it)"
+    ) in report.lines()
+    assert len(kibana.writes) == writes
+
+
+def test_reset_rules_applies_the_configured_thresholds(kibana: FakeKibana) -> None:
+    setup()
+    _edit_in_kibana(kibana, 7500)
+    reset = SetupOptions(rule_parameters={"monthly-budget": {"budget_usd": 2500}}, reset_rules=True)
+    report = setup(options=reset)
+    assert "kibana rule monthly-budget: updated" in report.lines()
+    body = json.loads(next(r for r in kibana.requests if r.method == "PUT").content)
+    assert body["params"]["threshold"] == [2500]
+    assert body["actions"][0]["id"] == "slack-1"  # connectors survive a reset
+    assert not setup(options=reset).changed
+
+
+def test_a_new_rule_gets_the_configured_thresholds(kibana: FakeKibana) -> None:
+    setup(options=BUDGET_2500)
+    rule = next(r for r in ASSETS.rules if r.slug == "monthly-budget")
+    assert kibana.rules[rule.rule_id]["params"]["threshold"] == [2500]
 
 
 def test_a_rule_of_another_type_is_replaced(kibana: FakeKibana) -> None:

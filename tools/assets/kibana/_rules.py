@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from poller.assets import INGESTED_FIELD
 from tools.assets.kibana._audit import ROLE_ACTIONS
 from tools.assets.kibana._common import (
     AUDIT_OFFSET_MINUTES,
@@ -65,12 +66,13 @@ def _dsl(
     threshold: str,
     comparator: str,
     window: tuple[int, str],
+    time_field: str = "@timestamp",
 ) -> dict[str, Any]:
     params: dict[str, Any] = {
         "searchType": "esQuery",
         "esQuery": dumps({"query": {"bool": {"filter": list(filters)}}}),
         "index": [DATA_VIEW_TITLE],
-        "timeField": "@timestamp",
+        "timeField": time_field,
         "timeWindowSize": window[0],
         "timeWindowUnit": window[1],
         "threshold": [threshold],
@@ -285,12 +287,14 @@ def rules() -> list[Rule]:
                 threshold="${min_events}",
                 comparator=">=",
                 window=(60, "m"),
+                time_field=INGESTED_FIELD,
             ),
             parameters={"min_events": 1},
             description=(
-                "An organization admin API key was created in the last hour (audit "
-                "`tenant.admin_api_key.created`). Active for an hour after the event is indexed, "
-                "whatever its delay."
+                "An organization admin API key was created (audit "
+                "`tenant.admin_api_key.created`). Windows on `event.ingested`, not `@timestamp`: "
+                "active for an hour after the event reached Elasticsearch, however late OpenAI "
+                "reported it."
             ),
         ),
         Rule(
@@ -327,12 +331,14 @@ def rules() -> list[Rule]:
                 threshold="${min_events}",
                 comparator=">=",
                 window=(60, "m"),
+                time_field=INGESTED_FIELD,
             ),
             parameters={"min_events": 1},
             description=(
                 "A role was created, changed or deleted, a role assignment changed, a member's "
-                "role changed, or someone was made owner (user, invite, service account) in the "
-                "last hour."
+                "role changed, or someone was made owner (user, invite, service account). "
+                "Windows on `event.ingested`: active for an hour after the event reached "
+                "Elasticsearch, however late OpenAI reported it."
             ),
         ),
     ]
