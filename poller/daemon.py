@@ -4,8 +4,8 @@ Each job runs one cycle (`poller.collect.cycle`): the stream's source for "now",
 the sink with cursors committed per acknowledged batch, and its metrics, health and failures
 recorded. Around the jobs: the health server (/metrics; /healthz, alive while cycles keep
 running; /readyz, ready while no cycle outcome says otherwise and the sink answers), the
-systemd watchdog (pinged only while alive) and notifications. A stop request ends a job after its current batch and commit; the
-process exits within `shutdown_timeout`.
+systemd watchdog (pinged only while alive) and notifications. A stop request ends a job after
+its current batch and commit; the process exits within `shutdown_timeout`.
 """
 
 from __future__ import annotations

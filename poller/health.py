@@ -178,6 +178,8 @@ _STOP: Any = object()
 class _Server(HTTPServer):
     """Accepts on the serve thread, parks connections until readable, serves from a pool."""
 
+    request_queue_size = 128  # the listen backlog: 5 would stall connects while a flood drains
+
     def __init__(self, address: tuple[str, int], routes: _Routes, limits: ServerLimits) -> None:
         self.routes = routes
         self.limits = limits
