@@ -110,7 +110,7 @@ def test_unknown_paths_are_404(server: HealthServer) -> None:
 
 
 def test_a_failing_liveness_check_is_an_answer_not_a_crash() -> None:
-    def broken() -> bool:
+    def broken() -> str | None:
         raise RuntimeError("boom")
 
     broken_server = HealthServer(Metrics().registry, port=0, live=broken)
