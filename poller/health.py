@@ -94,8 +94,8 @@ class CycleHealth:
         with self._lock:
             if any(key not in self._last for key in self._streams):
                 return "the first collection cycle has not finished"
-            for org in sorted(self._refused):
-                return f"org {org}: OpenAI refused the admin key"
+            if self._refused:
+                return f"org {min(self._refused)}: OpenAI refused the admin key"
             for (org, stream), error in self._last.items():
                 if isinstance(error, StateError):
                     return f"stream {org}/{stream}: its saved state is unreadable"
