@@ -253,8 +253,11 @@ class _Server(HTTPServer):
         self._closing.set()
         for _ in self._threads[1:]:
             self._work.put(_STOP)
+        # Idle workers take their stop at once; one still writing to a slow client ends by its
+        # socket timeout on its own (daemon threads), without holding up the process's exit.
+        deadline = time.monotonic() + 1.0
         for thread in self._threads:
-            thread.join()
+            thread.join(max(0.0, deadline - time.monotonic()))
         with self._wait_lock:
             for conn in list(self._since):
                 self._forget(conn)
