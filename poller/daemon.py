@@ -1,10 +1,11 @@
 """`run`: the daemon. One scheduled job per (org, stream), until SIGTERM or SIGINT.
 
 Each job runs one cycle (`poller.collect.cycle`): the stream's source for "now", drained into
-the sink with cursors committed per acknowledged batch, and its metrics recorded. Around the
-jobs: the health server (/metrics, /healthz, /readyz behind the readiness gate), the systemd
-watchdog and notifications. A stop request ends a job after its current batch and commit; the
-process exits within `shutdown_timeout`.
+the sink with cursors committed per acknowledged batch, and its metrics, health and failures
+recorded. Around the jobs: the health server (/metrics; /healthz, alive while cycles keep
+running; /readyz, ready while no cycle outcome says otherwise and the sink answers), the
+systemd watchdog (pinged only while alive) and notifications. A stop request ends a job after
+its current batch and commit; the process exits within `shutdown_timeout`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from dataclasses import dataclass
 from poller import systemd
 from poller.collect import cycle
 from poller.errors import SinkUnavailableError
-from poller.health import HealthServer, ReadinessGate
+from poller.health import CycleHealth, HealthServer, ReadinessGate
+from poller.logs import FailureLog
 from poller.metrics import Metrics
 from poller.runtime import check_sink, open_sink, org_runtime
 from poller.scheduler import Job, build_scheduler, run_until_signal
@@ -27,9 +29,14 @@ from poller.settings import Settings, StreamConfig
 from poller.sinks import Sink
 from poller.sources import OrgAccess
 
-__all__ = ["check_elasticsearch", "run_daemon"]
+__all__ = ["check_elasticsearch", "run_daemon", "stale_after"]
 
 log = logging.getLogger(__name__)
+
+# Liveness: no cycle started or finished for this many of the shortest interval, plus the
+# grace, is a stalled scheduler (or every worker stuck), not a slow cycle.
+STALE_INTERVALS = 3
+STALE_GRACE_SECONDS = 300.0
 
 
 def check_elasticsearch(settings: Settings) -> None:
@@ -48,90 +55,107 @@ def check_elasticsearch(settings: Settings) -> None:
 
 
 @dataclass(frozen=True)
-class _StreamJob:
-    """One scheduled run of a stream's cycle, with its metrics."""
+class _JobContext:
+    """What every stream's job shares."""
 
-    access: OrgAccess
-    stream: StreamConfig
     sink: Sink
     metrics: Metrics
     stop: threading.Event
-    on_done: Callable[[], None]
+    health: CycleHealth
+    failures: FailureLog
     clock: Callable[[], float] = time.time
 
+
+@dataclass(frozen=True)
+class _StreamJob:
+    """One scheduled run of a stream's cycle, with its metrics, health and failure log.
+
+    Every failed cycle counts, whatever failed: an exception the poller did not raise on
+    purpose is this stream's failure too (counted, one log line), not the scheduler's.
+    """
+
+    access: OrgAccess
+    stream: StreamConfig
+    ctx: _JobContext
+
     def __call__(self) -> None:
-        org, name, metrics, clock = self.access.org, self.stream.name, self.metrics, self.clock
-        started = clock()
+        org, name, ctx = self.access.org, self.stream.name, self.ctx
+        ctx.health.started()
+        started = ctx.clock()
+        error: BaseException | None = None
+        report = None
         try:
             result = cycle(
-                self.access, self.stream, self.sink, now=int(started), stop=self.stop, clock=clock
+                self.access, self.stream, ctx.sink, now=int(started), stop=ctx.stop, clock=ctx.clock
             )
+            error, report = result.error, result.report
+        except Exception as exc:  # counted and logged below: this cycle's failure
+            log.debug("cycle %s/%s raised %s", org, name, type(exc).__name__, exc_info=True)
+            error = exc
         finally:
-            metrics.observe_cycle(org, name, clock() - started)
-            self.on_done()
-        if result.error is not None:
-            metrics.mark_error(org, name, at=clock())
-        elif result.report is not None:
-            metrics.on_write(org, name, result.report.written)
-            metrics.mark_success(org, name, at=clock())
-            if result.report.state.position is not None:
-                metrics.set_lag(org, name, clock() - result.report.state.position)
+            ctx.metrics.observe_cycle(org, name, ctx.clock() - started)
+        ctx.health.finished(org, name, error)
+        if error is not None:
+            ctx.metrics.mark_error(org, name, at=ctx.clock())
+            ctx.failures.failed(org, name, error)
+        elif report is not None:
+            ctx.failures.succeeded(org, name)
+            ctx.metrics.on_write(org, name, report.written)
+            ctx.metrics.mark_success(org, name, at=ctx.clock())
+            if report.state.position is not None:
+                ctx.metrics.set_lag(org, name, ctx.clock() - report.state.position)
 
 
-class _FirstCycles:
-    """Opens the readiness gate once every stream has finished its first cycle."""
-
-    def __init__(self, pending: set[tuple[str, str]], gate: ReadinessGate) -> None:
-        self._pending = pending
-        self._gate = gate
-        self._lock = threading.Lock()
-
-    def done(self, org: str, stream: str) -> Callable[[], None]:
-        def finished() -> None:
-            with self._lock:
-                self._pending.discard((org, stream))
-                if not self._pending:
-                    self._gate.first_cycle_done()
-
-        return finished
+def stale_after(settings: Settings) -> float:
+    """Seconds without any cycle starting or finishing after which the daemon is not alive."""
+    shortest = min(
+        (s.interval.total_seconds() for o in settings.orgs for s in o.stream_configs()),
+        default=0.0,
+    )
+    return STALE_INTERVALS * shortest + STALE_GRACE_SECONDS
 
 
 def run_daemon(settings: Settings) -> int:
-    """Exit code 0 when every job finished within the shutdown timeout, else 1."""
+    """Exit code 0 when every job finished within the shutdown timeout, else 1. Raises
+    `poller.health.MetricsPortError` when the metrics port cannot be bound."""
     check_elasticsearch(settings)
     metrics = Metrics()
     stop = threading.Event()
     with ExitStack() as stack:
         sink = open_sink(settings)
         stack.callback(sink.close)
-        gate = ReadinessGate(sink.probe)
-        first = _FirstCycles({(o.name, s) for o in settings.orgs for s in o.streams}, gate)
+        health = CycleHealth(
+            {(o.name, s) for o in settings.orgs for s in o.streams},
+            stale_after=stale_after(settings),
+        )
+        ctx = _JobContext(sink, metrics, stop, health, FailureLog())
         jobs: list[Job] = []
         for org in settings.orgs:
             rt = stack.enter_context(org_runtime(org, observer=metrics, stop=stop))
             for stream in org.stream_configs():
                 metrics.declare(org.name, stream.name, stream.interval.total_seconds())
-                job = _StreamJob(
-                    rt.access, stream, sink, metrics, stop, first.done(org.name, stream.name)
-                )
                 jobs.append(Job(
                     id=f"{org.name}/{stream.name}",
-                    func=job,
+                    func=_StreamJob(rt.access, stream, ctx),
                     interval_seconds=stream.interval.total_seconds(),
                     jitter=settings.jitter.total_seconds(),
                 ))
         scheduler = build_scheduler(jobs, stop)
+
+        def live() -> str | None:
+            return health.liveness() if scheduler.running else "the scheduler is not running"
+
         if settings.metrics.enabled:
             server = HealthServer(
                 metrics.registry,
                 host=settings.metrics.host,
                 port=settings.metrics.port,
-                live=lambda: bool(scheduler.running),
-                ready=gate,
+                live=live,
+                ready=ReadinessGate(sink.probe, cycles=health.readiness),
             )
             server.start()
             stack.callback(server.stop)
-        watchdog = systemd.Watchdog(healthy=lambda: bool(scheduler.running))
+        watchdog = systemd.Watchdog(healthy=lambda: live() is None)
         watchdog.start()
         stack.callback(watchdog.stop)
         systemd.ready(f"polling {len(jobs)} streams")

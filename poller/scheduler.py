@@ -6,6 +6,13 @@ DST bugs), `misfire_grace_time=None` (the 1 s default silently drops runs after 
 that log job errors, misses and skipped runs once each. APScheduler has no coordination between
 processes: run one replica.
 
+APScheduler keeps its next run times on the wall clock: a host clock stepping back 90 s would
+hold every job 90 s longer (and one stepping forward would make them all due at once). The
+scheduler's loop compares how far the wall clock and the monotonic clock moved since its last
+round (`ClockWatch`), and moves every next run time by the step, so intervals keep to the
+monotonic clock. The daemon's stale-cycle liveness check (`poller.health.CycleHealth`) catches
+any other stall.
+
 On SIGTERM or SIGINT, `run_until_signal` sets a stop event that jobs check between pages, shuts
 the scheduler down from another thread (doing it inside the handler could deadlock on the
 scheduler's own locks), and returns within the shutdown timeout even if a job ignores the event.
@@ -22,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
 
@@ -36,7 +43,7 @@ from apscheduler.executors.base import BaseExecutor, run_job
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-__all__ = ["Job", "Scheduler", "build_scheduler", "run_until_signal"]
+__all__ = ["ClockWatch", "Job", "Scheduler", "build_scheduler", "run_until_signal"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +53,28 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # thread, once that wakes. The scheduler's loop sleeps until the next due job (minutes), so it
 # never sleeps longer than this: a SIGTERM is seen within a second, wherever it landed.
 SIGNAL_POLL_SECONDS = 1.0
+# A wall clock that moved this much more or less than the monotonic one between two rounds of
+# the loop (at most SIGNAL_POLL_SECONDS apart, plus a slow round) was stepped, not slewed.
+STEP_TOLERANCE_SECONDS = 2.0
+
+
+class ClockWatch:
+    """Tells how far the wall clock was stepped since the last look (0.0 when it was not)."""
+
+    def __init__(
+        self,
+        wall: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        tolerance: float = STEP_TOLERANCE_SECONDS,
+    ) -> None:
+        self._wall, self._monotonic, self._tolerance = wall, monotonic, tolerance
+        self._last = (wall(), monotonic())
+
+    def step(self) -> float:
+        wall, monotonic = self._wall(), self._monotonic()
+        step = (wall - self._last[0]) - (monotonic - self._last[1])
+        self._last = (wall, monotonic)
+        return step if abs(step) >= self._tolerance else 0.0
 
 
 @dataclass(frozen=True)
@@ -120,8 +149,9 @@ class _DaemonThreadExecutor(BaseExecutor):  # type: ignore[misc]  # apscheduler 
 class Scheduler(BlockingScheduler):  # type: ignore[misc]  # apscheduler is untyped
     """A BlockingScheduler (UTC, job defaults above) whose jobs can be waited for with a bound."""
 
-    def __init__(self, max_workers: int) -> None:
+    def __init__(self, max_workers: int, clock_watch: ClockWatch | None = None) -> None:
         self._jobs = _DaemonThreadExecutor(max_workers)
+        self._clock_watch = clock_watch if clock_watch is not None else ClockWatch()
         super().__init__(
             timezone=UTC,
             executors={"default": self._jobs},
@@ -133,9 +163,22 @@ class Scheduler(BlockingScheduler):  # type: ignore[misc]  # apscheduler is unty
         return self._jobs.wait_idle(deadline, give_up)
 
     def _process_jobs(self) -> float:
-        """APScheduler's round of due jobs; returns how long its loop may sleep."""
+        """APScheduler's round of due jobs, after following any step of the wall clock;
+        returns how long its loop may sleep."""
+        step = self._clock_watch.step()
+        if step:
+            self._follow_step(step)
         wait: float | None = super()._process_jobs()
         return SIGNAL_POLL_SECONDS if wait is None else min(wait, SIGNAL_POLL_SECONDS)
+
+    def _follow_step(self, step: float) -> None:
+        moved = 0
+        for job in self.get_jobs():
+            if job.next_run_time is not None:
+                job.modify(next_run_time=job.next_run_time + timedelta(seconds=step))
+                moved += 1
+        log.warning("the wall clock stepped by %+.0f s: moved %d jobs' next runs with it",
+                    step, moved)
 
 
 def _log_event(event: Any) -> None:
@@ -155,7 +198,11 @@ def _log_event(event: Any) -> None:
 
 
 def build_scheduler(
-    jobs: Sequence[Job], stop: threading.Event, *, max_workers: int = 4
+    jobs: Sequence[Job],
+    stop: threading.Event,
+    *,
+    max_workers: int = 4,
+    clock_watch: ClockWatch | None = None,
 ) -> Scheduler:
     """A scheduler running `jobs` (none of them once `stop` is set), `max_workers` at a time."""
     ids = [job.id for job in jobs]
@@ -165,7 +212,7 @@ def build_scheduler(
     # them again (errors with a second traceback), so its loggers keep only their own failures.
     logging.getLogger("apscheduler.executors.default").setLevel(logging.CRITICAL)
     logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
-    scheduler = Scheduler(max_workers)
+    scheduler = Scheduler(max_workers, clock_watch)
     scheduler.add_listener(_log_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
     now = datetime.now(UTC)
     for job in jobs:

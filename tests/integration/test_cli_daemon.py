@@ -99,16 +99,16 @@ class Daemon:
 
 
 def _daemon_env(simulator: SimulatorServer, **extra: str) -> dict[str, str]:
-    return foreign_environ(
-        OPENAI_ADMIN_KEY=ADMIN_KEY,
-        OPENAI_BASE_URL=simulator.base_url,
-        POLLER_METRICS__PORT=str(free_port()),
-        POLLER_LOG_FORMAT="json",
-        POLLER_JITTER="0",
-        POLLER_ORG_DEFAULTS__DEFAULTS__INITIAL_INTERVAL="2h",
-        POLLER_ORG_DEFAULTS__DEFAULTS__INTERVAL="1h",
+    return foreign_environ(**{
+        "OPENAI_ADMIN_KEY": ADMIN_KEY,
+        "OPENAI_BASE_URL": simulator.base_url,
+        "POLLER_METRICS__PORT": str(free_port()),
+        "POLLER_LOG_FORMAT": "json",
+        "POLLER_JITTER": "0",
+        "POLLER_ORG_DEFAULTS__DEFAULTS__INITIAL_INTERVAL": "2h",
+        "POLLER_ORG_DEFAULTS__DEFAULTS__INTERVAL": "1h",
         **extra,
-    )
+    })
 
 
 @pytest.fixture
@@ -202,3 +202,47 @@ def test_run_into_elasticsearch(
     assert daemon.terminate() == 0, daemon.output()
     assert ADMIN_KEY not in daemon.output()
     assert not (tmp_path / "unused.sqlite3").exists()
+
+
+def test_a_refused_key_is_not_ready_logs_one_short_line_per_stream_and_counts(
+    simulator: SimulatorServer, tmp_path: Path, daemon_factory: list[Daemon]
+) -> None:
+    """The key OpenAI refuses: alive (restarting would not help) but not ready, with a reason
+    that names the org; each stream's failure is one short line that says what to do, said
+    again only as a summary; every failed cycle counts."""
+    wrong_key = "sk-admin-WRONG-daemon-0b1d2e3f4a"
+    env = _daemon_env(
+        simulator,
+        OPENAI_ADMIN_KEY=wrong_key,
+        POLLER_STORE_PATH=str(tmp_path / "s.sqlite3"),
+        POLLER_ORG_DEFAULTS__STREAMS="completions,audit",
+        POLLER_ORG_DEFAULTS__DEFAULTS__INTERVAL="1s",
+    )
+    daemon = Daemon(tmp_path, env)
+    daemon_factory.append(daemon)
+
+    def errors() -> float:
+        _, text = _get(f"{daemon.metrics}/metrics")
+        return sum(float(line.rpartition(" ")[2]) for line in text.splitlines()
+                   if line.startswith("openai_poller_errors_total{"))
+
+    deadline = time.monotonic() + READY_SECONDS
+    while errors() < 6 and time.monotonic() < deadline:  # three cycles of each stream
+        assert daemon.proc.poll() is None, daemon.output()
+        time.sleep(0.2)
+    assert errors() >= 6
+    assert _get(f"{daemon.metrics}/readyz") == (
+        503, '{"status": "unavailable", "reason": "org default: OpenAI refused the admin key"}'
+    )
+    assert _get(f"{daemon.metrics}/healthz") == (200, '{"status": "ok"}')
+    assert daemon.terminate() == 0, daemon.output()
+
+    records = [json.loads(line) for line in daemon.err.read_text().splitlines() if line]
+    failures = [r["message"] for r in records if r["log"]["logger"] == "poller.daemon"
+                and r["log.level"] == "error"]
+    advice = "check the org's admin key: OpenAI refused it (AuthenticationError, HTTP 401)"
+    assert sorted(failures) == [
+        f"cycle default/audit failed: {advice}",
+        f"cycle default/completions failed: {advice}",
+    ]
+    assert wrong_key not in daemon.output()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
@@ -9,7 +10,14 @@ import logging
 import pytest
 
 from poller.logs import LogFormat, SecretFilter, configure_logging
-from poller.redaction import REDACTED, Redactor
+from poller.redaction import (
+    MIN_SECRET_LENGTH,
+    REDACTED,
+    Redactor,
+    install,
+    redact,
+    secret_forms,
+)
 
 SECRET = "sk-admin-log-test-secret-0001"
 PASSWORD = 'pa"ss\\word-42'  # escaped differently inside JSON
@@ -144,3 +152,59 @@ def test_secret_filter_survives_a_bad_format_string() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "%s %s", (SECRET,), None)
     SecretFilter(Redactor([SECRET])).filter(record)
     assert SECRET not in record.getMessage()
+
+
+ES_PASSWORD = "hunter2-es-password"
+API_KEY_PAIR = "VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw"  # an Elasticsearch "id:key"
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("secrets", "text"),
+    [
+        ([ES_PASSWORD], f"password {ES_PASSWORD} echoed"),
+        ([ES_PASSWORD], f"base64 {_b64(ES_PASSWORD)} echoed"),
+        ([ES_PASSWORD], f"unpadded {_b64(ES_PASSWORD).rstrip('=')} echoed"),
+        ([f"elastic:{ES_PASSWORD}"], f"the pair elastic:{ES_PASSWORD} echoed"),
+        # A header the transport built, quoted without its name (no "Authorization:" before).
+        ([f"elastic:{ES_PASSWORD}"], f"sent {_b64('elastic:' + ES_PASSWORD)} upstream"),
+        ([API_KEY_PAIR], f"sent {_b64(API_KEY_PAIR)} upstream"),
+        ([API_KEY_PAIR], "the key half ui2lp2axTNmsyakw9tvNnw echoed"),
+        ([_b64(API_KEY_PAIR)], f"decoded {API_KEY_PAIR} echoed"),
+        ([_b64(API_KEY_PAIR)], "the key half ui2lp2axTNmsyakw9tvNnw echoed"),
+        ([ES_PASSWORD], f'{{"password": {json.dumps(ES_PASSWORD)}}}'),
+    ],
+    ids=[
+        "secret", "base64", "base64-unpadded", "user:password", "basic-value", "apikey-value",
+        "apikey-half", "encoded-apikey-decoded", "encoded-apikey-half", "json",
+    ],
+)
+def test_every_form_of_a_known_secret_is_redacted(secrets: list[str], text: str) -> None:
+    redacted = Redactor(secrets)(text)
+    assert REDACTED in redacted
+    for secret in secrets:
+        for form in secret_forms(secret):
+            if len(form) >= MIN_SECRET_LENGTH:
+                assert form not in redacted
+
+
+def test_the_headers_built_from_credentials_are_redacted_exactly() -> None:
+    redact = Redactor([f"elastic:{ES_PASSWORD}", API_KEY_PAIR])
+    basic = f"Basic {_b64('elastic:' + ES_PASSWORD)}"
+    api_key = f"ApiKey {_b64(API_KEY_PAIR)}"
+    assert redact(f"{basic} / {api_key} / id VuaCfGcBCdbkQm-e5aOx") == (
+        f"Basic {REDACTED} / ApiKey {REDACTED} / id VuaCfGcBCdbkQm-e5aOx"
+    )
+
+
+def test_configuring_logging_installs_the_redactor_for_other_output() -> None:
+    try:
+        configure_logging("text", "INFO", [ES_PASSWORD], stream=io.StringIO())
+        assert redact(f"printed {ES_PASSWORD}") == f"printed {REDACTED}"
+    finally:
+        install(Redactor())
+    assert redact(f"printed {ES_PASSWORD}") == f"printed {ES_PASSWORD}"
+    assert redact("key sk-admin-AbCdEf0123456789xyz") == f"key {REDACTED}"

@@ -7,13 +7,14 @@ import os
 import signal
 import threading
 import time
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 
-from poller.scheduler import Job, _log_event, build_scheduler, run_until_signal
+from poller.scheduler import ClockWatch, Job, _log_event, build_scheduler, run_until_signal
 
 # Upper bound for anything that should take milliseconds. Generous, because stuck test jobs
 # hold for WAIT: on a loaded 2-core CI machine a 5 s hold could end before the signals arrived,
@@ -225,3 +226,64 @@ def test_stop_signals_blocked_by_a_parent_still_stop_the_scheduler() -> None:
     finally:
         signal.sigtimedwait({signal.SIGTERM}, 0)  # a SIGTERM left pending would end pytest
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+class _ClockPair:
+    """A wall clock and a monotonic clock that move together until the wall one is stepped."""
+
+    def __init__(self) -> None:
+        self.wall, self.mono = 1_790_000_000.0, 5_000.0
+
+    def advance(self, seconds: float) -> None:
+        self.wall += seconds
+        self.mono += seconds
+
+
+def test_clock_watch_tells_steps_from_ticks() -> None:
+    clocks = _ClockPair()
+    watch = ClockWatch(lambda: clocks.wall, lambda: clocks.mono, tolerance=2.0)
+    clocks.advance(1.0)
+    assert watch.step() == 0.0
+    clocks.wall += 1.5  # a slew, or a slow round: below the tolerance
+    assert watch.step() == 0.0
+    clocks.advance(1.0)
+    clocks.wall -= 90.0
+    assert watch.step() == -90.0
+    clocks.advance(1.0)
+    assert watch.step() == 0.0  # measured from the last look, so a step is reported once
+    clocks.wall += 3600.0
+    assert watch.step() == 3600.0
+
+
+def test_a_wall_clock_step_moves_every_next_run_with_it(caplog: pytest.LogCaptureFixture) -> None:
+    """The host clock steps back 90 s: without the shift, APScheduler would hold each job 90 s
+    longer than its interval (and nothing would run meanwhile)."""
+    clocks = _ClockPair()
+    watch = ClockWatch(lambda: clocks.wall, lambda: clocks.mono)
+    stop, ran = threading.Event(), threading.Event()
+    scheduler = build_scheduler(
+        [Job("a", ran.set, 3600), Job("b", lambda: None, 600)], stop, clock_watch=watch
+    )
+    thread = threading.Thread(target=scheduler.start, daemon=True)
+    thread.start()
+    try:
+        assert ran.wait(WAIT)  # first runs are immediate; next ones are an interval later
+        deadline = time.monotonic() + WAIT
+        while any(job.next_run_time is None for job in scheduler.get_jobs()):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        before = {job.id: job.next_run_time for job in scheduler.get_jobs()}
+        clocks.wall -= 90.0
+        with caplog.at_level(logging.WARNING, logger="poller.scheduler"):
+            scheduler.wakeup()
+            while any(job.next_run_time == before[job.id] for job in scheduler.get_jobs()):
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+        after = {job.id: job.next_run_time for job in scheduler.get_jobs()}
+    finally:
+        scheduler.shutdown(wait=False)
+        thread.join(WAIT)
+    assert after == {key: when - timedelta(seconds=90) for key, when in before.items()}
+    assert [r.getMessage() for r in caplog.records] == [
+        "the wall clock stepped by -90 s: moved 2 jobs' next runs with it"
+    ]
