@@ -104,5 +104,12 @@ def _walk_secrets(value: Any) -> Iterator[str]:
 
 
 def secret_values(settings: BaseModel) -> tuple[str, ...]:
-    """Every non-empty secret in `settings`, longest first: for log redaction and secret scans."""
-    return tuple(sorted({s for s in _walk_secrets(settings) if s}, key=len, reverse=True))
+    """Every non-empty secret in `settings`, longest first: for log redaction and secret scans.
+
+    An Elasticsearch username and password also count as their `user:password` pair, so the
+    redactor knows the pair's base64 (a `Basic` header a proxy or cluster may echo)."""
+    found = {s for s in _walk_secrets(settings) if s}
+    es = getattr(settings, "elasticsearch", None)
+    if es is not None and es.username and es.password is not None:
+        found.add(f"{es.username}:{es.password.get_secret_value()}")
+    return tuple(sorted(found, key=len, reverse=True))

@@ -240,6 +240,7 @@ def test_secret_values_lists_every_secret() -> None:
     assert secret_values(settings) == (
         "sk-admin-second-org-key-longer",
         "sk-admin-first-org-key",
+        "poller:hunter2-pw",  # the pair a Basic header encodes
         "hunter2-pw",
     )
 
