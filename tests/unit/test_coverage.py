@@ -75,7 +75,7 @@ def test_coverage_refuses_overlap_at_another_width() -> None:
     try:
         cov.add(Segment(T0 + H, T0 + 2 * H, BucketWidth.HOUR))
     except ValueError as exc:
-        assert "another width" in str(exc)
+        assert "in another shape" in str(exc)
     else:  # pragma: no cover
         raise AssertionError("overlap accepted")
 
