@@ -32,9 +32,9 @@ __all__ = [
     "Segment",
     "Shape",
     "align_down",
-    "by_time",
     "align_up",
     "auto_segments",
+    "by_time",
     "exact_segments",
 ]
 

@@ -27,6 +27,7 @@ __all__ = [
     "check_position",
     "load_stream_state",
     "rebuild_hint",
+    "saved_state",
     "state_key",
 ]
 
@@ -129,9 +130,18 @@ class StateStore(Protocol):
 
 
 def load_stream_state(store: StateStore, org: str, stream: str) -> StreamState:
-    """The saved state of `org`/`stream`; StateError, naming the fix, when it is unreadable."""
+    """The saved state of `org`/`stream` (empty when none); StateError, naming the fix, when
+    it is unreadable."""
+    saved = saved_state(store, org, stream)
+    return saved if saved is not None else StreamState()
+
+
+def saved_state(store: StateStore, org: str, stream: str) -> StreamState | None:
+    """The saved state of `org`/`stream`, None when nothing is saved; StateError when it is
+    unreadable."""
     try:
-        return StreamState.from_json(store.load_state(state_key(org, stream)))
+        data = store.load_state(state_key(org, stream))
+        return None if data is None else StreamState.from_json(data)
     except (ValueError, TypeError) as exc:  # a JSON decode error is a ValueError
         raise StateError(
             f"{org}/{stream}: saved state is unreadable ({_first_line(exc)}); "

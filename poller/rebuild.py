@@ -1,0 +1,354 @@
+"""A stream's state derived from the documents the sink holds: when it was lost, or on purpose.
+
+Without state, a poller would collect again what is stored, and if the width or the grouping
+changed meanwhile, the new documents would get new ids beside the old ones: every sum would
+count those buckets twice. So a stream without state first reads what is stored:
+
+- usage and costs: the width, grouping and org id of the stored buckets, as coverage. A
+  grouping is recovered exactly by recomputing ids (`candidate_ids`): the grouping is part of
+  every id, so of the candidate groupings of a bucket exactly one gives ids that are stored;
+- audit: the newest stored event time, as the high-water mark;
+- rate limits: the newest stored slot.
+
+Only the public reader API is used (`SinkReader.count`, `sums_by`, `documents`): the bucket
+starts and widths come from groupings by those fields, a grouping from one probe bucket per run.
+Limits: a stretch with no stored document (nothing was used) between two stored buckets of one
+shape is taken as collected, and a data stream shared by two orgs (one namespace) is read as
+this org's.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from poller.coverage import Coverage, Segment
+from poller.documents.fields import result_path
+from poller.documents.ids import BucketIds
+from poller.errors import StateError
+from poller.sinks import SinkReader
+from poller.state import FUTURE_TOLERANCE, StreamState, rebuild_hint
+from poller.streams import BUCKET_SECONDS, BucketWidth, StreamKind, get_stream
+
+__all__ = [
+    "RebuildTarget",
+    "candidate_ids",
+    "check_backfill",
+    "rebuild_state",
+    "recover_group_by",
+    "stored_coverage",
+]
+
+_WIDTH: Final = "openai.base.bucket_width"
+_START: Final = "openai.base.start_time"
+_ORG: Final = "organization.id"
+# Nothing OpenAI's usage API serves is older; the search for stored data starts here.
+_FLOOR: Final = 1_577_836_800  # 2020-01-01T00:00:00Z
+# The longest span whose bucket starts one grouping lists (well under a reader's group limit).
+_LIST_SPAN: Final = {BucketWidth.MINUTE: 5 * 86400, BucketWidth.HOUR: 365 * 86400}
+# The most candidate ids one probe bucket may need; a bucket over it is passed for a smaller one.
+_MAX_CANDIDATES: Final = 20_000
+_PROBE_REACH: Final = 16
+
+
+@dataclass(frozen=True)
+class RebuildTarget:
+    """One stream of one org: where its documents are, and the org id they would carry."""
+
+    org: str
+    stream: str
+    data_stream: str
+    organization_id: str
+
+
+def rebuild_state(reader: SinkReader, target: RebuildTarget, *, now: int) -> StreamState:
+    """The state the stored documents of `target` describe. StateError when they cannot be
+    described by one (a moment stored at two widths, a bucket of two org ids)."""
+    kind = get_stream(target.stream).kind
+    if kind in (StreamKind.USAGE, StreamKind.COSTS):
+        return StreamState(coverage=stored_coverage(reader, target, now=now))
+    newest = _newest(reader, target.data_stream, now + FUTURE_TOLERANCE)
+    if kind is StreamKind.AUDIT:
+        return StreamState(high_water=newest)
+    return StreamState(last_slot=newest)
+
+
+def stored_coverage(reader: SinkReader, target: RebuildTarget, *, now: int) -> Coverage:
+    scan = _Scan(reader, target)
+    buckets = sorted(scan.buckets(_FLOOR, now + 86400).items())
+    coverage = Coverage()
+    for run in _runs(buckets):
+        for segment in scan.shaped(run):
+            coverage = coverage.add(segment)
+    return coverage
+
+
+@dataclass(frozen=True)
+class _Bucket:
+    start: int
+    width: BucketWidth
+    documents: int
+
+
+def _runs(buckets: Sequence[tuple[int, tuple[BucketWidth, int]]]) -> Iterator[list[_Bucket]]:
+    """Consecutive stored buckets of one width."""
+    items = [_Bucket(start, width, count) for start, (width, count) in buckets]
+    for _, run in itertools.groupby(items, key=lambda b: b.width):
+        yield list(run)
+
+
+class _Scan:
+    def __init__(self, reader: SinkReader, target: RebuildTarget) -> None:
+        self._reader = reader
+        self._target = target
+        usage = get_stream(target.stream).usage
+        self._dimensions = usage.dimensions if usage is not None else ()
+
+    def _groups(self, field: str, lo: int, hi: int) -> dict[str | None, int]:
+        found = self._reader.sums_by(
+            self._target.data_stream, [], field, start=_dt(lo), end=_dt(hi)
+        )
+        return {key: sums.count for key, sums in found.items()}
+
+    def buckets(self, lo: int, hi: int) -> dict[int, tuple[BucketWidth, int]]:
+        """Stored bucket start → (width, documents), by halving until one width remains."""
+        widths = {k: n for k, n in self._groups(_WIDTH, lo, hi).items() if k is not None}
+        if not widths:
+            return {}
+        if len(widths) == 1:
+            width = BucketWidth(next(iter(widths)))
+            if hi - lo <= _LIST_SPAN.get(width, hi - lo):
+                starts = self._groups(_START, lo, hi)
+                return {_epoch(k): (width, n) for k, n in starts.items() if k is not None}
+        if hi - lo <= 60:
+            raise StateError(
+                f"{self._target.org}/{self._target.stream}: {_iso(lo)} is stored at "
+                f"{' and '.join(sorted(widths))}; every sum over it counts it twice; delete "
+                "the documents of one width, then rebuild the state"
+            )
+        mid = lo + (hi - lo) // 120 * 60
+        return {**self.buckets(lo, mid), **self.buckets(mid, hi)}
+
+    def shaped(self, run: list[_Bucket]) -> Iterator[Segment]:
+        """The run's buckets cut where their shape changes (found by bisection)."""
+        width = run[0].width
+        step = BUCKET_SECONDS[width]
+        first, last = self._probe(run, 0), self._probe(run, len(run) - 1)
+        for lo, hi, (group_by, org_id) in self._split(run, 0, len(run) - 1, first, last):
+            yield Segment(run[lo].start, run[hi].start + step, width, group_by, org_id)
+
+    def _split(
+        self, run: list[_Bucket], i: int, j: int, at_i: _Shape, at_j: _Shape
+    ) -> Iterator[tuple[int, int, _Shape]]:
+        if at_i == at_j:
+            yield i, j, at_i
+            return
+        if j == i + 1:
+            yield i, i, at_i
+            yield j, j, at_j
+            return
+        m = (i + j) // 2
+        at_m = self._probe(run, m)
+        left = list(self._split(run, i, m, at_i, at_m))
+        right = list(self._split(run, m, j, at_m, at_j))
+        # The middle bucket ends the left part and starts the right one: join them there.
+        (li, _, shape_l), (_, rj, shape_r) = left[-1], right[0]
+        if shape_l == shape_r:
+            yield from left[:-1]
+            yield li, rj, shape_l
+            yield from right[1:]
+        else:  # pragma: no cover - both halves end and start at the same bucket m
+            yield from left
+            yield from right
+
+    def _probe(self, run: list[_Bucket], index: int) -> _Shape:
+        """The shape of the bucket at `index`: its org id, and the grouping whose ids are
+        stored. Values of each dimension come from groupings within the bucket, so the ids of
+        every combination are tried; a bucket with too many combinations is passed over."""
+        target = self._target
+        for bucket in sorted(run[index : index + _PROBE_REACH], key=lambda b: b.documents):
+            lo, hi = bucket.start, bucket.start + 60
+            orgs = [k for k in self._groups(_ORG, lo, hi) if k is not None]
+            if len(orgs) != 1:
+                raise StateError(
+                    f"{target.org}/{target.stream}: the bucket at {_iso(lo)} holds documents "
+                    f"of {len(orgs)} organization ids; a namespace per org keeps them apart"
+                )
+            values = {
+                d: _typed(self._groups(result_path(target.stream, d), lo, hi))
+                for d in self._dimensions
+            }
+            if _combinations(values) > _MAX_CANDIDATES:
+                continue
+            candidates = candidate_ids(
+                target.stream, orgs[0], bucket.start, bucket.width, values
+            )
+            every = [doc_id for ids in candidates.values() for doc_id in ids]
+            stored = set(self._reader.documents(target.data_stream, every))
+            hits = [g for g, ids in candidates.items() if stored.intersection(ids)]
+            if len(hits) == 1:
+                return hits[0], orgs[0]
+        raise StateError(
+            f"{target.org}/{target.stream}: cannot tell how the documents near "
+            f"{_iso(run[index].start)} were grouped; {rebuild_hint(target.org, target.stream)} "
+            "after deleting them, or collect them again"
+        )
+
+
+_Shape = tuple[tuple[str, ...], str]
+
+
+def candidate_ids(
+    stream: str,
+    organization_id: str,
+    start: int,
+    width: BucketWidth,
+    values: Mapping[str, Sequence[Any]],
+) -> dict[tuple[str, ...], list[str]]:
+    """For each grouping the bucket may have been requested with, the ids its documents would
+    have, given the values (None: absent) each dimension takes in it.
+
+    A dimension with a value is grouped (results carry only what was asked for); a dimension
+    absent from every document may or may not have been asked for (a null dimension is
+    omitted), so every subset of those is a candidate. Pure: no I/O."""
+    usage = get_stream(stream).usage
+    dimensions = usage.dimensions if usage is not None else ()
+    present = [d for d in dimensions if any(v is not None for v in values.get(d, ()))]
+    absent = [d for d in dimensions if d not in present]
+    combos = list(itertools.product(*(values.get(d) or (None,) for d in present)))
+    out: dict[tuple[str, ...], list[str]] = {}
+    for size in range(len(absent) + 1):
+        for extra in itertools.combinations(absent, size):
+            group_by = tuple(d for d in dimensions if d in present or d in extra)
+            ids = BucketIds.of(
+                organization_id=organization_id,
+                stream=stream,
+                start_time=start,
+                bucket_width=width,
+                group_by=group_by,
+            )
+            out[group_by] = [
+                ids.doc_id(_key(dimensions, group_by, dict(zip(present, combo, strict=True))))
+                for combo in combos
+            ]
+    return out
+
+
+def _key(
+    dimensions: Sequence[str], group_by: Sequence[str], values: Mapping[str, Any]
+) -> list[tuple[str, Any]]:
+    """As `poller.documents.buckets` keys a result: grouped dimensions, and any it fills."""
+    return [
+        (d, values.get(d)) for d in dimensions if d in group_by or values.get(d) is not None
+    ]
+
+
+def recover_group_by(
+    doc_id: str, source: Mapping[str, Any], *, stream: str
+) -> tuple[str, ...] | None:
+    """The grouping a stored document was requested with: the candidate whose id is its
+    `_id`, or None when no candidate gives it (not a document of this poller's ids)."""
+    base = source.get("openai", {}).get("base", {})
+    organization_id = source.get("organization", {}).get("id")
+    if not isinstance(organization_id, str):
+        return None
+    start = _epoch(str(base.get("start_time")))
+    width = BucketWidth(base.get("bucket_width"))
+    values = {
+        d: [_lookup(source, result_path(stream, d))] for d in _dimensions_of(stream)
+    }
+    for group_by, ids in candidate_ids(stream, organization_id, start, width, values).items():
+        if doc_id in ids:
+            return group_by
+    return None
+
+
+def _dimensions_of(stream: str) -> tuple[str, ...]:
+    usage = get_stream(stream).usage
+    return usage.dimensions if usage is not None else ()
+
+
+def _lookup(source: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = source
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
+
+
+def _combinations(values: Mapping[str, Sequence[Any]]) -> int:
+    total = 1
+    for options in values.values():
+        total *= max(1, len(options))
+    return total
+
+
+def _typed(groups: Mapping[str | None, int]) -> list[Any]:
+    """A reader's group keys are text; a boolean dimension (`batch`) is keyed by its JSON
+    value, which SQLite gives as 1/0 and Elasticsearch as true/false."""
+    out: list[Any] = []
+    for key in groups:
+        out.append(key)
+        if key in ("true", "1"):
+            out.append(True)
+        elif key in ("false", "0"):
+            out.append(False)
+    return out
+
+
+def _newest(reader: SinkReader, data_stream: str, upper: int) -> int | None:
+    """The newest stored `@timestamp`, to the second, by halving: no reader call returns a
+    maximum, but `count` over `[t, ∞)` says whether anything is stored from `t` on."""
+    if not reader.count(data_stream, start=_dt(_FLOOR)):
+        return None
+    lo, hi = _FLOOR, upper  # something stored at or after lo, nothing at or after hi
+    while reader.count(data_stream, start=_dt(hi)):
+        lo, hi = hi, hi + (hi - _FLOOR)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if reader.count(data_stream, start=_dt(mid)):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _dt(t: int) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
+
+
+def _epoch(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+
+
+def _iso(t: int) -> str:
+    return _dt(t).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def check_backfill(
+    coverage: Coverage,
+    target: RebuildTarget,
+    *,
+    span: tuple[int, int],
+    width: BucketWidth | None,
+    group_by: tuple[str, ...],
+) -> None:
+    """StateError when a backfill of `span` in this shape (width None: by age) meets a
+    stretch stored in another shape: run without state, it would store it twice."""
+    for seg in coverage.covered(*span):
+        fixes = []
+        if width is not None and seg.width != width:
+            fixes.append(f"use --bucket-width {seg.width.value}")
+        if seg.group_by is not None and seg.group_by != group_by:
+            fixes.append(f"set {target.stream}'s group_by to {','.join(seg.group_by) or 'none'}")
+        if seg.organization_id is not None and seg.organization_id != target.organization_id:
+            fixes.append(f"set organization_id to {seg.organization_id}")
+        if fixes:
+            raise StateError(
+                f"backfill {target.org}/{target.stream}: {_iso(seg.start)}..{_iso(seg.end)} is "
+                f"stored at {seg.shape.describe()} of org id {seg.organization_id}; "
+                f"{', '.join(fixes)}, or {rebuild_hint(target.org, target.stream)} to keep "
+                "what is stored and fill only the gaps"
+            )
