@@ -43,15 +43,11 @@ __all__ = [
 ]
 
 _WIDTH: Final = "openai.base.bucket_width"
-_START: Final = "openai.base.start_time"
 _ORG: Final = "organization.id"
 # Nothing OpenAI's usage API serves is older; the search for stored data starts here.
 _FLOOR: Final = 1_577_836_800  # 2020-01-01T00:00:00Z
-# The longest span whose bucket starts one grouping lists (well under a reader's group limit).
-_LIST_SPAN: Final = {BucketWidth.MINUTE: 5 * 86400, BucketWidth.HOUR: 365 * 86400}
-# The most candidate ids one probe bucket may need; a bucket over it is passed for a smaller one.
+# The most candidate ids one probe bucket may need.
 _MAX_CANDIDATES: Final = 20_000
-_PROBE_REACH: Final = 16
 
 
 @dataclass(frozen=True)
@@ -78,29 +74,31 @@ def rebuild_state(reader: SinkReader, target: RebuildTarget, *, now: int) -> Str
 
 def stored_coverage(reader: SinkReader, target: RebuildTarget, *, now: int) -> Coverage:
     scan = _Scan(reader, target)
-    buckets = sorted(scan.buckets(_FLOOR, now + 86400).items())
     coverage = Coverage()
-    for run in _runs(buckets):
-        for segment in scan.shaped(run):
+    for region in scan.regions(_FLOOR, now + 86400):
+        for segment in scan.shaped(region):
             coverage = coverage.add(segment)
     return coverage
 
 
 @dataclass(frozen=True)
-class _Bucket:
-    start: int
+class _Region:
+    """`[lo, hi)` holds stored buckets of `width` only, the first at `first`, the last at
+    `last`."""
+
     width: BucketWidth
-    documents: int
+    first: int
+    last: int
 
 
-def _runs(buckets: Sequence[tuple[int, tuple[BucketWidth, int]]]) -> Iterator[list[_Bucket]]:
-    """Consecutive stored buckets of one width."""
-    items = [_Bucket(start, width, count) for start, (width, count) in buckets]
-    for _, run in itertools.groupby(items, key=lambda b: b.width):
-        yield list(run)
+_Shape = tuple[tuple[str, ...], str]
 
 
 class _Scan:
+    """Reads the stored buckets with counts and groupings only: no reader call lists
+    documents, so times are found by halving (`count` over a range says whether anything is
+    stored in it), and a bucket's shape by probing it (`_probe`)."""
+
     def __init__(self, reader: SinkReader, target: RebuildTarget) -> None:
         self._reader = reader
         self._target = target
@@ -113,16 +111,18 @@ class _Scan:
         )
         return {key: sums.count for key, sums in found.items()}
 
-    def buckets(self, lo: int, hi: int) -> dict[int, tuple[BucketWidth, int]]:
-        """Stored bucket start → (width, documents), by halving until one width remains."""
-        widths = {k: n for k, n in self._groups(_WIDTH, lo, hi).items() if k is not None}
+    def _count(self, lo: int, hi: int) -> int:
+        return self._reader.count(self._target.data_stream, start=_dt(lo), end=_dt(hi))
+
+    def regions(self, lo: int, hi: int) -> list[_Region]:
+        """Stretches of one width each, oldest first, found by halving `[lo, hi)`."""
+        widths = [k for k in self._groups(_WIDTH, lo, hi) if k is not None]
         if not widths:
-            return {}
+            return []
         if len(widths) == 1:
-            width = BucketWidth(next(iter(widths)))
-            if hi - lo <= _LIST_SPAN.get(width, hi - lo):
-                starts = self._groups(_START, lo, hi)
-                return {_epoch(k): (width, n) for k, n in starts.items() if k is not None}
+            first = self._first(lo, hi)
+            last = self._last(lo, hi)
+            return [_Region(BucketWidth(widths[0]), first, last)]
         if hi - lo <= 60:
             raise StateError(
                 f"{self._target.org}/{self._target.stream}: {_iso(lo)} is stored at "
@@ -130,75 +130,86 @@ class _Scan:
                 "the documents of one width, then rebuild the state"
             )
         mid = lo + (hi - lo) // 120 * 60
-        return {**self.buckets(lo, mid), **self.buckets(mid, hi)}
+        merged: list[_Region] = []
+        for region in self.regions(lo, mid) + self.regions(mid, hi):
+            if merged and merged[-1].width == region.width:
+                merged[-1] = _Region(region.width, merged[-1].first, region.last)
+            else:
+                merged.append(region)
+        return merged
 
-    def shaped(self, run: list[_Bucket]) -> Iterator[Segment]:
-        """The run's buckets cut where their shape changes (found by bisection)."""
-        width = run[0].width
-        step = BUCKET_SECONDS[width]
-        first, last = self._probe(run, 0), self._probe(run, len(run) - 1)
-        for lo, hi, (group_by, org_id) in self._split(run, 0, len(run) - 1, first, last):
-            yield Segment(run[lo].start, run[hi].start + step, width, group_by, org_id)
+    def _first(self, lo: int, hi: int) -> int:
+        """The first stored minute in `[lo, hi)`, which holds something."""
+        while hi - lo > 60:
+            mid = lo + (hi - lo) // 120 * 60
+            if self._count(lo, mid):
+                hi = mid
+            else:
+                lo = mid
+        return lo
 
-    def _split(
-        self, run: list[_Bucket], i: int, j: int, at_i: _Shape, at_j: _Shape
-    ) -> Iterator[tuple[int, int, _Shape]]:
-        if at_i == at_j:
-            yield i, j, at_i
-            return
-        if j == i + 1:
-            yield i, i, at_i
-            yield j, j, at_j
-            return
-        m = (i + j) // 2
-        at_m = self._probe(run, m)
-        left = list(self._split(run, i, m, at_i, at_m))
-        right = list(self._split(run, m, j, at_m, at_j))
-        # The middle bucket ends the left part and starts the right one: join them there.
-        (li, _, shape_l), (_, rj, shape_r) = left[-1], right[0]
-        if shape_l == shape_r:
-            yield from left[:-1]
-            yield li, rj, shape_l
-            yield from right[1:]
-        else:  # pragma: no cover - both halves end and start at the same bucket m
-            yield from left
-            yield from right
+    def _last(self, lo: int, hi: int) -> int:
+        """The last stored minute in `[lo, hi)`, which holds something."""
+        while hi - lo > 60:
+            mid = lo + (hi - lo) // 120 * 60
+            if self._count(mid, hi):
+                lo = mid
+            else:
+                hi = mid
+        return lo
 
-    def _probe(self, run: list[_Bucket], index: int) -> _Shape:
-        """The shape of the bucket at `index`: its org id, and the grouping whose ids are
-        stored. Values of each dimension come from groupings within the bucket, so the ids of
-        every combination are tried; a bucket with too many combinations is passed over."""
+    def shaped(self, region: _Region) -> Iterator[Segment]:
+        """The region's buckets cut where their shape changes (found by halving)."""
+        step = BUCKET_SECONDS[region.width]
+        first, last = region.first, region.last
+        spans = self._split(first, last, self._probe(first), self._probe(last))
+        for lo, hi, (group_by, org_id) in spans:
+            yield Segment(lo, hi + step, region.width, group_by, org_id)
+
+    def _split(self, a: int, b: int, at_a: _Shape, at_b: _Shape) -> list[tuple[int, int, _Shape]]:
+        """`[(first bucket, last bucket, shape)]` from stored bucket `a` to stored bucket `b`."""
+        if at_a == at_b:
+            return [(a, b, at_a)]
+        if b - a <= 60 or not self._count(a + 60, b):  # adjacent: the shape changes at b
+            return [(a, a, at_a), (b, b, at_b)]
+        mid = a + (b - a) // 120 * 60
+        m = self._first(mid, b) if self._count(mid, b) else self._last(a + 60, mid)
+        at_m = self._probe(m)
+        left, right = self._split(a, m, at_a, at_m), self._split(m, b, at_m, at_b)
+        # Both halves hold bucket m: join the part ending there with the part starting there.
+        (lo, _, shape), (_, hi, _) = left[-1], right[0]
+        return [*left[:-1], (lo, hi, shape), *right[1:]]
+
+    def _probe(self, start: int) -> _Shape:
+        """The shape of the bucket stored at `start`: its org id, and the grouping whose ids
+        are stored. Values of each dimension come from groupings within the bucket, so the ids
+        of every combination are tried."""
         target = self._target
-        for bucket in sorted(run[index : index + _PROBE_REACH], key=lambda b: b.documents):
-            lo, hi = bucket.start, bucket.start + 60
-            orgs = [k for k in self._groups(_ORG, lo, hi) if k is not None]
-            if len(orgs) != 1:
-                raise StateError(
-                    f"{target.org}/{target.stream}: the bucket at {_iso(lo)} holds documents "
-                    f"of {len(orgs)} organization ids; a namespace per org keeps them apart"
-                )
-            values = {
-                d: _typed(self._groups(result_path(target.stream, d), lo, hi))
-                for d in self._dimensions
-            }
-            if _combinations(values) > _MAX_CANDIDATES:
-                continue
-            candidates = candidate_ids(
-                target.stream, orgs[0], bucket.start, bucket.width, values
+        lo, hi = start, start + 60
+        orgs = [k for k in self._groups(_ORG, lo, hi) if k is not None]
+        if len(orgs) != 1:
+            raise StateError(
+                f"{target.org}/{target.stream}: the bucket at {_iso(lo)} holds documents "
+                f"of {len(orgs)} organization ids; a namespace per org keeps them apart"
             )
+        values = {
+            d: _typed(self._groups(result_path(target.stream, d), lo, hi))
+            for d in self._dimensions
+        }
+        if _combinations(values) <= _MAX_CANDIDATES:
+            width = BucketWidth(next(k for k in self._groups(_WIDTH, lo, hi) if k is not None))
+            candidates = candidate_ids(target.stream, orgs[0], start, width, values)
             every = [doc_id for ids in candidates.values() for doc_id in ids]
             stored = set(self._reader.documents(target.data_stream, every))
             hits = [g for g, ids in candidates.items() if stored.intersection(ids)]
             if len(hits) == 1:
                 return hits[0], orgs[0]
         raise StateError(
-            f"{target.org}/{target.stream}: cannot tell how the documents near "
-            f"{_iso(run[index].start)} were grouped; {rebuild_hint(target.org, target.stream)} "
-            "after deleting them, or collect them again"
+            f"{target.org}/{target.stream}: cannot tell how the documents of {_iso(start)} "
+            "were grouped (too many combinations, or ids this poller does not make)"
         )
 
 
-_Shape = tuple[tuple[str, ...], str]
 
 
 def candidate_ids(
@@ -287,13 +298,14 @@ def _combinations(values: Mapping[str, Sequence[Any]]) -> int:
 
 def _typed(groups: Mapping[str | None, int]) -> list[Any]:
     """A reader's group keys are text; a boolean dimension (`batch`) is keyed by its JSON
-    value, which SQLite gives as 1/0 and Elasticsearch as true/false."""
+    value, which SQLite gives as 1/0 and Elasticsearch as true/false (in any case)."""
     out: list[Any] = []
     for key in groups:
         out.append(key)
-        if key in ("true", "1"):
+        text = key.lower() if key is not None else None
+        if text in ("true", "1"):
             out.append(True)
-        elif key in ("false", "0"):
+        elif text in ("false", "0"):
             out.append(False)
     return out
 
