@@ -222,18 +222,20 @@ def candidate_ids(
     """For each grouping the bucket may have been requested with, the ids its documents would
     have, given the values (None: absent) each dimension takes in it.
 
-    A dimension with a value is grouped (results carry only what was asked for); a dimension
-    absent from every document may or may not have been asked for (a null dimension is
-    omitted), so every subset of those is a candidate. Pure: no I/O."""
+    Any subset of the stream's dimensions is a candidate: a null dimension is omitted from the
+    document whether it was asked for or not, and a result may fill a dimension it was not
+    grouped by. The grouping is part of every id, so only the true one gives stored ids.
+    Pure: no I/O."""
     usage = get_stream(stream).usage
     dimensions = usage.dimensions if usage is not None else ()
     present = [d for d in dimensions if any(v is not None for v in values.get(d, ()))]
-    absent = [d for d in dimensions if d not in present]
-    combos = list(itertools.product(*(values.get(d) or (None,) for d in present)))
+    combos = [
+        dict(zip(present, combo, strict=True))
+        for combo in itertools.product(*(values[d] for d in present))
+    ]
     out: dict[tuple[str, ...], list[str]] = {}
-    for size in range(len(absent) + 1):
-        for extra in itertools.combinations(absent, size):
-            group_by = tuple(d for d in dimensions if d in present or d in extra)
+    for size in range(len(dimensions) + 1):
+        for group_by in itertools.combinations(dimensions, size):
             ids = BucketIds.of(
                 organization_id=organization_id,
                 stream=stream,
@@ -241,10 +243,7 @@ def candidate_ids(
                 bucket_width=width,
                 group_by=group_by,
             )
-            out[group_by] = [
-                ids.doc_id(_key(dimensions, group_by, dict(zip(present, combo, strict=True))))
-                for combo in combos
-            ]
+            out[group_by] = [ids.doc_id(_key(dimensions, group_by, c)) for c in combos]
     return out
 
 
