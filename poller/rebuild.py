@@ -140,19 +140,17 @@ class _Scan:
 
     def _first(self, lo: int, hi: int) -> int:
         """The first stored minute in `[lo, hi)`, which holds something."""
-        while hi - lo > 60:
-            mid = lo + (hi - lo) // 120 * 60
-            if self._count(lo, mid):
-                hi = mid
-            else:
-                lo = mid
-        return lo
+        return self._edge(lo, hi, last=False)
 
     def _last(self, lo: int, hi: int) -> int:
         """The last stored minute in `[lo, hi)`, which holds something."""
+        return self._edge(lo, hi, last=True)
+
+    def _edge(self, lo: int, hi: int, *, last: bool) -> int:
         while hi - lo > 60:
             mid = lo + (hi - lo) // 120 * 60
-            if self._count(mid, hi):
+            upper_half_holds = bool(self._count(mid, hi)) if last else not self._count(lo, mid)
+            if upper_half_holds:
                 lo = mid
             else:
                 hi = mid
