@@ -8,6 +8,11 @@ that one error instead of one identical error per stream; the cursor stays at th
 acknowledged batch, and running again resumes there. A daemon cycle is one stream's job: it
 records any failure and the next cycle tries again. `StopRequested` (SIGTERM during a retry
 wait) is no failure: the run ends and nothing is recorded.
+
+Before a stream collects, its state is checked (`_prepare`): unreadable or impossible state
+(a position after now) is a `StateError` of that stream, never a position; a stream with no
+state at all takes the state its stored documents describe (`poller.rebuild`), and a backfill
+refuses a window stored in another shape than it asks for, which it would store twice.
 """
 
 from __future__ import annotations
@@ -17,19 +22,23 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import reduce
 from operator import add
 from types import FrameType
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from poller.errors import PollerError, StopRequested
 from poller.pipeline import RunReport, run_source
+from poller.rebuild import RebuildTarget, check_backfill, rebuild_state
 from poller.runtime import OrgRuntime, check_sink, org_runtime
 from poller.settings import OrgSettings, StreamConfig
-from poller.sinks import Sink, WriteReport
+from poller.sinks import Sink, SinkReader, WriteReport
 from poller.sources import BackfillWindow, OrgAccess, backfill_source, cycle_source
+from poller.sources.buckets import canonical_group_by
+from poller.state import check_position, saved_state, state_key
+from poller.streams import StreamKind
 
 __all__ = [
     "BackfillProgress",
@@ -79,6 +88,7 @@ def cycle(
     """One daemon cycle of `stream` as of `now`. Raises nothing the poller raises on purpose:
     an error of any scope is this stream's, the next cycle tries again."""
     try:
+        _prepare(sink, access, stream, now=now)
         report = run_source(cycle_source(access, stream, now), sink, stop=stop, clock=clock)
     except StopRequested:
         log.info("cycle %s/%s stopped while waiting to retry", access.org, stream.name)
@@ -134,7 +144,10 @@ def backfill(
     error that is not stream-scoped."""
     first = next(((org, streams[0]) for org, streams in request.jobs if streams), None)
     if first is not None:
-        check_sink(sink, first[0].name, first[1])
+        # A ValueError (state that is not JSON) means the sink answered: the stream's own run
+        # reports its unreadable state as one line.
+        with suppress(ValueError):
+            check_sink(sink, first[0].name, first[1])
     results: list[StreamResult] = []
     for org, streams in request.jobs:
         if stop.is_set():
@@ -167,9 +180,11 @@ def backfill_org(
     for name in streams:
         if stop.is_set():
             break
-        source = backfill_source(rt.access, rt.settings.stream(name), window)
+        config = rt.settings.stream(name)
         try:
-            report = run_source(source, sink, stop=stop, clock=clock)
+            _prepare(sink, rt.access, config, now=window.now, backfill=window)
+            report = run_source(backfill_source(rt.access, config, window), sink, stop=stop,
+                                clock=clock)
         except StopRequested:
             results.append(StreamResult(org, name))
             break  # stopped during a retry wait; the stop event is set
@@ -188,6 +203,50 @@ def backfill_org(
         if progress is not None:
             progress.stream_done(result)
     return BackfillResult(tuple(results), interrupted=stop.is_set())
+
+
+@runtime_checkable
+class _Readable(Protocol):
+    def reader(self) -> SinkReader: ...
+
+
+def _prepare(
+    sink: Sink,
+    access: OrgAccess,
+    stream: StreamConfig,
+    *,
+    now: int,
+    backfill: BackfillWindow | None = None,
+) -> None:
+    """Check the stream's saved state, or derive it from the stored documents when there is
+    none; raises StateError instead of collecting from a state that would lose or double data.
+    A rebuilt state is saved only when the run may go on, so a refused backfill changes
+    nothing and asks for a deliberate `state rebuild`."""
+    org, name = access.org, stream.name
+    state = saved_state(sink, org, name)
+    if state is None and isinstance(sink, _Readable):
+        target = RebuildTarget(
+            org,
+            name,
+            stream.spec.data_stream(access.context.namespace),
+            access.context.organization_id,
+        )
+        state = rebuild_state(sink.reader(), target, now=now)
+        bucketed = stream.spec.kind in (StreamKind.USAGE, StreamKind.COSTS)
+        if backfill is not None and bucketed:
+            check_backfill(
+                state.coverage,
+                target,
+                span=(backfill.since, backfill.until),
+                width=stream.spec.fixed_width or backfill.width,
+                group_by=canonical_group_by(name, stream.group_by),
+            )
+        if state.position is not None:
+            log.warning("%s/%s had no state: rebuilt from the stored documents up to %d",
+                        org, name, state.position)
+            sink.save_state(state_key(org, name), state.to_json())
+    if state is not None:
+        check_position(state, org=org, stream=name, now=now)
 
 
 @contextmanager

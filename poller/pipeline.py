@@ -19,7 +19,7 @@ from typing import Protocol
 from poller.documents.model import Document, Rejected
 from poller.errors import PollerError
 from poller.sinks import Sink, WriteReport
-from poller.state import StreamState, state_key
+from poller.state import StreamState, load_stream_state, state_key
 
 __all__ = ["Batch", "RunReport", "Source", "run_source"]
 
@@ -74,7 +74,7 @@ def run_source(
     Stops early, after a complete batch and its commit, when `stop` is set.
     """
     key = state_key(source.org, source.stream)
-    state = StreamState.from_json(sink.load_state(key))
+    state = load_stream_state(sink, source.org, source.stream)
     written = WriteReport()
     count = 0
     try:

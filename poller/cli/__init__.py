@@ -74,6 +74,17 @@ def _status(args: argparse.Namespace) -> int:
         return status(settings, sink, request)
 
 
+def _state(args: argparse.Namespace) -> int:
+    from poller.runtime import open_sink
+
+    from .state import rebuild_targets, state_rebuild
+
+    settings = _settings(require_orgs=True)
+    targets = rebuild_targets(settings, args)
+    with open_sink(settings) as sink:
+        return state_rebuild(targets, sink, now=int(time.time()))
+
+
 def _report(args: argparse.Namespace) -> int:
     from poller.runtime import open_sink
 
@@ -154,6 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", help="check the key, audit logging and the sink").set_defaults(
         handler=_doctor
     )
+    state = sub.add_parser("state", help="derive stream state from the stored documents")
+    state_sub = state.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    rebuild = state_sub.add_parser("rebuild", help="replace each stream's state by what is stored")
+    rebuild.add_argument("--org")
+    rebuild.add_argument("--streams")
+    rebuild.set_defaults(handler=_state)
     report = sub.add_parser("report", help="usage and cost summary from the sink")
     report.add_argument("--since")
     report.add_argument("--until")

@@ -2,6 +2,10 @@
 
 Each API page becomes one batch, and committing a batch records the buckets it held as covered,
 so an interrupted run (a crash, SIGTERM, an outage) resumes after the last acknowledged page.
+
+Each segment is fetched and mapped in its own shape (`poller.coverage.Shape`): a re-read of a
+stored stretch asks the grouping it was stored with and keeps its org id, so its documents keep
+their ids; only what was never collected takes the configured shape.
 """
 
 from __future__ import annotations
@@ -21,43 +25,57 @@ from poller.sources.plans import backfill_segments, cycle_segments
 from poller.state import StreamState
 from poller.streams import BucketWidth, get_stream
 
-__all__ = ["BucketSource", "backfill_source", "cycle_source"]
+__all__ = ["BucketSource", "backfill_source", "canonical_group_by", "cycle_source"]
 
 Plan = Callable[[Coverage], list[Segment]]
 
 
 @dataclass(frozen=True)
 class BucketSource(OrgSource):
-    """One usage stream, or costs, of one org. `plan` picks the segments from the coverage."""
+    """One usage stream, or costs, of one org. `plan` picks the segments from the coverage;
+    `group_by` is the configured grouping, what the segments not yet collected take."""
 
     stream: str
     plan: Plan
     group_by: tuple[str, ...]
 
+    @property
+    def grouping(self) -> tuple[str, ...]:
+        """`group_by` in the stream's dimension order, as ids and coverage record it."""
+        return canonical_group_by(self.stream, self.group_by)
+
     def batches(self, state: StreamState) -> Iterator[Batch]:
         context = _RunContext(self.access)
-        for segment in self.plan(state.coverage):
-            yield from self._segment(context, segment)
+        shape = (self.grouping, self.access.context.organization_id)
+        for segment in self.plan(state.coverage.resolved(*shape)):
+            yield from self._segment(context, segment.resolved(*shape))
 
     def _segment(self, run: _RunContext, segment: Segment) -> Iterator[Batch]:
         limit = get_stream(self.stream).page_limit(segment.width)
+        group_by = segment.group_by if segment.group_by is not None else self.grouping
+        org_id = segment.organization_id or self.access.context.organization_id
         pages = self.access.client.usage_pages(
             self.stream,
             start_time=segment.start,
             end_time=segment.end,
             bucket_width=segment.width,
-            group_by=self.group_by,
+            group_by=group_by,
             limit=limit,
         )
         covered_until = segment.start
         for page in pages:
-            context = replace(run.context(page), bucket_width=segment.width, group_by=self.group_by)
+            context = replace(
+                run.context(page),
+                bucket_width=segment.width,
+                group_by=group_by,
+                organization_id=org_id,
+            )
             mapped = map_usage_page(context, self.stream, page)
             page_end = min(max((b.end_time for b in page.data), default=covered_until), segment.end)
             if page_end <= covered_until:
                 yield Batch(mapped.documents, rejected=mapped.rejected)
                 continue
-            covered = Segment(covered_until, page_end, segment.width)
+            covered = segment.span(covered_until, page_end)
             covered_until = page_end
             yield Batch(mapped.documents, advance=_cover(covered), rejected=mapped.rejected)
 
@@ -85,9 +103,20 @@ class _RunContext:
         return self._context
 
 
+def canonical_group_by(stream: str, group_by: tuple[str, ...]) -> tuple[str, ...]:
+    usage = get_stream(stream).usage
+    dimensions = usage.dimensions if usage is not None else ()
+    return tuple(d for d in dimensions if d in group_by)
+
+
 def _cover(segment: Segment) -> Callable[[StreamState], StreamState]:
+    """Record `segment` (fully shaped); legacy segments take its shape's grouping and org id,
+    which is what they were collected with when nothing changed since."""
+
     def advance(state: StreamState) -> StreamState:
-        return replace(state, coverage=state.coverage.add(segment))
+        group_by, org_id = segment.group_by or (), segment.organization_id or ""
+        coverage = state.coverage.resolved(group_by, org_id)
+        return replace(state, coverage=coverage.add(segment))
 
     return advance
 

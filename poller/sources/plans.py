@@ -4,7 +4,7 @@ Pure functions of the stream's coverage and the clock, so the rules below are un
 without any I/O:
 
 - a bucket is fetched only once it ended at least `grace` ago, and `end_time` is never after now;
-- a daemon cycle re-reads the trailing `settlement_window` at the widths it was written with
+- a daemon cycle re-reads the trailing `settlement_window` in the shapes it was written with
   (revisions land in place), then continues where coverage ends, at its own width;
 - a backfill fills the gaps of its window at the requested width (or by age, for `auto`), so
   each moment has exactly one width, and re-reads only the covered buckets that may still be
@@ -20,6 +20,7 @@ from poller.coverage import (
     Segment,
     align_down,
     auto_segments,
+    by_time,
     exact_segments,
 )
 from poller.streams import BucketWidth
@@ -75,4 +76,4 @@ def backfill_segments(
             segments += auto_segments(gap_start, gap_end, now)
         else:
             segments += exact_segments(gap_start, gap_end, width)
-    return sorted(segments)
+    return by_time(segments)

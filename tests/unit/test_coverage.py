@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from poller.coverage import (
     Coverage,
     Segment,
+    Shape,
     auto_segments,
     exact_segments,
 )
@@ -75,7 +76,7 @@ def test_coverage_refuses_overlap_at_another_width() -> None:
     try:
         cov.add(Segment(T0 + H, T0 + 2 * H, BucketWidth.HOUR))
     except ValueError as exc:
-        assert "another width" in str(exc)
+        assert "in another shape" in str(exc)
     else:  # pragma: no cover
         raise AssertionError("overlap accepted")
 
@@ -88,3 +89,68 @@ def test_gaps_and_covered_partition_a_window() -> None:
         Segment(T0 + D, T0 + 2 * D, BucketWidth.DAY)
     ]
     assert cov.covered(T0, T0 + D) == []
+
+
+# --- shapes: everything that shapes a document id ------------------------------------------------
+
+ALL = ("project_id", "model")
+FEW = ("project_id",)
+
+
+def test_coverage_refuses_overlap_in_another_grouping_or_org_and_keeps_adjacent_ones() -> None:
+    cov = Coverage().add(Segment(T0, T0 + 2 * H, BucketWidth.HOUR, ALL, "org-a"))
+    for other in (Segment(T0 + H, T0 + 3 * H, BucketWidth.HOUR, FEW, "org-a"),
+                  Segment(T0 + H, T0 + 3 * H, BucketWidth.HOUR, ALL, "org-b")):
+        try:
+            cov.add(other)
+        except ValueError as exc:
+            assert "in another shape" in str(exc)
+        else:  # pragma: no cover
+            raise AssertionError("overlap accepted")
+    cov = cov.add(Segment(T0 + 2 * H, T0 + 3 * H, BucketWidth.HOUR, FEW, "org-a"))
+    cov = cov.add(Segment(T0 + 3 * H, T0 + 4 * H, BucketWidth.HOUR, FEW, "org-a"))
+    assert cov.segments == (
+        Segment(T0, T0 + 2 * H, BucketWidth.HOUR, ALL, "org-a"),
+        Segment(T0 + 2 * H, T0 + 4 * H, BucketWidth.HOUR, FEW, "org-a"),
+    )
+    assert cov.shapes() == (
+        (T0, Shape(BucketWidth.HOUR, ALL, "org-a")),
+        (T0 + 2 * H, Shape(BucketWidth.HOUR, FEW, "org-a")),
+    )
+    # A re-read of the stretch across the change gets each part in its own shape.
+    assert cov.covered(T0 + H, T0 + 3 * H) == [
+        Segment(T0 + H, T0 + 2 * H, BucketWidth.HOUR, ALL, "org-a"),
+        Segment(T0 + 2 * H, T0 + 3 * H, BucketWidth.HOUR, FEW, "org-a"),
+    ]
+    assert cov.gaps(T0, T0 + 5 * H) == [(T0 + 4 * H, T0 + 5 * H)]
+    assert Coverage.from_json(cov.to_json()) == cov
+    assert cov.to_json()[0] == [T0, T0 + 2 * H, "1h", ["project_id", "model"], "org-a"]
+
+
+def test_legacy_segments_read_as_collected_with_what_is_configured() -> None:
+    cov = Coverage.from_json([[T0, T0 + H, "1h"], [T0 + H, T0 + 2 * H, "1h"]])
+    assert cov.segments == (Segment(T0, T0 + 2 * H, BucketWidth.HOUR),)
+    assert cov.shapes() == ((T0, Shape(BucketWidth.HOUR)),)
+    assert Shape(BucketWidth.HOUR).describe() == "1h grouped by as configured"
+    resolved = cov.resolved(FEW, "org-a")
+    assert resolved.segments == (Segment(T0, T0 + 2 * H, BucketWidth.HOUR, FEW, "org-a"),)
+    assert cov.to_json() == [[T0, T0 + 2 * H, "1h"]]  # still legacy until resolved
+
+
+def test_coverage_from_json_refuses_what_is_not_segments() -> None:
+    bad: list[object] = [
+        "garbage",
+        [["x", T0 + H, "1h"]],
+        [[T0, T0 + H, "2h"]],
+        [[T0, T0 + H, "1h", "project_id", "org"]],
+        [[T0, T0 + H, "1h", [], 7]],
+        [[T0, T0 + H]],
+        [[True, T0 + H, "1h"]],
+        [[T0, T0 + 2 * H, "1h"], [T0 + H, T0 + 2 * H, "1m"]],  # one moment at two widths
+    ]
+    for data in bad:
+        try:
+            Coverage.from_json(data)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+        raise AssertionError(f"accepted {data!r}")  # pragma: no cover

@@ -33,7 +33,8 @@ def _states(sink: RecordingSink) -> list[StreamState]:
 
 
 def _coverage(*spans: tuple[int, int]) -> Coverage:
-    return Coverage(tuple(Segment(a, b, HOUR) for a, b in spans))
+    """Hourly coverage as the fake org's sources record it: ungrouped, org id `org-1`."""
+    return Coverage(tuple(Segment(a, b, HOUR, (), "org-1") for a, b in spans))
 
 
 def _run(source: object, sink: RecordingSink) -> None:
