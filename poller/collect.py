@@ -94,7 +94,8 @@ def cycle(
         log.info("cycle %s/%s stopped while waiting to retry", access.org, stream.name)
         return StreamResult(access.org, stream.name)
     except PollerError as exc:
-        log.error("cycle %s/%s failed: %s", access.org, stream.name, exc)
+        # The daemon logs each failure as one short, rate-limited line; the whole text here.
+        log.debug("cycle %s/%s failed: %s", access.org, stream.name, exc)
         return StreamResult(access.org, stream.name, error=exc)
     return StreamResult(access.org, stream.name, report=report)
 

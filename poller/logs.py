@@ -141,7 +141,7 @@ _ADVICE: Final[tuple[tuple[type[BaseException], str], ...]] = (
     (MalformedResponseError, "nothing to do unless it persists: OpenAI's answer was malformed"),
     (RequestRejectedError, "see `openai-poller status`: OpenAI refused the request"),
     (MappingError, "report it: an API object could not be mapped"),
-    (StateError, "repair or reset the stream's saved state (see `openai-poller status`)"),
+    (StateError, "repair the stream's saved state: run `openai-poller state rebuild`"),
     (SinkUnavailableError, "check that the sink is up and reachable; each cycle retries"),
     (SinkRejectedError, "check the sink's credentials, privileges and mappings: it refused"),
     (PollerError, "see `openai-poller status` for the stream's last error"),

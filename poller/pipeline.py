@@ -18,6 +18,7 @@ from typing import Protocol
 
 from poller.documents.model import Document, Rejected
 from poller.errors import PollerError
+from poller.redaction import redact
 from poller.sinks import Sink, WriteReport
 from poller.state import StreamState, load_stream_state, state_key
 
@@ -103,6 +104,6 @@ def _record_failure(
 ) -> None:
     """Note the error beside the last committed position; the position itself never moves."""
     try:
-        sink.save_state(key, state.failed(at, str(exc)).to_json())
+        sink.save_state(key, state.failed(at, redact(str(exc))).to_json())
     except PollerError:
         log.warning("could not record the error for %s: the sink is unavailable too", key)

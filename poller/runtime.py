@@ -7,6 +7,7 @@ planned by the sources (`poller.sources`), and the policy around it is in `polle
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -69,8 +70,10 @@ def open_elasticsearch(settings: Settings) -> ElasticsearchSink:
 def check_sink(sink: Sink, org: str, stream: str) -> None:
     """Read one cursor: a sink that is unreachable, refuses the credentials or the TLS
     handshake, or cannot be read, fails here with its one-line error, before anything is
-    fetched or written (a read never changes the sink)."""
-    sink.load_state(state_key(org, stream))
+    fetched or written (a read never changes the sink). State the sink returned but that is
+    not JSON is the stream's problem, reported when the stream runs, not the sink's."""
+    with contextlib.suppress(ValueError):
+        sink.load_state(state_key(org, stream))
 
 
 @dataclass(frozen=True)

@@ -116,13 +116,28 @@ def test_an_exception_outside_the_poller_errors_is_counted_and_logged_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     daemon = _Daemon()
-    daemon.sink.states["acme/audit"] = {"coverage": "garbage"}  # corrupt saved state
+    daemon.sink.load_error = RuntimeError("a bug in a sink")
     with caplog.at_level(logging.INFO, logger="poller"):
         daemon.run("audit")
         daemon.run("audit")
     assert daemon.errors("audit") == 2.0
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
-        ("ERROR", "cycle acme/audit failed: report a bug: an unexpected error (ValueError)"),
+        ("ERROR", "cycle acme/audit failed: report a bug: an unexpected error (RuntimeError)"),
+    ]
+
+
+def test_corrupt_state_is_a_counted_stream_failure_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    daemon = _Daemon()
+    daemon.sink.states["acme/audit"] = {"coverage": "garbage"}
+    with caplog.at_level(logging.INFO, logger="poller.daemon"):
+        daemon.run("audit")
+        daemon.run("audit")
+    assert daemon.errors("audit") == 2.0
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("ERROR", "cycle acme/audit failed: repair the stream's saved state: run "
+                  "`openai-poller state rebuild` (StateError)"),
     ]
 
 
