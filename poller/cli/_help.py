@@ -1,0 +1,67 @@
+"""The words of `--help`: what each command does, its formats and an example.
+
+Kept apart from the parser so `__init__` stays a list of flags; every text here is shown by
+`openai-poller <command> --help` (tests/integration/cli/test_help.py reads them).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["EPILOG", "HELP", "WHEN", "Formatter"]
+
+WHEN = ("ISO-8601 date or datetime (UTC without an offset, e.g. 2026-11-01 or "
+        "2026-11-01T12:00:00+02:00), or an age before now: 30d, 12h, 90m, 2w")
+
+EPILOG = """\
+environment:
+  OPENAI_ADMIN_KEY        the organization admin key (single-org use)
+  OPENAI_BASE_URL         API base (default https://api.openai.com/v1)
+  ELASTICSEARCH_URL       write to Elasticsearch; unset: the embedded SQLite store
+  ELASTICSEARCH_API_KEY   or ELASTICSEARCH_USERNAME + ELASTICSEARCH_PASSWORD
+  ELASTICSEARCH_CA_CERTS  CA bundle for TLS verification
+  KIBANA_URL              where `setup` imports saved objects (KIBANA_CA_CERTS: its CA)
+  POLLER_CONFIG           a YAML or TOML config file (several orgs, per-stream settings)
+  POLLER_STORE_PATH       the embedded store's file (default ./openai-poller.sqlite3)
+  POLLER_<NAME>           any other setting; all are listed in docs/configuration.md
+
+exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
+start here: openai-poller demo   (no key, no network)
+"""
+
+HELP = {
+    "run": ("poll every configured org and stream until SIGTERM/SIGINT",
+            "example:\n  OPENAI_ADMIN_KEY=sk-admin-... ELASTICSEARCH_URL=https://es:9200 \\\n"
+            "    openai-poller run"),
+    "backfill": ("collect a past window once and exit (resumable, never duplicates)",
+                 "example:\n  openai-poller backfill --since 30d --streams completions,costs\n"
+                 "  openai-poller backfill --since 2026-10-01 --until 2026-11-01 --org prod"),
+    "setup": ("install Elasticsearch templates and lifecycle, and Kibana objects with "
+              "KIBANA_URL (idempotent)",
+              "example:\n  openai-poller setup --dry-run"),
+    "status": ("per org and stream: ok, behind or failing, with the lag and the last error",
+               "reads the store without changing it; orgs and streams found there are shown "
+               "even when not configured.\nexample:\n  POLLER_STORE_PATH=/var/lib/openai-poller/"
+               "openai-poller.sqlite3 openai-poller status"),
+    "doctor": ("check the admin key, audit logging, the sink's reachability, privileges and "
+               "templates",
+               "each check prints ok, FAIL (with its fix) or skip; exit 1 when one failed.\n"
+               "example:\n  openai-poller doctor"),
+    "report": ("usage, estimated and billed cost, and audit activity read back from the sink",
+               "costs the price table cannot estimate read `unpriced`, never 0.\nexamples:\n"
+               "  openai-poller report --since 7d --by project --top 10\n"
+               "  openai-poller report --org prod --format csv > costs.csv"),
+    "demo": ("run the bundled simulator, backfill 7 days into a local store, print a report",
+             "needs no key and no network; the store is ./openai-poller-demo.sqlite3.\n"
+             "example:\n  openai-poller demo"),
+    "simulate": ("serve the simulated OpenAI admin API (for tests and trying things out)",
+                 "--faults SPEC is a comma list of KIND=PROBABILITY (0..1), kinds 429, 500, "
+                 "502, 503, timeout, malformed, drift.\n"
+                 "example:\n  openai-poller simulate --port 8080 --faults 429=0.1,timeout=0.02\n"
+                 "  OPENAI_ADMIN_KEY=sk-admin-demo OPENAI_BASE_URL=http://127.0.0.1:8080/v1 \\\n"
+                 "    openai-poller backfill --since 2d"),
+}
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Epilogs keep their lines; every flag with a default shows it."""
