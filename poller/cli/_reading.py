@@ -21,7 +21,7 @@ def open_for_reading(settings: Settings) -> ReadableSink:
         path = settings.store_path.absolute()
         if not path.is_file():
             raise ConfigError(
-                f"no embedded store at {path}: set POLLER_STORE_PATH (or store_path in "
-                "POLLER_CONFIG) to the poller's store, or ELASTICSEARCH_URL to read Elasticsearch"
+                f"no embedded store at {path} -- fix: point POLLER_STORE_PATH at the poller's "
+                "store, or set ELASTICSEARCH_URL"
             )
     return open_sink(settings)
