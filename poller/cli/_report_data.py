@@ -40,6 +40,9 @@ _UNPRICED = "openai.base.unpriced"
 _BILLED = "openai.costs.amount.value"
 _ORG = "organization.name"
 _NONE = "(none)"
+# A boolean dimension's key as the embedded store returns it (json_extract gives 0/1), spelt
+# as Elasticsearch's terms aggregation does, so both sinks print the same groups.
+_BOOLEAN_KEYS: Final = {"0": "false", "1": "true"}
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,7 @@ class _Query:
     group: str
     counts: Sequence[str]
     cost_field: str
+    boolean: bool = False
 
 
 def _table(reader: SinkReader, query: _Query, window: Window, top: int | None) -> Table:
@@ -140,8 +144,8 @@ def _table(reader: SinkReader, query: _Query, window: Window, top: int | None) -
     groups = reader.sums_by(query.data_stream, fields, query.group, name_field=name_field,
                             start=window.start, end=window.end)
     columns = tuple(c for c, _ in counts_of(query.counts))
-    rows = _sorted([_row(k, s, query.counts, query.cost_field) for k, s in groups.items()],
-                   columns)
+    rows = _sorted([_row(_BOOLEAN_KEYS.get(k, k) if query.boolean and k else k, s,
+                         query.counts, query.cost_field) for k, s in groups.items()], columns)
     everything = reader.sums(query.data_stream, fields, start=window.start, end=window.end)
     total = _row("total", everything, query.counts, query.cost_field)
     shown = rows[:top] if top is not None else rows
@@ -180,7 +184,7 @@ def build_namespace(
         if reader.count(stream, start=window.start, end=window.end) == 0:
             continue
         query = _Query(stream, f"{spec.name} by {by}", result_path(spec.name, dimension),
-                       _usage_counts(spec.name), _ESTIMATE)
+                       _usage_counts(spec.name), _ESTIMATE, boolean=dimension == "batch")
         usage.append(_table(reader, query, window, top))
     costs = f"logs-openai.costs-{namespace}"
     billed_dim = dimension if dimension in _dimensions("costs") else "project_id"
