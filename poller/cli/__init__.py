@@ -169,8 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--until", metavar="WHEN", help="window end (default: now)")
     report.add_argument("--org", metavar="NAME",
                         help="only this configured org (default: every org, each labelled)")
-    report.add_argument("--by", default="model", choices=list(BY_CHOICES),
-                        help="group usage and cost by this field")
+    report.add_argument("--by", default="model", choices=list(BY_CHOICES), metavar="FIELD",
+                        help=f"group usage and cost by one of: {', '.join(BY_CHOICES)}")
     report.add_argument("--top", type=_positive, metavar="N",
                         help="show the N costliest groups of each table (default: all)")
     report.add_argument("--format", default="table", choices=["table", "json", "csv"],

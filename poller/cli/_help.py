@@ -7,6 +7,7 @@ Kept apart from the parser so `__init__` stays a list of flags; every text here 
 from __future__ import annotations
 
 import argparse
+import textwrap
 
 __all__ = ["EPILOG", "HELP", "WHEN", "Formatter"]
 
@@ -17,13 +18,14 @@ EPILOG = """\
 environment:
   OPENAI_ADMIN_KEY        the organization admin key (single-org use)
   OPENAI_BASE_URL         API base (default https://api.openai.com/v1)
-  ELASTICSEARCH_URL       write to Elasticsearch; unset: the embedded SQLite store
+  ELASTICSEARCH_URL       write to Elasticsearch (unset: the embedded store)
   ELASTICSEARCH_API_KEY   or ELASTICSEARCH_USERNAME + ELASTICSEARCH_PASSWORD
   ELASTICSEARCH_CA_CERTS  CA bundle for TLS verification
-  KIBANA_URL              where `setup` imports saved objects (KIBANA_CA_CERTS: its CA)
-  POLLER_CONFIG           a YAML or TOML config file (several orgs, per-stream settings)
-  POLLER_STORE_PATH       the embedded store's file (default ./openai-poller.sqlite3)
-  POLLER_<NAME>           any other setting; all are listed in docs/configuration.md
+  KIBANA_URL              where `setup` imports Kibana objects
+  KIBANA_CA_CERTS         CA bundle for Kibana (default: ELASTICSEARCH_CA_CERTS)
+  POLLER_CONFIG           a YAML or TOML config file (several orgs, per stream)
+  POLLER_STORE_PATH       the embedded store (default ./openai-poller.sqlite3)
+  POLLER_<NAME>           any other setting: see docs/configuration.md
 
 exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 start here: openai-poller demo   (no key, no network)
@@ -41,8 +43,9 @@ HELP = {
               "example:\n  openai-poller setup --dry-run"),
     "status": ("per org and stream: ok, behind or failing, with the lag and the last error",
                "reads the store without changing it; orgs and streams found there are shown "
-               "even when not configured.\nexample:\n  POLLER_STORE_PATH=/var/lib/openai-poller/"
-               "openai-poller.sqlite3 openai-poller status"),
+               "even when not configured.\nexample:\n"
+               "  POLLER_STORE_PATH=/var/lib/openai-poller/openai-poller.sqlite3 \\\n"
+               "    openai-poller status"),
     "doctor": ("check the admin key, audit logging, the sink's reachability, privileges and "
                "templates",
                "each check prints ok, FAIL (with its fix) or skip; exit 1 when one failed.\n"
@@ -63,5 +66,24 @@ HELP = {
 }
 
 
-class Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Epilogs keep their lines; every flag with a default shows it."""
+class Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Prose is wrapped to the terminal, indented lines (examples, the environment table) are
+    kept as written, and every flag with a real default shows it."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        lines: list[str] = []
+        for line in text.splitlines():
+            if line.startswith(" ") or not line:
+                lines.append(indent + line)
+            else:
+                lines += textwrap.wrap(line, width, initial_indent=indent,
+                                       subsequent_indent=indent, break_on_hyphens=False)
+        return "\n".join(lines)
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, "") or "(default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
