@@ -107,10 +107,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from poller.simulator.server import SimulatorOptions, serve
+    from poller.simulator.faults import FaultPlan
+    from poller.simulator.server import SimulatorOptions, serve, simulator_app
 
-    faults = args.faults or "none"
-    print(f"simulate: admin key {args.admin_key}; faults: {faults}", file=sys.stderr, flush=True)
     options = SimulatorOptions(
         port=args.port,
         host=args.host,
@@ -122,6 +121,11 @@ def _simulate(args: argparse.Namespace) -> int:
         rate_limit=args.rate_limit,
     )
     try:
+        simulator_app(options)  # every flag checked before the first line is printed
+        plan = FaultPlan.parse(options.faults).probabilities
+        faults = ", ".join(f"{kind}={p:g}" for kind, p in plan) or "none"
+        print(f"simulate: admin key {options.admin_key}; faults: {faults}", file=sys.stderr,
+              flush=True)
         return serve(options)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None

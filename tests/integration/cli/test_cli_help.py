@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from cli_run import WIDTH, poller, widest
+from own_env import foreign_environ
 
 pytestmark = pytest.mark.integration
 
@@ -60,3 +64,20 @@ def test_simulate_help_gives_its_key_and_the_faults_syntax(tmp_path: Path) -> No
     assert "(default: sk-admin-demo)" in out
     assert "KIND=PROBABILITY" in out
     assert "429, 500, 502, 503, timeout, malformed, drift" in out
+
+
+def test_simulate_prints_its_key_and_faults_on_start(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "poller", "simulate", "--port", "0",
+            "--faults", "429=0.1,timeout=0.02", "--admin-key", "sk-admin-try"]
+    with subprocess.Popen(argv, cwd=tmp_path, env=foreign_environ(), text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        try:
+            assert proc.stderr is not None and proc.stdout is not None
+            first = proc.stderr.readline()
+            listening = proc.stdout.readline()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+    assert first == "simulate: admin key sk-admin-try; faults: 429=0.1, timeout=0.02\n"
+    assert listening.startswith("simulator listening on http://127.0.0.1:")
+    assert proc.returncode == 0
