@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from rich import box
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 
 from poller.settings import OrgSettings, Settings
@@ -129,8 +130,8 @@ def status(settings: Settings, sink: ReadableSink, request: StatusRequest) -> in
     for row in rows:
         if row["last_error"] is not None:
             when = row["last_error_at"] or "?"
-            console.print(safe(f"{row['org']}/{row['stream']} failed at {when}: "
-                               f"{short_error(row['last_error'])}"))
+            console.print(safe(f"{row['org']}/{row['stream']} failed at {when}:"))
+            console.print(Padding(safe(short_error(row["last_error"])), (0, 0, 0, 2)))
     return 0
 
 

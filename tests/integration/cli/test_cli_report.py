@@ -21,8 +21,9 @@ pytestmark = pytest.mark.integration
 COMPLETIONS = "logs-openai.completions-default"
 COSTS = "logs-openai.costs-default"
 # Set by any org member, shown to the operator: an OSC-8 link, colours, rich markup, a bell.
-HOSTILE = "\x1b]8;;https://evil.example/\x1b\\click\x1b]8;;\x1b\\ \x1b[31mred\x1b[0m [/] [bold]x\x07"
-SHOWN = "click red [/] [bold]x"
+HOSTILE = (
+    "\x1b]8;;https://evil.example/\x1b\\click\x1b]8;;\x1b\\ \x1b[31mred\x1b[0m [/] [bold]x\x07"
+)
 
 
 def _completion(doc_id: str, base: dict[str, Any], tokens: int, cost: float | None) -> Document:

@@ -4,8 +4,8 @@ estimate against the bill per project, and what the tables print."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +16,6 @@ from poller.documents.model import Document
 from poller.sinks import SinkReader
 from poller.sinks.sqlite import SqliteSink
 
-PROJECT = "openai.base.project_id"
 COMPLETIONS = "logs-openai.completions-default"
 COSTS = "logs-openai.costs-default"
 
