@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from poller import __version__
-from poller.errors import ConfigError, PollerError
+from poller.errors import AuthenticationError, ConfigError, PollerError
 
 from ._help import EPILOG, HELP, WHEN, Formatter
 from ._report_data import BY_CHOICES
@@ -211,10 +211,18 @@ def _positive(text: str) -> int:
     return value
 
 
+# The fix of an error whose message does not carry one, by its kind.
+_FIXES: dict[type[PollerError], str] = {
+    AuthenticationError: "use an organization admin key (sk-admin-...) from "
+    "platform.openai.com/settings/organization/admin-keys",
+}
+
+
 def _fail(exc: PollerError) -> None:
     """One short line for the operator; the full text for whoever turns on debug logs."""
     logging.getLogger("poller.cli").debug("error: %s", exc)
-    print(f"error: {short_error(str(exc))}", file=sys.stderr)
+    fix = next((text for kind, text in _FIXES.items() if isinstance(exc, kind)), None)
+    print(f"error: {short_error(str(exc), fix=fix)}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,7 +19,7 @@ def open_for_reading(settings: Settings) -> ReadableSink:
     """The configured sink, when it exists; a ConfigError (exit 2) for a missing store file."""
     if settings.elasticsearch.url is None:
         path = settings.store_path.absolute()
-        if not path.is_file():
+        if not path.exists():  # a directory there is the sink's error: it cannot be used
             raise ConfigError(
                 f"no embedded store at {path} -- fix: point POLLER_STORE_PATH at the poller's "
                 "store, or set ELASTICSEARCH_URL"

@@ -19,6 +19,8 @@ __all__ = ["ERROR_WIDTH", "human_age", "plain", "safe", "short_error"]
 # C0 and C1 controls, DEL, and the bidirectional overrides that reorder what the eye reads.
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _QUERY = re.compile(r"(https?://[^\s?#]+)[?#][^\s)\]]*")
+# "GET https://host/path: what happened" reads better as "what happened (GET https://host/path)".
+_REQUEST_FIRST = re.compile(r"^(GET|POST|PUT|DELETE|HEAD|PATCH) (\S+?):? (.+)$")
 _FIX = re.compile(r"\s+(?:--|\N{EM DASH})\s+(?:fix:\s*|hint:\s*)?(?P<fix>.+)$")
 _RELATIVE_FILE = re.compile(
     r"(?<![\w/.:~-])((?:\.{1,2}/)?[\w.-]+(?:/[\w.-]+)*\.(?:sqlite3|yaml|yml|toml|pem|json))\b"
@@ -37,16 +39,22 @@ def safe(value: object) -> str:
     return escape(plain(value))
 
 
-def short_error(message: str, *, width: int = ERROR_WIDTH) -> str:
-    """One line of at most `width` characters: the fix first when the message has one (after
-    ` -- fix:` or an em dash), no query strings, relative file names made absolute. The full
-    text goes to the debug log; this is what an operator reads first."""
+def short_error(message: str, *, fix: str | None = None, width: int = ERROR_WIDTH) -> str:
+    """One line of at most `width` characters: the fix first (`fix`, or the part of the message
+    after ` -- fix:` or an em dash), what happened next and the request it happened to last, no
+    query strings, relative file names made absolute. The full text goes to the debug log;
+    this is what an operator reads first."""
     text = " ".join(plain(message).split())
     text = _QUERY.sub(r"\1", text)
     text = _RELATIVE_FILE.sub(lambda m: str(Path(m.group(1)).absolute()), text)
-    fix = _FIX.search(text)
+    found = _FIX.search(text)
+    if found is not None:
+        fix, text = fix or found.group("fix"), text[: found.start()]
+    request = _REQUEST_FIRST.match(text)
+    if request is not None:
+        text = f"{request.group(3)} ({request.group(1)} {request.group(2)})"
     if fix is not None:
-        text = f"{fix.group('fix')} \N{EM DASH} {text[: fix.start()]}"
+        text = f"{fix} \N{EM DASH} {text}"
     if len(text) > width:
         text = text[: width - 1].rstrip() + "\N{HORIZONTAL ELLIPSIS}"
     return text

@@ -64,21 +64,22 @@ def verdict(state: StreamState, *, now: float, allowed_lag: float, audit: bool) 
     return "ok"
 
 
-def _orgs_in_store(settings: Settings, sink: ReadableSink) -> list[str]:
-    """Configured orgs first, then any other org whose documents are in the store."""
+def _other_orgs(settings: Settings, sink: ReadableSink) -> list[str]:
+    """Orgs whose documents are in the store but that are not configured."""
     names = [org.name for org in settings.orgs]
     reader = sink.reader()
     for namespace in dict.fromkeys([*(o.namespace for o in settings.orgs), "default"]):
         for stream in STREAM_NAMES:
             found = reader.sums_by(f"logs-openai.{stream}-{namespace}", [], "organization.name")
             names += [n for n in found if n is not None and n not in names]
-    return names
+    return names[len(settings.orgs) :]
 
 
 def _states(settings: Settings, sink: ReadableSink) -> Iterator[tuple[str, str, StreamState]]:
-    configured = {org.name: org for org in settings.orgs}
-    for org in _orgs_in_store(settings, sink):
-        wanted = configured[org].streams if org in configured else ()
+    """The configured orgs' streams first (a sink that cannot be read fails on its state, as
+    every command does), then streams with a saved state, of any org found in the store."""
+    configured = [(org.name, org.streams) for org in settings.orgs]
+    for org, wanted in [*configured, *((o, ()) for o in _other_orgs(settings, sink))]:
         for stream in STREAM_NAMES:
             saved = sink.load_state(state_key(org, stream))
             if saved is not None or stream in wanted:

@@ -23,12 +23,20 @@ HTTP_ERROR = (
 def test_the_fix_comes_first_and_the_query_string_goes() -> None:
     short = short_error(HTTP_ERROR)
     assert short.startswith(
-        "use an organization admin key (sk-admin-...) \N{EM DASH} GET "
-        "https://api.openai.com/v1/organization/usage/completions failed: HTTP 401"
+        "use an organization admin key (sk-admin-...) \N{EM DASH} failed: HTTP 401 "
+        "(authentication failed: the key is not an admin key;"
     )
-    assert len(short) == ERROR_WIDTH
+    assert len(short) <= ERROR_WIDTH
     assert short.endswith("\N{HORIZONTAL ELLIPSIS}")
     assert "?" not in short
+
+
+def test_the_request_comes_after_what_happened() -> None:
+    url = "https://api.openai.com/v1/organization/costs"
+    message = f"GET {url}?start_time=1: server error (HTTP 503)"
+    assert short_error(message) == f"server error (HTTP 503) (GET {url})"
+    waited = short_error(message, fix="wait")
+    assert waited == f"wait \N{EM DASH} server error (HTTP 503) (GET {url})"
 
 
 def test_relative_files_are_named_by_their_absolute_path(
