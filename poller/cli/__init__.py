@@ -79,13 +79,13 @@ def _status(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from ._reading import open_for_reading
-    from .report import report, report_request
+    from .report import billed_through, report, report_request
 
     settings = _settings(require_orgs=False)
     orgs = [(org.name, org.namespace) for org in settings.orgs]
     request = report_request(args, orgs=orgs, now=int(time.time()))
     with open_for_reading(settings) as sink:  # after the request: bad input opens nothing
-        return report(sink.reader(), request)
+        return report(sink.reader(), request, billed_through(sink, request))
 
 
 def _setup(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from poller.sources import BackfillWindow
 
 from ._report_data import Window
 from .backfill import run_backfill
-from .report import ReportRequest, report
+from .report import ReportRequest, billed_through, report
 
 __all__ = ["demo"]
 
@@ -47,7 +47,7 @@ def demo(*, now: int) -> int:
                 return code
             start = datetime.fromtimestamp(since, tz=UTC)
             request = ReportRequest({"default": ("demo",)}, window=Window(start))
-            code = report(sink.reader(), request)
+            code = report(sink.reader(), request, billed_through(sink, request))
     print(next_steps(store))
     return code
 

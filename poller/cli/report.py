@@ -20,13 +20,22 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from poller.errors import ConfigError
-from poller.sinks import SinkReader
+from poller.sinks import Sink, SinkReader
+from poller.state import StreamState, state_key
 
 from ._report_data import BY_CHOICES, NamespaceReport, Row, Table, Window, build_namespace
 from ._text import plain, safe
 from .when import parse_when
 
-__all__ = ["BY_CHOICES", "FORMATS", "ReportRequest", "build_report", "report", "report_request"]
+__all__ = [
+    "BY_CHOICES",
+    "FORMATS",
+    "ReportRequest",
+    "billed_through",
+    "build_report",
+    "report",
+    "report_request",
+]
 
 FORMATS = ("table", "json", "csv")
 Format = Literal["table", "json", "csv"]
@@ -78,15 +87,41 @@ def build_report(reader: SinkReader, request: ReportRequest) -> list[NamespaceRe
     ]
 
 
-def report(reader: SinkReader, request: ReportRequest) -> int:
+def billed_through(sink: Sink, request: ReportRequest) -> dict[str, int | None]:
+    """Per namespace, the end of the last day whose costs every org in it has collected
+    (Unix seconds); days after it are pending: OpenAI bills a day once it is over. None when
+    the orgs are not known (none configured) or have not collected costs."""
+    through: dict[str, int | None] = {}
+    for namespace, orgs in request.namespaces.items():
+        ends = [StreamState.from_json(sink.load_state(state_key(org, "costs"))).position
+                for org in orgs]
+        known = [end for end in ends if end is not None]
+        through[namespace] = min(known) if orgs and len(known) == len(ends) else None
+    return through
+
+
+def report(
+    reader: SinkReader, request: ReportRequest, billed: Mapping[str, int | None] | None = None
+) -> int:
+    """Print the report; `billed` is `billed_through`'s answer, for the pending-days note."""
     reports = build_report(reader, request)
+    billed = billed or {}
     if request.format == "json":
-        print(json.dumps(_json(reports, request), indent=2))
+        print(json.dumps(_json(reports, request, billed), indent=2))
     elif request.format == "csv":
         _csv(reports)
     else:
-        _print_tables(reports, request)
+        _print_tables(reports, request, billed)
     return 0
+
+
+def _pending(through: int | None, window: Window) -> tuple[str, str] | None:
+    """(last billed day, first pending day) when the window reaches past the billed days."""
+    if through is None or (window.end is not None and window.end.timestamp() <= through):
+        return None
+    last = datetime.fromtimestamp(through - 86400, tz=UTC).date().isoformat()
+    first = datetime.fromtimestamp(through, tz=UTC).date().isoformat()
+    return last, first
 
 
 # -- JSON and CSV: plain text, integers stay integers ------------------------------------------
@@ -103,7 +138,9 @@ def _table_json(table: Table) -> dict[str, Any]:
             "rows": [_row_json(r) for r in table.rows], "total": _row_json(table.total)}
 
 
-def _json(reports: list[NamespaceReport], request: ReportRequest) -> dict[str, Any]:
+def _json(
+    reports: list[NamespaceReport], request: ReportRequest, billed: Mapping[str, int | None]
+) -> dict[str, Any]:
     window = request.window
     return {
         "by": request.by,
@@ -114,7 +151,8 @@ def _json(reports: list[NamespaceReport], request: ReportRequest) -> dict[str, A
                 "namespace": r.namespace,
                 "orgs": list(r.orgs),
                 "usage": {t.title.split(" by ")[0]: _table_json(t) for t in r.usage},
-                "billed": _table_json(r.billed),
+                "billed": {**_table_json(r.billed),
+                           **_pending_json(_pending(billed.get(r.namespace), window))},
                 "billed_by_org": _table_json(r.org_totals),
                 "reconciliation": [
                     {"project_id": plain(k), "name": None if n is None else plain(n),
@@ -127,6 +165,11 @@ def _json(reports: list[NamespaceReport], request: ReportRequest) -> dict[str, A
             for r in reports
         ],
     }
+
+
+def _pending_json(pending: tuple[str, str] | None) -> dict[str, str | None]:
+    last, first = pending if pending is not None else (None, None)
+    return {"last_billed_day": last, "pending_from": first}
 
 
 def _csv_rows(reports: list[NamespaceReport]) -> Iterator[dict[str, Any]]:
@@ -222,7 +265,9 @@ def _top(counts: Mapping[str, int], limit: int = 6) -> str:
     return ", ".join(shown) + (f", {more} more" if more > 0 else "")
 
 
-def _print_tables(reports: list[NamespaceReport], request: ReportRequest) -> None:
+def _print_tables(
+    reports: list[NamespaceReport], request: ReportRequest, billed: Mapping[str, int | None]
+) -> None:
     console = Console()
     window = request.window
     named = BY_CHOICES[request.by] in ("project_id", "user_id", "api_key_id")
@@ -235,6 +280,10 @@ def _print_tables(reports: list[NamespaceReport], request: ReportRequest) -> Non
             console.print("+ : some usage has no list price; `unpriced`: none of it has one")
         _print_table(console, r.billed, window,
                      named=r.billed.title.endswith(("project", "key")))
+        pending = _pending(billed.get(r.namespace), window)
+        if pending is not None:
+            console.print(f"billed through {pending[0]}; from {pending[1]} billed cost is "
+                          "pending (OpenAI bills a day once it is over)")
         if len(r.org_totals.rows) > 1:
             _print_table(console, r.org_totals, window, named=False)
         if r.reconciliation:

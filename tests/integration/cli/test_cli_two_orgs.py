@@ -99,3 +99,18 @@ def test_the_table_labels_each_org(two_orgs: TwoOrgs) -> None:
     assert result.returncode == 0, result.stderr
     heads = [line for line in result.stdout.splitlines() if line.startswith("== ")]
     assert heads == ["== namespace alpha: alpha", "== namespace beta: beta"]
+
+
+def test_days_not_billed_yet_are_named_pending(two_orgs: TwoOrgs) -> None:
+    last = datetime.fromtimestamp(UNTIL - DAY, UTC).date().isoformat()
+    today = datetime.fromtimestamp(UNTIL, UTC).date().isoformat()
+    for space in _report(two_orgs):
+        assert (space["billed"]["last_billed_day"], space["billed"]["pending_from"]) == (
+            last, today
+        )
+    until = datetime.fromtimestamp(UNTIL, UTC).isoformat()
+    for space in _report(two_orgs, "--until", until):  # a window of billed days only
+        assert space["billed"]["last_billed_day"] is None
+    table = poller("report", "--org", "alpha", cwd=two_orgs.cwd, env=two_orgs.env).stdout
+    assert (f"billed through {last}; from {today} billed cost is pending (OpenAI bills a day "
+            "once it is over)") in " ".join(table.split())
