@@ -111,9 +111,12 @@ class _ConsoleStream:
 
 @contextmanager
 def _logs_through(console: Console) -> Iterator[None]:
-    """Route the handlers writing to stderr through `console` while the display is shown."""
+    """Route the handlers writing to stderr through `console` while the display is shown.
+    Entered before the display starts: rich then replaces `sys.stderr` with a proxy, and a
+    handler holding the real stream would write across the bar."""
+    stderr = sys.stderr
     handlers = [h for h in logging.getLogger().handlers
-                if isinstance(h, logging.StreamHandler) and h.stream is sys.stderr]
+                if isinstance(h, logging.StreamHandler) and h.stream is stderr]
     stream = _ConsoleStream(console)
     for handler in handlers:
         handler.setStream(stream)
@@ -121,7 +124,7 @@ def _logs_through(console: Console) -> Iterator[None]:
         yield
     finally:
         for handler in handlers:
-            handler.setStream(sys.stderr)
+            handler.setStream(stderr)
 
 
 @contextmanager
@@ -132,5 +135,5 @@ def backfill_progress(out: TextIO | None = None) -> Iterator[LiveProgress | Line
         yield LineProgress(out)
         return
     console = Console(file=out)
-    with _live(console) as progress, _logs_through(console):
+    with _logs_through(console), _live(console) as progress:
         yield LiveProgress(progress)
