@@ -77,7 +77,8 @@ class StreamState:
         return self.coverage.shapes()
 
     def succeeded(self, at: float) -> StreamState:
-        return replace(self, last_success=at)
+        """A success clears the last error: `status` shows an error only while it is current."""
+        return replace(self, last_success=at, last_error=None, last_error_at=None)
 
     def failed(self, at: float, message: str) -> StreamState:
         return replace(self, last_error=message, last_error_at=at)

@@ -6,15 +6,14 @@ import argparse
 import sys
 import threading
 
-from rich.progress import Progress, TaskID
-
-from poller.collect import BackfillRequest, StreamResult, backfill, stop_on_signals
+from poller.collect import BackfillRequest, backfill, stop_on_signals
 from poller.errors import ConfigError
 from poller.settings import Settings
 from poller.sinks import Sink
 from poller.sources import BackfillWindow
 from poller.streams import BucketWidth
 
+from ._progress import backfill_progress
 from .when import parse_streams, parse_when
 
 __all__ = ["backfill_request", "run_backfill"]
@@ -37,21 +36,6 @@ def backfill_request(settings: Settings, args: argparse.Namespace, *, now: int) 
     return BackfillRequest(BackfillWindow(since, until, now, width), jobs)
 
 
-class _Bar:
-    """A progress bar per org on a terminal, advanced as each stream ends."""
-
-    def __init__(self, progress: Progress) -> None:
-        self._progress = progress
-        self._task: TaskID | None = None
-
-    def org_started(self, org: str, streams: int) -> None:
-        self._task = self._progress.add_task(org, total=streams)
-
-    def stream_done(self, result: StreamResult) -> None:
-        if self._task is not None:
-            self._progress.advance(self._task)
-
-
 def run_backfill(request: BackfillRequest, sink: Sink) -> int:
     """Exit 0 only when every requested window was collected and acknowledged.
 
@@ -59,9 +43,8 @@ def run_backfill(request: BackfillRequest, sink: Sink) -> int:
     error every stream would meet alike propagates: `main` prints it as one line (exit 1).
     """
     stop = threading.Event()
-    progress = Progress(disable=not sys.stderr.isatty(), transient=False)
-    with progress, stop_on_signals(stop):
-        result = backfill(request, sink, stop=stop, progress=_Bar(progress))
+    with backfill_progress() as progress, stop_on_signals(stop):
+        result = backfill(request, sink, stop=stop, progress=progress)
     total = result.written
     print(
         f"backfill: {total.created} created, {total.updated} updated, "

@@ -1,162 +1,301 @@
-"""`report`: usage and cost summary read back from the configured sink."""
+"""`report`: usage, estimated and billed cost, and audit activity, read back from the sink.
+
+Every value that came from OpenAI (ids, names, emails) is rendered through `safe`/`plain`:
+names are set by any org member and must not drive the terminal.
+"""
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
-from dataclasses import dataclass
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
+from rich import box
 from rich.console import Console
-from rich.table import Table
+from rich.table import Table as RichTable
 
-from poller.documents.fields import NAME_FIELDS
 from poller.errors import ConfigError
-from poller.sinks import SinkReader, Sums
-from poller.streams import StreamKind, streams_of_kind
+from poller.sinks import Sink, SinkReader
+from poller.state import load_stream_state
 
+from ._report_data import BY_CHOICES, NamespaceReport, Row, Table, Window, build_namespace
+from ._text import plain, safe
 from .when import parse_when
 
-__all__ = ["ReportRequest", "build_report", "report", "report_request"]
+__all__ = [
+    "BY_CHOICES",
+    "FORMATS",
+    "ReportRequest",
+    "billed_through",
+    "build_report",
+    "report",
+    "report_request",
+]
 
-_COUNTS = {
-    spec.name: tuple(m for m in spec.usage.metrics if m in spec.usage.required_metrics)
-    for spec in streams_of_kind(StreamKind.USAGE)
-    if spec.usage is not None
+FORMATS = ("table", "json", "csv")
+Format = Literal["table", "json", "csv"]
+_SHORT = {
+    "input_tokens": "in tok", "output_tokens": "out tok", "num_model_requests": "requests",
+    "num_requests": "calls", "num_sessions": "sessions", "usage_bytes": "bytes",
+    "characters": "chars", "seconds": "seconds", "images": "images",
 }
-# A grouping field → the name written next to it (`openai.base.project_id` → `…project_name`).
-_NAMES = {f"openai.base.{dimension}": name for dimension, name in NAME_FIELDS.items()}
-_PROJECT = "openai.base.project_id"
-_BILLED = "openai.costs.amount.value"
-
-
-def _field(stream: str, metric: str) -> str:
-    base = metric == "num_model_requests"
-    return f"openai.base.{metric}" if base else f"openai.{stream}.{metric}"
-
-
-def build_report(
-    reader: SinkReader,
-    *,
-    namespace: str,
-    by: str,
-    start: datetime | None,
-    end: datetime | None,
-) -> dict[str, Any]:
-    """Totals per usage stream grouped by `by`, estimated cost, and billed cost by project.
-
-    A group of a field with a name counterpart (project, user, api key) carries its latest
-    `name` (None when no document had one); billed projects' names go in `billed_project_names`
-    because `billed_usd_by_project` maps to bare numbers that existing readers expect.
-    """
-    name_field = _NAMES.get(by)
-    usage: dict[str, Any] = {}
-    for stream, metrics in _COUNTS.items():
-        fields = [_field(stream, m) for m in metrics] + ["openai.base.cost_estimate_usd"]
-        groups = reader.sums_by(
-            f"logs-openai.{stream}-{namespace}",
-            fields,
-            by,
-            name_field=name_field,
-            start=start,
-            end=end,
-        )
-        if groups:
-            usage[stream] = {
-                str(key): _row(s, named=name_field is not None)
-                for key, s in sorted(groups.items(), key=lambda kv: str(kv[0]))
-            }
-    costs = reader.sums_by(
-        f"logs-openai.costs-{namespace}",
-        [_BILLED],
-        _PROJECT,
-        name_field=_NAMES[_PROJECT],
-        start=start,
-        end=end,
-    )
-    billed = {str(k): s.values.get(_BILLED, 0) for k, s in costs.items()}
-    return {"by": by, "usage": usage, "billed_usd_by_project": billed,
-            "billed_usd_total": sum(billed.values()),
-            "billed_project_names": {str(k): s.name for k, s in costs.items()}}
-
-
-def _row(sums: Sums, *, named: bool) -> dict[str, Any]:
-    """One group: its document count, its `name` when the grouping has names, its sums."""
-    name = {"name": sums.name} if named else {}
-    return {"documents": sums.count, **name,
-            **{f.rsplit(".", 1)[1]: v for f, v in sums.values.items()}}
 
 
 @dataclass(frozen=True)
 class ReportRequest:
-    """`report`: sums of `namespace`'s documents in `[start, end)` (open ends: None)."""
+    """`report` over `namespaces` (namespace → the orgs writing into it) in `window`."""
 
-    namespace: str
-    by: str = "openai.base.model"
-    start: datetime | None = None
-    end: datetime | None = None
-    as_json: bool = False
+    namespaces: Mapping[str, tuple[str, ...]]
+    by: str = "model"
+    window: Window = field(default_factory=Window)
+    top: int | None = None
+    format: Format = "table"
 
 
-def report_request(args: argparse.Namespace, *, namespace: str, now: int) -> ReportRequest:
-    """The validated request; built before the sink is opened, so bad input opens nothing."""
+def report_request(
+    args: argparse.Namespace, *, orgs: Sequence[tuple[str, str]], now: int
+) -> ReportRequest:
+    """The validated request; built before the sink is opened, so bad input opens nothing.
+    `orgs` are (name, namespace) of the configured orgs; none configured reads `default`."""
     start = _when(args.since, now, "--since")
     end = _when(args.until, now, "--until")
     if start is not None and end is not None and start >= end:
         raise ConfigError(f"--since must be before --until (got {args.since!r} .. {args.until!r})")
-    by = args.by or "openai.base.model"
-    return ReportRequest(namespace, by, start, end, as_json=args.json)
+    if args.org is not None:
+        chosen = [(n, ns) for n, ns in orgs if n == args.org]
+        if not chosen:
+            known = ", ".join(n for n, _ in orgs) or "none configured"
+            raise ConfigError(f"--org: unknown org {args.org!r} (configured: {known})")
+        orgs = chosen
+    namespaces: dict[str, tuple[str, ...]] = {}
+    for name, namespace in orgs or [("", "default")]:
+        namespaces[namespace] = (*namespaces.get(namespace, ()), *([name] if name else []))
+    fmt: Format = "json" if args.json else args.format
+    return ReportRequest(namespaces, args.by, Window(start, end), args.top, fmt)
 
 
-def report(reader: SinkReader, request: ReportRequest) -> int:
-    by = request.by
-    data = build_report(
-        reader, namespace=request.namespace, by=by, start=request.start, end=request.end
-    )
-    if request.as_json:
-        print(json.dumps(data, indent=2, default=float))
-        return 0
-    console = Console()
-    for stream, groups in data["usage"].items():
-        console.print(_usage_table(f"{stream} by {by}", by, groups, named=by in _NAMES))
-    console.print(_billed_table(data))
+def build_report(reader: SinkReader, request: ReportRequest) -> list[NamespaceReport]:
+    return [
+        build_namespace(reader, namespace, orgs, by=request.by, window=request.window,
+                        top=request.top)
+        for namespace, orgs in request.namespaces.items()
+    ]
+
+
+def billed_through(sink: Sink, request: ReportRequest) -> dict[str, int | None]:
+    """Per namespace, the end of the last day whose costs every org in it has collected
+    (Unix seconds); days after it are pending: OpenAI bills a day once it is over. None when
+    the orgs are not known (none configured) or have not collected costs."""
+    through: dict[str, int | None] = {}
+    for namespace, orgs in request.namespaces.items():
+        ends = [load_stream_state(sink, org, "costs").position
+                for org in orgs]
+        known = [end for end in ends if end is not None]
+        through[namespace] = min(known) if orgs and len(known) == len(ends) else None
+    return through
+
+
+def report(
+    reader: SinkReader, request: ReportRequest, billed: Mapping[str, int | None] | None = None
+) -> int:
+    """Print the report; `billed` is `billed_through`'s answer, for the pending-days note."""
+    reports = build_report(reader, request)
+    billed = billed or {}
+    if request.format == "json":
+        print(json.dumps(_json(reports, request, billed), indent=2))
+    elif request.format == "csv":
+        _csv(reports)
+    else:
+        _print_tables(reports, request, billed)
     return 0
 
 
-def _usage_table(title: str, by: str, groups: dict[str, Any], *, named: bool) -> Table:
-    table = Table(title=title)
-    columns = sorted({c for g in groups.values() for c in g} - {"name"})
-    table.add_column(by)
-    if named:
-        table.add_column("name")
-    for column in columns:
-        table.add_column(column, justify="right")
-    for key, values in groups.items():
-        name = [values["name"] or ""] if named else []
-        table.add_row(key, *name, *[_fmt(values.get(c, 0)) for c in columns])
-    return table
+def _pending(through: int | None, window: Window) -> tuple[str, str] | None:
+    """(last billed day, first pending day) when the window reaches past the billed days."""
+    if through is None or (window.end is not None and window.end.timestamp() <= through):
+        return None
+    last = datetime.fromtimestamp(through - 86400, tz=UTC).date().isoformat()
+    first = datetime.fromtimestamp(through, tz=UTC).date().isoformat()
+    return last, first
 
 
-def _billed_table(data: dict[str, Any]) -> Table:
-    table = Table(title="billed cost (Costs API) by project")
-    table.add_column("project")
-    table.add_column("name")
-    table.add_column("usd", justify="right")
-    names = data["billed_project_names"]
-    for key, value in data["billed_usd_by_project"].items():
-        table.add_row(key, names[key] or "", f"{value:,.2f}")
-    table.add_row("total", "", f"{data['billed_usd_total']:,.2f}")
-    return table
+# -- JSON and CSV: plain text, integers stay integers ------------------------------------------
+
+
+def _row_json(row: Row) -> dict[str, Any]:
+    return {"key": None if row.key is None else plain(row.key),
+            "name": None if row.name is None else plain(row.name),
+            **row.counts, "cost_usd": row.cost, "unpriced_documents": row.unpriced}
+
+
+def _table_json(table: Table) -> dict[str, Any]:
+    return {"title": table.title, "groups": table.shown_of,
+            "rows": [_row_json(r) for r in table.rows], "total": _row_json(table.total)}
+
+
+def _json(
+    reports: list[NamespaceReport], request: ReportRequest, billed: Mapping[str, int | None]
+) -> dict[str, Any]:
+    window = request.window
+    return {
+        "by": request.by,
+        "since": None if window.start is None else window.start.isoformat(),
+        "until": None if window.end is None else window.end.isoformat(),
+        "namespaces": [
+            {
+                "namespace": r.namespace,
+                "orgs": list(r.orgs),
+                "usage": {t.title.split(" by ")[0]: _table_json(t) for t in r.usage},
+                "billed": {**_table_json(r.billed),
+                           **_pending_json(_pending(billed.get(r.namespace), window))},
+                "billed_by_org": _table_json(r.org_totals),
+                "reconciliation": [
+                    {"project_id": plain(k), "name": None if n is None else plain(n),
+                     "estimated_usd": e, "billed_usd": b}
+                    for k, n, e, b in r.reconciliation
+                ],
+                "audit_by_action": {plain(k): v for k, v in r.audit_actions.items()},
+                "audit_by_actor": {plain(k): v for k, v in r.audit_actors.items()},
+            }
+            for r in reports
+        ],
+    }
+
+
+def _pending_json(pending: tuple[str, str] | None) -> dict[str, str | None]:
+    last, first = pending if pending is not None else (None, None)
+    return {"last_billed_day": last, "pending_from": first}
+
+
+def _csv_rows(reports: list[NamespaceReport]) -> Iterator[dict[str, Any]]:
+    for r in reports:
+        for table in (*r.usage, r.billed, r.org_totals):
+            for row in (*table.rows, table.total):
+                yield {"namespace": r.namespace, "table": table.title, **_row_json(row)}
+
+
+def _csv(reports: list[NamespaceReport]) -> None:
+    rows = list(_csv_rows(reports))
+    columns = list(dict.fromkeys(c for row in rows for c in row))
+    writer = csv.DictWriter(sys.stdout, columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+# -- tables -------------------------------------------------------------------------------------
+
+
+def _money(row: Row) -> str:
+    if row.cost is None:
+        return "unpriced"
+    text = f"{row.cost:,.2f}"
+    return f"{text}+" if row.unpriced else text
+
+
+def _header(table: Table, window: Window) -> str:
+    cut = f", top {len(table.rows)} of {table.shown_of}" if len(table.rows) < table.shown_of else ""
+    dot = " \N{MIDDLE DOT} "
+    return safe(f"{table.title}{cut}{dot}{window.label()}{dot}{_money(table.total)} USD")
+
+
+def _count(value: int) -> str:
+    """Exact below a million; above, three significant digits keep a table in 80 columns
+    (`--format json` and `csv` keep every digit)."""
+    for size, unit in ((10**9, "G"), (10**6, "M")):
+        if value >= size:
+            return f"{value / size:.3g}{unit}"
+    return f"{value:,}"
+
+
+def _grid(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, texts: int, width: int
+) -> RichTable:
+    """A table within `width` columns whose first `texts` columns (ids, names) are cut with an
+    ellipsis when space is short: the numbers never lose a digit."""
+    widths = [max(len(header), *(len(row[i]) for row in rows)) for i, header in enumerate(headers)]
+    room = max(6 * texts, width - sum(widths[texts:]) - 3 * len(headers))
+    out = RichTable(box=box.SIMPLE_HEAD, pad_edge=False)
+    for i, header in enumerate(headers):
+        if i < texts:
+            share = min(widths[i], max(6, room // texts))
+            out.add_column(header, overflow="ellipsis", no_wrap=True, max_width=share)
+        else:
+            out.add_column(header, justify="right", no_wrap=True, min_width=widths[i])
+    for row in rows:
+        out.add_row(*row)
+    return out
+
+
+def _rich(table: Table, *, named: bool, width: int) -> RichTable:
+    headers = ["id", *(["name"] if named else []),
+               *(_SHORT.get(c, c) for c in table.columns), "USD"]
+    rows = [
+        [safe(row.label), *([safe(row.name or "")] if named else []),
+         *(_count(row.counts[c]) for c in table.columns), _money(row)]
+        for row in (*table.rows, table.total)
+    ]
+    out = _grid(headers, rows, texts=2 if named else 1, width=width)
+    if table.rows:
+        out.rows[len(table.rows) - 1].end_section = True
+    return out
+
+
+def _print_table(console: Console, table: Table, window: Window, *, named: bool) -> None:
+    console.print(_header(table, window), style="bold")
+    console.print(_rich(table, named=named, width=console.width))
+
+
+def _reconciliation(report: NamespaceReport, width: int) -> RichTable:
+    rows = [
+        [safe(name or key), "unpriced" if estimated is None else f"{estimated:,.2f}",
+         f"{billed:,.2f}", "" if estimated is None else f"{billed - estimated:+,.2f}"]
+        for key, name, estimated, billed in report.reconciliation
+    ]
+    return _grid(["project", "estimated", "billed", "difference"], rows, texts=1, width=width)
+
+
+def _top(counts: Mapping[str, int], limit: int = 6) -> str:
+    shown = [f"{k} {v}" for k, v in list(counts.items())[:limit]]
+    more = len(counts) - limit
+    return ", ".join(shown) + (f", {more} more" if more > 0 else "")
+
+
+def _print_tables(
+    reports: list[NamespaceReport], request: ReportRequest, billed: Mapping[str, int | None]
+) -> None:
+    console = Console()
+    window = request.window
+    named = BY_CHOICES[request.by] in ("project_id", "user_id", "api_key_id")
+    for r in reports:
+        orgs = ", ".join(r.orgs) or "every org in the store"
+        console.print(safe(f"== namespace {r.namespace}: {orgs}"), style="bold")
+        for table in r.usage:
+            _print_table(console, table, window, named=named)
+        if any(row.unpriced for t in r.usage for row in (*t.rows, t.total)):
+            console.print("+ : some usage has no list price; `unpriced`: none of it has one")
+        _print_table(console, r.billed, window,
+                     named=r.billed.title.endswith(("project", "key")))
+        pending = _pending(billed.get(r.namespace), window)
+        if pending is not None:
+            console.print(f"billed through {pending[0]}; from {pending[1]} billed cost is "
+                          "pending (OpenAI bills a day once it is over)")
+        if len(r.org_totals.rows) > 1:
+            _print_table(console, r.org_totals, window, named=False)
+        if r.reconciliation:
+            console.print(safe(f"estimated (list prices) vs billed per project \N{MIDDLE DOT} "
+                               f"{window.label()}"), style="bold")
+            console.print(_reconciliation(r, console.width))
+        if r.audit_actions:
+            console.print(safe(f"audit events by type: {_top(r.audit_actions)}"))
+            console.print(safe(f"audit events by actor: {_top(r.audit_actors)}"))
 
 
 def _when(text: str | None, now: int, flag: str) -> datetime | None:
     if not text:
         return None
     return datetime.fromtimestamp(parse_when(text, now=now, flag=flag), tz=UTC)
-
-
-def _fmt(value: object) -> str:
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.4f}"
-    return f"{int(value):,}" if isinstance(value, int | float) else str(value)

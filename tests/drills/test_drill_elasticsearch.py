@@ -259,7 +259,11 @@ def test_daemon_rides_out_an_elasticsearch_outage(
         documents = _dump(store, OUTAGE_STREAMS)
     output = log.read_text(errors="replace")
     took = time.monotonic() - started
-    failed_cycles = output.count("failed: Elasticsearch at")
+    # The daemon logs a stream's first failure, then says how many cycles failed in all once
+    # one succeeds again (repeats are rate-limited, not logged one by one).
+    failed_cycles = sum(
+        int(n) for n in re.findall(r"succeeded after (\d+) failed cycles", output)
+    )
     record("es outage 30s+30s", proxy.counts["requests hung"] + proxy.counts["connections reset"],
            check, f"cursor polls={checks}", f"failed cycles={failed_cycles}",
            f"exit={rc}", f"{took:.0f}s")
@@ -267,7 +271,10 @@ def test_daemon_rides_out_an_elasticsearch_outage(
     assert moved == [], "a cursor moved while Elasticsearch was unreachable"
     assert checks >= 20  # about one poll a second for 60 s, fewer on a loaded machine
     # the daemon saw both faults, kept going and caught up
-    assert "is unreachable" in outage_log and "did not answer" in outage_log, _tail(log)
+    # both faults came (the proxy refused and hung), and each stream said the sink was down
+    assert outage_log.count("check that the sink is up and reachable") >= len(OUTAGE_STREAMS), (
+        _tail(log)
+    )
     assert failed_cycles >= 2 * len(OUTAGE_STREAMS)
     assert proxy.counts["requests hung"] > 0 and proxy.counts["connections reset"] > 0
     for s in OUTAGE_STREAMS:

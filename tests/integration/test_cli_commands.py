@@ -138,45 +138,46 @@ def test_status_json_lists_every_stream(backfilled: Backfilled) -> None:
 def test_report_json_billed_total_matches_the_store(backfilled: Backfilled) -> None:
     result = _poller("report", "--json", cwd=backfilled.cwd, env=backfilled.env)
     assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout)
+    [space] = json.loads(result.stdout)["namespaces"]
     with SqliteSink(backfilled.store) as sink:
         stored = sink.reader().sums("logs-openai.costs-default", ["openai.costs.amount.value"])
     billed = stored.values["openai.costs.amount.value"]
     assert billed > 0
-    assert math.isclose(data["billed_usd_total"], billed, rel_tol=1e-9)
-    assert math.isclose(sum(data["billed_usd_by_project"].values()), billed, rel_tol=1e-9)
-    assert "completions" in data["usage"]
+    assert math.isclose(space["billed"]["total"]["cost_usd"], billed, rel_tol=1e-9)
+    rows = space["billed"]["rows"]
+    assert math.isclose(sum(row["cost_usd"] for row in rows), billed, rel_tol=1e-9)
+    assert "completions" in space["usage"]
 
 
 def _directory_names(org: Organization) -> dict[str, dict[str, str]]:
-    """What the simulator's directory calls each id, per field `report` can group by."""
+    """What the simulator's directory calls each id, per grouping `report --by` names."""
     directory = org.directory
     return {
-        "openai.base.project_id": {p["id"]: p["name"] for p in directory.projects},
-        "openai.base.user_id": {u["id"]: u["email"] for u in directory.users},
-        "openai.base.api_key_id": {
+        "project": {p["id"]: p["name"] for p in directory.projects},
+        "user": {u["id"]: u["email"] for u in directory.users},
+        "key": {
             k["id"]: k["name"] for keys in directory.project_api_keys.values() for k in keys
         },
     }
 
 
-@pytest.mark.parametrize(
-    "by", ["openai.base.project_id", "openai.base.user_id", "openai.base.api_key_id"]
-)
+@pytest.mark.parametrize("by", ["project", "user", "key"])
 def test_report_json_names_are_the_directory_names(backfilled: Backfilled, by: str) -> None:
     result = _poller("report", "--json", "--by", by, cwd=backfilled.cwd, env=backfilled.env)
     assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout)
+    [space] = json.loads(result.stdout)["namespaces"]
     directory = _directory_names(backfilled.org)
-    groups = data["usage"]["completions"]
-    assert groups.pop("None", {"name": None})["name"] is None
+    groups = {row["key"]: row["name"] for row in space["usage"]["completions"]["rows"]}
+    assert groups.pop(None, None) is None
     assert len(groups) > 1
-    assert {key: group["name"] for key, group in groups.items()} == {
-        key: directory[by][key] for key in groups
-    }
-    billed = data["billed_project_names"]
+    assert groups == {key: directory[by][key] for key in groups}
+    # Costs are grouped by project or key when asked, else by project.
+    billed_by = by if by in ("project", "key") else "project"
+    assert space["billed"]["title"] == f"billed cost by {billed_by}"
+    billed = {row["key"]: row["name"] for row in space["billed"]["rows"]}
+    billed.pop(None, None)
     assert len(billed) > 1
-    assert billed == {key: directory["openai.base.project_id"][key] for key in billed}
+    assert billed == {key: directory[billed_by][key] for key in billed}
 
 
 def test_second_backfill_creates_nothing(backfilled: Backfilled) -> None:
@@ -206,5 +207,19 @@ def test_demo_runs_without_key_or_network(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert "billed cost" in result.stdout
-    assert (tmp_path / "openai-poller-demo.sqlite3").is_file()
+    store = tmp_path / "openai-poller-demo.sqlite3"
+    assert store.is_file()
+    assert f"storing into {store}" in result.stderr
+    env = f"POLLER_STORE_PATH={store}"
+    assert result.stdout.endswith(
+        f"The demo's data is in {store}. Next, try:\n"
+        f"  {env} openai-poller status\n"
+        f"  {env} openai-poller report --by project --top 5\n"
+        f"  {env} openai-poller report --format csv > usage.csv\n\n"
+    )
+    # The commands it suggests work on that store from anywhere.
+    for argv in (["status"], ["report", "--by", "project", "--top", "5"]):
+        env_ = foreign_environ(POLLER_STORE_PATH=str(store))
+        again = _poller(*argv, cwd=tmp_path.parent, env=env_)
+        assert again.returncode == 0, again.stderr
     assert _summary(result.stderr).failed == 0

@@ -532,7 +532,8 @@ def test_simulate_serves_until_signalled_and_exits_0(stop: signal.Signals) -> No
             if process.poll() is None:
                 process.kill()
     assert process.returncode == 0
-    assert (out, err) == ("", "")
+    # Its key and faults were said on start (stderr); nothing else is printed.
+    assert (out, err) == ("", "simulate: admin key sk-admin-demo; faults: none\n")
 
 
 def test_simulate_with_bad_faults_exits_2_with_one_line() -> None:

@@ -170,12 +170,13 @@ def test_the_embedded_store_needs_no_check_before_the_daemon(
 )
 def test_report_window_errors(since: str, until: str | None, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        report_request(_report_args(since, until), namespace="default", now=NOW)
+        report_request(_report_args(since, until), orgs=[], now=NOW)
     assert message in str(caught.value)
 
 
 def _report_args(since: str | None, until: str | None) -> argparse.Namespace:
-    return argparse.Namespace(since=since, until=until, by=None, json=False)
+    return argparse.Namespace(since=since, until=until, by="model", json=False, org=None,
+                              top=None, format="table")
 
 
 @pytest.mark.parametrize(
@@ -186,10 +187,24 @@ def _report_args(since: str | None, until: str | None) -> argparse.Namespace:
 def test_report_window_accepts_a_window_and_open_ends(
     since: str | None, until: str | None, window: tuple[int | None, int | None]
 ) -> None:
-    request = report_request(_report_args(since, until), namespace="acme", now=NOW)
-    got = tuple(None if t is None else int(t.timestamp()) for t in (request.start, request.end))
+    request = report_request(_report_args(since, until), orgs=[("a", "acme")], now=NOW)
+    window_ = request.window
+    got = tuple(None if t is None else int(t.timestamp()) for t in (window_.start, window_.end))
     assert got == window
-    assert (request.namespace, request.by, request.as_json) == ("acme", "openai.base.model", False)
+    assert (request.namespaces, request.by, request.format) == ({"acme": ("a",)}, "model",
+                                                                "table")
+
+
+def test_report_groups_orgs_by_namespace_and_picks_one_with_org() -> None:
+    orgs = [("a", "shared"), ("b", "shared"), ("c", "own")]
+    every = report_request(_report_args(None, None), orgs=orgs, now=NOW)
+    assert every.namespaces == {"shared": ("a", "b"), "own": ("c",)}
+    args = _report_args(None, None)
+    args.org = "c"
+    assert report_request(args, orgs=orgs, now=NOW).namespaces == {"own": ("c",)}
+    assert report_request(_report_args(None, None), orgs=[], now=NOW).namespaces == {
+        "default": ()
+    }
 
 
 def test_report_with_a_bad_window_creates_no_store(

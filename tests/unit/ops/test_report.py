@@ -1,20 +1,21 @@
-"""`report` over a small embedded store: exact totals, and the latest name next to each id."""
+"""`report` over a small embedded store: exact totals, the latest name next to each id, the
+estimate against the bill per project, and what the tables print."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from poller.cli.report import ReportRequest, build_report, report
+from poller.cli._report_data import NamespaceReport, Row, Window, build_namespace
+from poller.cli.report import ReportRequest, report
 from poller.documents.model import Document
 from poller.sinks import SinkReader
 from poller.sinks.sqlite import SqliteSink
 
-PROJECT = "openai.base.project_id"
 COMPLETIONS = "logs-openai.completions-default"
 COSTS = "logs-openai.costs-default"
 
@@ -53,11 +54,6 @@ DOCUMENTS = (
     _cost("k2", 2, ALPHA, 2.25),
     _cost("k3", 2, {"project_id": "p_b"}, 0.5),
 )
-BILLED = {
-    "billed_usd_by_project": {"p_a": 3.75, "p_b": 0.5},
-    "billed_usd_total": 4.25,
-    "billed_project_names": {"p_a": "Alpha", "p_b": None},
-}
 
 
 @pytest.fixture
@@ -67,86 +63,81 @@ def reader(tmp_path: Path) -> Iterator[SinkReader]:
         yield sink.reader()
 
 
-def _build(reader: SinkReader, by: str) -> dict[str, Any]:
-    return build_report(reader, namespace="default", by=by, start=None, end=None)
+def _build(reader: SinkReader, by: str, window: Window | None = None) -> NamespaceReport:
+    return build_namespace(reader, "default", ("prod",), by=by, window=window or Window())
 
 
-def _run(reader: SinkReader, by: str, *, as_json: bool) -> int:
-    return report(reader, ReportRequest("default", by=by, as_json=as_json))
+def _counts(tokens: tuple[int, int], requests: int) -> dict[str, int]:
+    return {"input_tokens": tokens[0], "output_tokens": tokens[1],
+            "num_model_requests": requests}
 
 
-def _cells(text: str) -> list[list[str]]:
-    """The body rows of every table `rich` printed, as lists of stripped cells."""
-    return [
-        [cell.strip() for cell in line.strip("│").split("│")]
-        for line in text.splitlines()
-        if line.startswith("│")
-    ]
-
-
-def test_groups_by_project_carry_the_latest_name(reader: SinkReader) -> None:
-    assert _build(reader, PROJECT) == {
-        "by": PROJECT,
-        "usage": {
-            "completions": {
-                "p_a": {"documents": 2, "name": "Alpha", "input_tokens": 300.0,
-                        "output_tokens": 30.0, "num_model_requests": 3.0,
-                        "cost_estimate_usd": 0.75},
-                "p_b": {"documents": 1, "name": None, "input_tokens": 1.0,
-                        "output_tokens": 1.0, "num_model_requests": 1.0,
-                        "cost_estimate_usd": 0.125},
-            }
-        },
-        **BILLED,
-    }
+def test_groups_by_project_carry_the_latest_name_sorted_by_cost(reader: SinkReader) -> None:
+    [table] = _build(reader, "project").usage
+    assert table.title == "completions by project"
+    assert table.rows == (
+        Row("p_a", "Alpha", _counts((300, 30), 3), 0.75),
+        Row("p_b", None, _counts((1, 1), 1), 0.125),
+    )
+    assert table.total == Row("total", None, _counts((301, 31), 4), 0.875)
 
 
 def test_groups_by_user_carry_the_latest_known_email(reader: SinkReader) -> None:
-    usage = _build(reader, "openai.base.user_id")["usage"]["completions"]
-    assert {key: (group["documents"], group["name"]) for key, group in usage.items()} == {
-        "u1": (2, "ann@x"),
-        "None": (1, None),
-    }
+    [table] = _build(reader, "user").usage
+    assert [(row.key, row.name) for row in table.rows] == [("u1", "ann@x"), (None, None)]
+    assert table.rows[1].label == "(none)"
 
 
 def test_groups_by_model_have_no_name(reader: SinkReader) -> None:
-    data = _build(reader, "openai.base.model")
-    assert data["usage"]["completions"] == {
-        "gpt-4o": {"documents": 2, "input_tokens": 101.0, "output_tokens": 11.0,
-                   "num_model_requests": 2.0, "cost_estimate_usd": 0.625},
-        "gpt-4o-mini": {"documents": 1, "input_tokens": 200.0, "output_tokens": 20.0,
-                        "num_model_requests": 2.0, "cost_estimate_usd": 0.25},
-    }
-    assert {k: data[k] for k in BILLED} == BILLED
+    [table] = _build(reader, "model").usage
+    assert table.rows == (
+        Row("gpt-4o", None, _counts((101, 11), 2), 0.625),
+        Row("gpt-4o-mini", None, _counts((200, 20), 2), 0.25),
+    )
 
 
-def test_json_output_is_the_built_report(
-    reader: SinkReader, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert _run(reader, PROJECT, as_json=True) == 0
-    assert json.loads(capsys.readouterr().out) == _build(reader, PROJECT)
+def test_billed_cost_and_the_estimate_per_project(reader: SinkReader) -> None:
+    built = _build(reader, "model")
+    assert built.billed.title == "billed cost by project"
+    assert [(r.key, r.name, r.cost) for r in built.billed.rows] == [
+        ("p_a", "Alpha", 3.75), ("p_b", None, 0.5)
+    ]
+    assert built.billed.total.cost == 4.25
+    assert built.reconciliation == (("p_a", "Alpha", 0.75, 3.75), ("p_b", None, 0.125, 0.5))
+
+
+def test_the_window_is_start_inclusive_end_exclusive(reader: SinkReader) -> None:
+    day2 = Window(datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC))
+    built = _build(reader, "project", day2)
+    assert [(r.key, r.cost) for r in built.usage[0].rows] == [("p_a", 0.25)]
+    assert built.billed.total.cost == 2.75
+    assert day2.label() == "2026-11-02T00:00Z..2026-11-03T00:00Z"
 
 
 def test_text_tables_show_the_name_next_to_the_id(
     reader: SinkReader, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "200")
-    assert _run(reader, PROJECT, as_json=False) == 0
+    monkeypatch.setenv("COLUMNS", "80")
+    request = ReportRequest({"default": ("prod",)}, by="project")
+    assert report(reader, request) == 0
     assert _cells(capsys.readouterr().out) == [
-        ["p_a", "Alpha", "0.7500", "2", "300", "3", "30"],
-        ["p_b", "", "0.1250", "1", "1", "1", "1"],
+        ["p_a", "Alpha", "300", "30", "3", "0.75"],
+        ["p_b", "1", "1", "1", "0.12"],
+        ["total", "301", "31", "4", "0.88"],
         ["p_a", "Alpha", "3.75"],
-        ["p_b", "", "0.50"],
-        ["total", "", "4.25"],
+        ["p_b", "0.50"],
+        ["total", "4.25"],
+        ["Alpha", "0.75", "3.75", "+3.00"],
+        ["p_b", "0.12", "0.50", "+0.38"],
     ]
 
 
-def test_text_tables_by_model_have_no_name_column(
-    reader: SinkReader, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("COLUMNS", "200")
-    assert _run(reader, "openai.base.model", as_json=False) == 0
-    assert _cells(capsys.readouterr().out)[:2] == [
-        ["gpt-4o", "0.6250", "2", "101", "2", "11"],
-        ["gpt-4o-mini", "0.2500", "1", "200", "2", "20"],
+def _cells(text: str) -> list[list[str]]:
+    """The body rows of every table printed (indented lines but rules and headers), as the
+    non-empty cells two or more spaces apart."""
+    return [
+        [c.strip() for c in line.strip().split("  ") if c.strip()]
+        for line in text.splitlines()
+        if line.startswith(" ") and line.strip()
+        and not line.strip().startswith(("\N{BOX DRAWINGS LIGHT HORIZONTAL}", "id ", "project "))
     ]
