@@ -104,11 +104,75 @@ def test_typed_fields_aggregate_as_numbers_and_keywords(
     tokens = sum(s["openai"]["base"]["usage_tokens"] for s in completions)
     assert body["aggregations"]["tokens"]["value"] == tokens
 
-    hits = es_client.search(
-        index=asset_namespace.data_stream("audit"),
-        query={"term": {"event.action": "login.succeeded"}},
-    ).body["hits"]["hits"]
-    assert hits and hits[0]["_source"]["source"]["geo"]["location"]["lat"] == pytest.approx(58.4109)
+    for field, value in (("event.action", "login-succeeded"), ("openai.audit.type", "login.succeeded")):
+        hits = es_client.search(
+            index=asset_namespace.data_stream("audit"), query={"term": {field: value}}
+        ).body["hits"]["hits"]
+        assert [hit["_source"]["openai"]["audit"]["id"] for hit in hits] == [
+            "audit_log-login-0001"
+        ], field
+        assert hits[0]["_source"]["source"]["geo"]["location"]["lat"] == pytest.approx(58.4109)
+
+
+def test_ecs_text_multi_fields_match_words(
+    es_client: Elasticsearch, clean_templates: bool, asset_namespace: AssetNamespace
+) -> None:
+    """`organization.name.text` and `user_agent.original.text`, as ECS declares them: a word of
+    the value finds the document, where the keyword needs the whole value."""
+    run_setup(es=es_client, kibana_url=None, namespaces=[asset_namespace.name])
+    index_golden_documents(es_client, asset_namespace)
+    index = asset_namespace.data_stream("audit")
+    for mapping in _installed_mappings(es_client, index):
+        for path in ("organization.name", "user_agent.original"):
+            leaf = flatten_mapping(mapping)[path]
+            assert leaf["fields"] == {"text": {"type": "match_only_text"}}, path
+    for field, word in (("organization.name.text", "acme"), ("user_agent.original.text", "safari")):
+        found = es_client.count(index=index, query={"match": {field: word}}).body["count"]
+        expected = [
+            s for s in golden_sources("audit", asset_namespace.name) if _has_word(s, field, word)
+        ]
+        assert expected and found == len(expected), field
+
+
+def _has_word(source: dict[str, Any], field: str, word: str) -> bool:
+    value: Any = source
+    for key in field.removesuffix(".text").split("."):
+        value = value.get(key, {}) if isinstance(value, dict) else {}
+    return isinstance(value, str) and word in value.lower().replace("/", " ").split()
+
+
+@pytest.mark.parametrize(
+    ("stream", "paths"),
+    [
+        ("completions", ("openai.embeddings.input_tokens", "openai.moderations.input_tokens")),
+        ("audio_speeches", ("openai.embeddings.input_tokens", "openai.moderations.input_tokens")),
+        (
+            "audio_transcriptions",
+            ("openai.embeddings.input_tokens", "openai.moderations.input_tokens"),
+        ),
+        ("rate_limits", ("openai.base.usage_images",)),
+    ],
+)
+def test_streams_map_what_elastics_cross_stream_dashboards_read(
+    es_client: Elasticsearch,
+    clean_templates: bool,
+    asset_namespace: AssetNamespace,
+    stream: str,
+    paths: tuple[str, ...],
+) -> None:
+    """Elastic maps these, never filled, where another stream writes them, so its dashboards'
+    ES|QL resolves them with only this stream enabled: an aggregation finds a long, not an
+    unknown field."""
+    run_setup(es=es_client, kibana_url=None, namespaces=[asset_namespace.name])
+    index_golden_documents(es_client, asset_namespace)
+    index = asset_namespace.data_stream(stream)
+    for mapping in _installed_mappings(es_client, index):
+        flat = flatten_mapping(mapping)
+        assert {path: flat[path]["type"] for path in paths} == dict.fromkeys(paths, "long")
+    body = es_client.search(
+        index=index, size=0, aggs={p: {"sum": {"field": p}} for p in paths}
+    ).body
+    assert {p: body["aggregations"][p]["value"] for p in paths} == dict.fromkeys(paths, 0.0)
 
 
 def test_an_undeclared_field_is_kept_but_never_mapped(
