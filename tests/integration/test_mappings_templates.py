@@ -104,8 +104,10 @@ def test_typed_fields_aggregate_as_numbers_and_keywords(
     tokens = sum(s["openai"]["base"]["usage_tokens"] for s in completions)
     assert body["aggregations"]["tokens"]["value"] == tokens
 
-    elastic_and_dotted = (("event.action", "login-succeeded"), ("openai.audit.type", "login.succeeded"))
-    for field, value in elastic_and_dotted:
+    for field, value in (
+        ("event.action", "login-succeeded"),
+        ("openai.audit.type", "login.succeeded"),
+    ):
         hits = es_client.search(
             index=asset_namespace.data_stream("audit"), query={"term": {field: value}}
         ).body["hits"]["hits"]
