@@ -8,10 +8,16 @@ One mapper per kind of stream (`map_usage_result`, `map_costs_result`, `map_audi
 mappers can write, with its Elasticsearch type, for the index templates.
 """
 
-from poller.documents.audit import categorize, map_audit_log
+from poller.documents.audit import categorize, event_action, map_audit_log
 from poller.documents.common import MappingContext, PriceEstimator
 from poller.documents.costs import map_costs_result
-from poller.documents.fields import FieldSpec, all_stream_fields, audit_payload_paths, stream_fields
+from poller.documents.fields import (
+    FieldSpec,
+    all_stream_fields,
+    audit_payload_paths,
+    mapped_only_fields,
+    stream_fields,
+)
 from poller.documents.model import Document, Names, Rejected
 from poller.documents.pages import Mapped, map_audit_page, map_rate_limit_page, map_usage_page
 from poller.documents.rate_limits import map_rate_limit
@@ -29,6 +35,7 @@ __all__ = [
     "all_stream_fields",
     "audit_payload_paths",
     "categorize",
+    "event_action",
     "map_audit_log",
     "map_audit_page",
     "map_costs_result",
@@ -36,6 +43,7 @@ __all__ = [
     "map_rate_limit_page",
     "map_usage_page",
     "map_usage_result",
+    "mapped_only_fields",
     "rejected",
     "stream_fields",
 ]

@@ -1,10 +1,12 @@
 """Audit documents: one per audit log object, a superset of Elastic's audit pipeline.
 
 The full log goes under `openai.audit.*` (numbers and dates typed, payload nested under its
-event type) and is copied to ECS (`event.*`, `user.*`, `source.*`, `related.*`) as Elastic
-does, plus what Elastic leaves out: per-family `event.category`/`event.type`,
-`event.outcome`, and `user.*` for API-key actors. Payload content the spec does not declare
-goes to the flattened `openai.audit.payload_unmapped`, so no event can grow the mapping.
+event type; the dotted type stays in `openai.audit.type`) and is copied to ECS (`event.*`,
+`user.*`, `source.*`, `related.*`) as Elastic does, plus what Elastic leaves out: per-family
+`event.category`/`event.type` beside Elastic's own values, `event.outcome`, and `user.*`
+for API-key actors (docs/elastic-parity.md lists every difference). Payload content the spec
+does not declare goes to the flattened `openai.audit.payload_unmapped`, so no event can grow
+the mapping.
 
 `user_agent` is kept as `user_agent.original` only: a faithful parse needs the uap-core
 regexes (Elasticsearch's `user_agent` processor has them); a home-made heuristic would file
@@ -31,7 +33,7 @@ from poller.documents.model import Document
 from poller.errors import MappingError
 from poller.streams import StreamName
 
-__all__ = ["categorize", "map_audit_log"]
+__all__ = ["categorize", "event_action", "map_audit_log"]
 
 _AUTHENTICATION: Final = {"login": "start", "logout": "end"}
 # IAM families, with the ECS event.type they add to the verb's.
@@ -74,8 +76,29 @@ _VERBS: Final = {
 }
 
 
+# What Elastic's audit pipeline appends to every event, whatever its type.
+_ELASTIC_CATEGORY: Final = "iam"
+_ELASTIC_TYPE: Final = "change"
+
+
+def event_action(event_type: str) -> str | None:
+    """`event.action` as Elastic's audit pipeline writes it: the type lowercased, split on `.`
+    and joined with `-` (`login.succeeded` → `login-succeeded`, `api_key.created` →
+    `api_key-created`), so Elastic's saved searches and detection rules match.
+
+    Its `split` is Java's `String.split("[.]")`, which drops trailing empty parts; a type that
+    leaves nothing (`"..."`) gets no action, as the pipeline's null-removal would leave none.
+    """
+    parts = event_type.lower().split(".")
+    while parts and not parts[-1]:
+        parts.pop()
+    return "-".join(parts) or None
+
+
 def categorize(event_type: str) -> tuple[list[str], list[str]]:
-    """ECS (event.category, event.type) of an audit event type.
+    """ECS (event.category, event.type) of an audit event type: the poller's own reading of the
+    type first, then what Elastic's pipeline appends to every event (`iam`, `change`), so that
+    a query written for either finds the event.
 
     login/logout are authentication; user, invite, group, role, service_account, api_key and
     scim are IAM; everything else (project, organization, rate_limit, ip_allowlist,
@@ -84,11 +107,18 @@ def categorize(event_type: str) -> tuple[list[str], list[str]]:
     """
     family = event_type.partition(".")[0]
     if family in _AUTHENTICATION:
-        return ["authentication"], [_AUTHENTICATION[family]]
-    verb = _VERBS.get(event_type.rpartition(".")[2])
-    if family in _IAM:
-        return ["iam"], [verb or "change", *_IAM[family]]
-    return ["configuration"], [verb or "info"]
+        category, types = ["authentication"], [_AUTHENTICATION[family]]
+    else:
+        verb = _VERBS.get(event_type.rpartition(".")[2])
+        if family in _IAM:
+            category, types = ["iam"], [verb or "change", *_IAM[family]]
+        else:
+            category, types = ["configuration"], [verb or "info"]
+    return _with(category, _ELASTIC_CATEGORY), _with(types, _ELASTIC_TYPE)
+
+
+def _with(values: list[str], value: str) -> list[str]:
+    return values if value in values else [*values, value]
 
 
 def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
@@ -176,8 +206,10 @@ def map_audit_log(ctx: MappingContext, log: AuditLog) -> Document:
 
     source = skeleton(StreamName.AUDIT, ctx, log.effective_at, "event")
     merge(source, _ecs(audit))
+    action = event_action(event_type)
+    if action:
+        source["event"]["action"] = action
     source["event"].update(
-        action=event_type,
         id=audit_id,
         category=category,
         type=types,

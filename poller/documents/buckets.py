@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from poller.documents.common import MappingContext, Skeleton, iso_time, put
 from poller.documents.fields import NAME_FIELDS, UNMAPPED, result_path, result_tree
-from poller.documents.fitting import Tree, fit
+from poller.documents.fitting import KEYWORD, Tree, fit
 from poller.documents.ids import BucketIds
 from poller.documents.model import Names
 from poller.streams import BucketWidth, get_stream
@@ -51,6 +51,8 @@ class _Layout:
     widths: frozenset[BucketWidth]
     tree: Tree
     slots: Mapping[str, Slot]
+    # Keyword dimensions whose "" is written as sent: see `_layout`.
+    kept_empty: tuple[str, ...]
 
 
 @cache
@@ -60,7 +62,11 @@ def _layout(stream: str) -> _Layout:
         raise ValueError(f"{stream} is not a bucketed stream")
     tree = result_tree(stream)
     slots = {name: _slot(result_path(stream, name)) for name in tree}
-    return _Layout(endpoint.dimensions, frozenset(endpoint.widths), tree, slots)
+    # A dimension the API sends as "" (usage no project, user or key is known for) is kept, as
+    # Elastic's usage pipelines keep it: a terms chart then shows that usage as its own bucket
+    # instead of silently leaving it out of every per-project total (docs/elastic-parity.md).
+    kept_empty = tuple(name for name in endpoint.dimensions if tree.get(name) == KEYWORD)
+    return _Layout(endpoint.dimensions, frozenset(endpoint.widths), tree, slots, kept_empty)
 
 
 def _grouping(
@@ -155,6 +161,9 @@ def bucket_source(
     source = bucket.source()
     openai = source["openai"]
     mapped, unmapped = fit(result, bucket.layout.tree)
+    for name in bucket.layout.kept_empty:
+        if result.get(name) == "":
+            mapped[name] = ""
     slots = bucket.layout.slots
     for name, value in mapped.items():
         child, field = slots[name]
@@ -162,7 +171,7 @@ def bucket_source(
     if ctx.names is not None:
         for dimension, lookup in _LOOKUPS.items():
             ident = mapped.get(dimension)
-            display = lookup(ctx.names, ident) if isinstance(ident, str) else None
+            display = lookup(ctx.names, ident) if isinstance(ident, str) and ident else None
             if display:
                 child, field = _NAME_SLOTS[dimension]
                 openai.setdefault(child, {})[field] = display

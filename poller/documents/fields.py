@@ -39,6 +39,7 @@ __all__ = [
     "FieldSpec",
     "all_stream_fields",
     "audit_payload_paths",
+    "mapped_only_fields",
     "result_path",
     "result_tree",
     "stream_fields",
@@ -47,11 +48,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One field path and its Elasticsearch type; `indexed` False means stored in _source only."""
+    """One field path and its Elasticsearch type; `indexed` False means stored in _source only;
+    `text` True adds ECS's `<path>.text` (`match_only_text`) multi-field to a keyword."""
 
     path: str
     type: str
     indexed: bool = True
+    text: bool = False
 
 
 def _tree(paths: Mapping[str, str]) -> dict[str, Any]:
@@ -231,7 +234,7 @@ _COMMON: Final = (
     FieldSpec("event.module", CONSTANT_KEYWORD),
     FieldSpec("event.kind", KEYWORD),
     FieldSpec("organization.id", KEYWORD),
-    FieldSpec("organization.name", KEYWORD),
+    FieldSpec("organization.name", KEYWORD, text=True),
     FieldSpec("tags", KEYWORD),
 )
 
@@ -263,8 +266,9 @@ def _audit_fields(stream: str) -> Iterator[FieldSpec]:
     yield FieldSpec("event.original", KEYWORD, indexed=False)
     yield FieldSpec("observer.vendor", CONSTANT_KEYWORD)
     yield FieldSpec("observer.product", CONSTANT_KEYWORD)
-    for path in ("user.id", "user.email", "user.domain", "service.id", "user_agent.original"):
+    for path in ("user.id", "user.email", "user.domain", "service.id"):
         yield FieldSpec(path, KEYWORD)
+    yield FieldSpec("user_agent.original", KEYWORD, text=True)
     yield FieldSpec("source.ip", IP)
     for name in ("city_name", "country_iso_code", "region_name", "region_iso_code"):
         yield FieldSpec(f"source.geo.{name}", KEYWORD)
@@ -303,3 +307,25 @@ def stream_fields(stream: str) -> tuple[FieldSpec, ...]:
 def all_stream_fields() -> dict[str, tuple[FieldSpec, ...]]:
     """`stream_fields` for every stream, in catalog order."""
     return {name: stream_fields(name) for name in STREAM_NAMES}
+
+
+# Fields other streams write that Elastic maps, never filled, in these streams too, so that its
+# Usage Overview and rate-limit headroom dashboards resolve them when only some streams are
+# enabled (elastic/integrations#19340). The templates map them; no mapper writes them here.
+_MAPPED_ELSEWHERE: Final[dict[str, tuple[str, ...]]] = {
+    **dict.fromkeys(
+        ("completions", "audio_speeches", "audio_transcriptions"),
+        ("openai.embeddings.input_tokens", "openai.moderations.input_tokens"),
+    ),
+    "rate_limits": ("openai.base.usage_images",),
+}
+
+
+def mapped_only_fields(stream: str) -> tuple[FieldSpec, ...]:
+    """The fields `stream`'s template maps beyond what its mapper writes, typed as the stream
+    that writes them types them."""
+    paths = _MAPPED_ELSEWHERE.get(stream, ())
+    if not paths:
+        return ()
+    written = {spec.path: spec for specs in all_stream_fields().values() for spec in specs}
+    return tuple(written[path] for path in paths)

@@ -17,11 +17,35 @@ from typing import Any, Final
 
 from poller.simulator.model import JSON
 
-__all__ = ["FAULT_KINDS", "FaultInjector", "FaultPlan", "drift", "truncate"]
+__all__ = [
+    "DRIFT_COUNTER",
+    "DRIFT_DIMENSION",
+    "DRIFT_FIELD",
+    "DRIFT_FIELDS",
+    "FAULT_KINDS",
+    "FaultInjector",
+    "FaultPlan",
+    "drift",
+    "drift_counter",
+    "truncate",
+]
 
 FAULT_KINDS: Final = ("429", "500", "502", "503", "timeout", "malformed", "drift")
 DRIFT_FIELD: Final = "sim_drift"  # an unknown field a drifted response adds to every object
 _DRIFT_VALUE: Final = "a field this client does not know yet"
+# The API's next fields, as a newer API would send them on usage results: a new dimension on
+# every usage result, and a new counter on completions results (derived from input_tokens, so
+# a test can tell the exact value each document must hold).
+DRIFT_DIMENSION: Final = ("api_source", "responses")
+DRIFT_COUNTER: Final = "input_cache_write_30m_tokens"
+DRIFT_FIELDS: Final = (DRIFT_FIELD, DRIFT_DIMENSION[0], DRIFT_COUNTER)  # every key drift adds
+_USAGE_RESULT: Final = "organization.usage."
+_COMPLETIONS_RESULT: Final = "organization.usage.completions.result"
+
+
+def drift_counter(input_tokens: int) -> int:
+    """The `DRIFT_COUNTER` a drifted completions result with `input_tokens` carries."""
+    return input_tokens // 10
 
 
 @dataclass(frozen=True)
@@ -87,8 +111,9 @@ def drift(body: JSON) -> JSON:
     """The same answer as a newer API might send it: unknown fields, costs' value as a string.
 
     Adds `DRIFT_FIELD` to the envelope, to every item of `data` and to every result of a bucket;
-    turns `amount.value` into a decimal string (`"12.50"`), as the live costs API has been seen
-    to do. Everything else is untouched, so a tolerant client reads the same facts.
+    adds `DRIFT_DIMENSION` to every usage result and `DRIFT_COUNTER` to every completions
+    result; turns `amount.value` into a decimal string (`"12.50"`), as the live costs API has
+    been seen to do. Everything else is untouched, so a tolerant client reads the same facts.
     """
     drifted = _with_extra(body)
     data = body.get("data")
@@ -109,6 +134,12 @@ def _drift_item(item: Any) -> Any:
 
 def _drift_result(result: Mapping[str, Any]) -> JSON:
     drifted = _with_extra(result)
+    kind = result.get("object")
+    if isinstance(kind, str) and kind.startswith(_USAGE_RESULT):
+        name, value = DRIFT_DIMENSION
+        drifted[name] = value
+    if kind == _COMPLETIONS_RESULT and isinstance(result.get("input_tokens"), int):
+        drifted[DRIFT_COUNTER] = drift_counter(result["input_tokens"])
     amount = result.get("amount")
     if isinstance(amount, dict) and isinstance(amount.get("value"), int | float):
         drifted["amount"] = {**amount, "value": _decimal_string(amount["value"])}

@@ -20,7 +20,7 @@ from poller.assets import (
     composed_of,
     retention_class,
 )
-from poller.documents import FieldSpec, all_stream_fields
+from poller.documents import FieldSpec, all_stream_fields, mapped_only_fields
 from poller.streams import STREAM_NAMES, StreamKind, get_stream
 
 __all__ = [
@@ -51,12 +51,13 @@ def _meta(description: str) -> dict[str, Any]:
 
 
 def _stream_fields() -> dict[str, tuple[FieldSpec, ...]]:
-    """What each stream's documents hold once stored: what the mappers write, plus what the
-    audit streams' ingest pipeline adds."""
+    """What each stream's template maps: what the mappers write, the fields Elastic maps there
+    for its cross-stream dashboards, and what the audit streams' ingest pipeline adds."""
     fields = all_stream_fields()
     for stream, specs in fields.items():
+        fields[stream] = (*specs, *mapped_only_fields(stream))
         if get_stream(stream).kind is StreamKind.AUDIT:
-            fields[stream] = (*specs, FieldSpec(INGESTED_FIELD, "date"))
+            fields[stream] = (*fields[stream], FieldSpec(INGESTED_FIELD, "date"))
     return fields
 
 
@@ -74,6 +75,12 @@ def field_types() -> dict[str, FieldSpec]:
 def _leaf(spec: FieldSpec) -> dict[str, Any]:
     if spec.type == "keyword" and not spec.indexed:
         return {"type": "keyword", "index": False, "doc_values": False}
+    if spec.type == "keyword" and spec.text:
+        return {
+            "type": "keyword",
+            "ignore_above": KEYWORD_IGNORE_ABOVE,
+            "fields": {"text": {"type": "match_only_text"}},
+        }
     if spec.type == "keyword":
         return {"type": "keyword", "ignore_above": KEYWORD_IGNORE_ABOVE}
     if not spec.indexed:

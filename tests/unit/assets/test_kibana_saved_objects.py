@@ -159,7 +159,7 @@ def test_dashboards_cover_what_the_issue_asks_for() -> None:
         ("openai-poller-costs", "openai.base.cost_estimate_usd", "numeric"),
         ("openai-poller-costs", "openai.base.unpriced", "filter"),
         ("openai-poller-costs", "@timestamp", "filter"),  # month to date
-        ("openai-poller-audit", "event.action", "terms"),
+        ("openai-poller-audit", "openai.audit.type", "terms"),
         ("openai-poller-audit", "user.email", "terms"),
         ("openai-poller-audit", "source.geo.location", "geo"),
         ("openai-poller-audit", "source.ip", "terms"),

@@ -38,7 +38,7 @@ def audit_search() -> dict[str, Any]:
             "title": "[OpenAI poller] Audit log",
             "description": "Every OpenAI audit log event, newest first.",
             "columns": [
-                "event.action",
+                "openai.audit.type",
                 "event.outcome",
                 "user.email",
                 "source.ip",
@@ -93,7 +93,7 @@ ROLE_ACTIONS: Final = (
 
 
 def _kql_actions(actions: Sequence[str]) -> str:
-    return "event.action : (" + " or ".join(f'"{a}"' for a in actions) + ")"
+    return "openai.audit.type : (" + " or ".join(f'"{a}"' for a in actions) + ")"
 
 
 def _event_table(title: str, actions: Sequence[str]) -> Lens:
@@ -101,7 +101,7 @@ def _event_table(title: str, actions: Sequence[str]) -> Lens:
         title,
         "table",
         {
-            "action": Terms("event.action", "Action", size=20, order_by="events"),
+            "action": Terms("openai.audit.type", "Action", size=20, order_by="events"),
             "actor": Terms("user.email", "Actor", size=10, order_by="events", missing=True),
             "events": count("Events"),
             "last": Metric("max", "@timestamp", "Last seen"),
@@ -112,13 +112,13 @@ def _event_table(title: str, actions: Sequence[str]) -> Lens:
 
 def audit_dashboard() -> dict[str, Any]:
     audit = kql_dataset("audit")
-    failed = f'{audit} and (event.action : "login.failed" or event.outcome : "failure")'
+    failed = f'{audit} and (openai.audit.type : "login.failed" or event.outcome : "failure")'
     panels: list[Panel] = [
         Markdown(
             "### OpenAI audit log\n"
             "Audit Logs API events (`@timestamp` = `effective_at`). Failed logins are "
-            "`event.action: login.failed` (`event.outcome: failure`); source locations come from "
-            f"OpenAI's own IP details.\n\n{NAV}",
+            "`openai.audit.type: login.failed` (`event.outcome: failure`); source locations come "
+            f"from OpenAI's own IP details.\n\n{NAV}",
             h=5,
         ),
         Lens("Events", "metric", {"v": count("Events")}, kql=audit, w=12, h=6),
@@ -139,12 +139,14 @@ def audit_dashboard() -> dict[str, Any]:
             w=12,
             h=6,
         ),
-        by_time("Events over time by type", count("Events"), "event.action", kql=audit, w=24, h=12),
+        by_time(
+            "Events over time by type", count("Events"), "openai.audit.type", kql=audit, w=24, h=12
+        ),
         Lens(
             "Events by type",
             "bar_horizontal",
             {
-                "action": Terms("event.action", "Action", size=20, order_by="events"),
+                "action": Terms("openai.audit.type", "Action", size=20, order_by="events"),
                 "events": count("Events"),
             },
             kql=audit,

@@ -183,11 +183,8 @@ def rules() -> list[Rule]:
         _audit_term("openai.audit.service_account.created.data.role", "owner"),
         _audit_term("openai.audit.service_account.updated.changes_requested.role", "owner"),
     ]
-    role_actions = {
-        "terms": {
-            "event.action": [a for a in ROLE_ACTIONS if a.startswith("role.")] + ["user.updated"]
-        }
-    }
+    role_types = [a for a in ROLE_ACTIONS if a.startswith("role.")] + ["user.updated"]
+    role_actions = {"terms": {"openai.audit.type": role_types}}
     return [
         _usage_rule(
             slug="high-completion-tokens",
@@ -281,7 +278,7 @@ def rules() -> list[Rule]:
             interval="5m",
             params=_dsl(
                 audit,
-                {"terms": {"event.action": ["tenant.admin_api_key.created"]}},
+                {"terms": {"openai.audit.type": ["tenant.admin_api_key.created"]}},
                 agg=None,
                 group="organization.id",
                 threshold="${min_events}",
@@ -304,7 +301,7 @@ def rules() -> list[Rule]:
             interval="5m",
             params=_dsl(
                 audit,
-                _audit_term("event.action", "login.failed"),
+                _audit_term("openai.audit.type", "login.failed"),
                 _window(AUDIT_OFFSET_MINUTES, 15),
                 agg=None,
                 group="organization.id",
