@@ -15,7 +15,7 @@ import pytest
 from poller.client import AdminClient, CostsResult, RetryPolicy, Timeouts, UsagePage
 from poller.errors import AuthenticationError, RequestRejectedError
 from poller.simulator.app import TENANT_SCOPED_ROLE_EVENTS, SimulatorApp
-from poller.simulator.faults import FaultPlan
+from poller.simulator.faults import DRIFT_FIELDS, FaultPlan
 from poller.simulator.model import SimOrganization
 from poller.simulator.organization import build_organization
 from poller.simulator.server import SimulatorServer
@@ -233,9 +233,9 @@ def _tenant_scoped(event_type: str) -> bool:
 
 
 def _without_drift(value: Any) -> Any:
-    """`value` without the simulator's drift marker, which a drifted answer adds."""
+    """`value` without the fields the simulator's drift mode adds."""
     if isinstance(value, dict):
-        return {k: _without_drift(v) for k, v in value.items() if k != "sim_drift"}
+        return {k: _without_drift(v) for k, v in value.items() if k not in DRIFT_FIELDS}
     if isinstance(value, list):
         return [_without_drift(v) for v in value]
     return value

@@ -120,7 +120,7 @@ def test_an_audit_event_reported_late_still_falls_in_the_rule_window(
         pytest.skip("our templates are in use on this cluster, so they cannot be replaced")
     run_setup(es=es_client, kibana_url=None, namespaces=[asset_namespace.name])
     source = golden_sources("audit", asset_namespace.name)[0]
-    source["event"]["action"] = action
+    source["openai"]["audit"]["type"] = action
     happened = datetime.now(UTC) - timedelta(hours=2)
     source["@timestamp"] = happened.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     index = asset_namespace.data_stream("audit")

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fake_org import T0, FakeClock, MakeClient, error_of
 
-from poller.simulator.faults import DRIFT_FIELD, FaultInjector, FaultPlan
+from poller.simulator.faults import DRIFT_FIELD, DRIFT_FIELDS, FaultInjector, FaultPlan
 
 USAGE = "/organization/usage/completions"
 COSTS = "/organization/costs"
@@ -172,9 +172,9 @@ def test_each_kind_happens_with_its_probability() -> None:
 
 
 def strip(body: Any) -> Any:
-    """`body` without the drift fault's extra field, anywhere."""
+    """`body` without the drift fault's extra fields, anywhere."""
     if isinstance(body, dict):
-        return {k: strip(v) for k, v in body.items() if k != DRIFT_FIELD}
+        return {k: strip(v) for k, v in body.items() if k not in DRIFT_FIELDS}
     if isinstance(body, list):
         return [strip(item) for item in body]
     return body
