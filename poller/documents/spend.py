@@ -23,7 +23,13 @@ from poller.documents.spend_fields import SPEND_API_FIELDS
 from poller.errors import MappingError
 from poller.streams import StreamName
 
-__all__ = ["SpendOwner", "map_spend_alert", "map_spend_alert_page", "map_spend_limit"]
+__all__ = [
+    "SpendOwner",
+    "map_spend_alert",
+    "map_spend_alert_page",
+    "map_spend_limit",
+    "spend_doc_id",
+]
 
 ORGANIZATION: Final = "organization"
 PROJECT: Final = "project"
@@ -43,6 +49,14 @@ class SpendOwner:
     @property
     def project_id(self) -> str | None:
         return None if self.project is None else self.project.id
+
+
+def spend_doc_id(
+    organization_id: str, stream: str, project_id: str | None, alert_id: str | None, slot: int
+) -> str:
+    """The id of one limit (`alert_id` None) or alert of the organization (`project_id` None)
+    or of a project, collected in the slot starting at `slot`."""
+    return _digest(organization_id, stream, project_id, alert_id, slot)
 
 
 def _source(
@@ -74,7 +88,7 @@ def map_spend_limit(
     """The document of one hard spend limit collected in the slot starting at `slot_start`."""
     stream = StreamName.SPEND_LIMITS
     source = _source(stream, ctx, limit.api_dict(), owner, slot_start)
-    doc_id = _digest(ctx.organization_id, stream.value, owner.project_id, slot_start)
+    doc_id = spend_doc_id(ctx.organization_id, stream, owner.project_id, None, slot_start)
     return make_document(stream, ctx, doc_id, source)
 
 
@@ -84,7 +98,7 @@ def map_spend_alert(
     """The document of one spend alert collected in the slot starting at `slot_start`."""
     stream = StreamName.SPEND_ALERTS
     source = _source(stream, ctx, alert.api_dict(), owner, slot_start)
-    doc_id = _digest(ctx.organization_id, stream.value, owner.project_id, alert.id, slot_start)
+    doc_id = spend_doc_id(ctx.organization_id, stream, owner.project_id, alert.id, slot_start)
     return make_document(stream, ctx, doc_id, source)
 
 
