@@ -61,12 +61,12 @@ def expected(org: Organization, organization_id: str, slot: int) -> dict[str, di
     simulator's `spend`, not from the mapper."""
     active = project_names(org)
     out: dict[str, dict[str, Any]] = {"spend_limits": {}, "spend_alerts": {}}
-    limits = [(None, org.spend.limit)]
+    limits: list[tuple[str | None, Any]] = [(None, org.spend.limit)]
     limits += [(p, org.spend.project_limits[p]) for p in active if p in org.spend.project_limits]
     for project, limit in limits:
         doc_id = spend_doc_id(organization_id, "spend_limits", project, None, slot)
         out["spend_limits"][doc_id] = (project, limit)
-    alerts = [(None, a) for a in org.spend.alerts]
+    alerts: list[tuple[str | None, Any]] = [(None, a) for a in org.spend.alerts]
     alerts += [(p, a) for p in active for a in org.spend.project_alerts.get(p, ())]
     for project, alert in alerts:
         doc_id = spend_doc_id(organization_id, "spend_alerts", project, alert["id"], slot)
