@@ -1,8 +1,9 @@
 """Month-to-date spend against OpenAI's own hard limits and alert thresholds, and when the
 limit will be reached at the current pace. Pure: the caller reads the store, this only counts.
 
-Spend of a day is the billed cost (Costs API) once the day is billed, else the usage estimate
-(`openai.base.cost_estimate_usd`): costs arrive a day or more late, estimates within minutes.
+Spend of a finished day is its billed cost (Costs API) once the day is billed, else its usage
+estimate (`openai.base.cost_estimate_usd`); today's is its estimate: costs arrive a day or more
+late, estimates within minutes.
 The pace is the average daily spend of the 7 finished days before today; the forecast replaces
 today's partial spend by a full day at that pace. A limit that OpenAI is `enforcing` is critical
 at once, whatever the numbers say: requests are being refused. The `monthly_budget_usd` setting
@@ -64,25 +65,23 @@ def _month_end(day: date) -> date:
 
 @dataclass(frozen=True)
 class DailySpend:
-    """One scope's (the organization's or a project's) spend per UTC day, in USD.
-
-    `billed_through` is the last day the Costs API has billed (None: none yet); up to it a
-    day's spend is `billed` (absent: nothing), after it `estimated`.
-    """
+    """One scope's (the organization's or a project's) spend per UTC day, in USD: `billed`
+    holds the days the Costs API has billed (a day absent is not billed yet), `estimated` the
+    usage estimate of every day."""
 
     billed: Mapping[date, Decimal]
     estimated: Mapping[date, Decimal]
-    billed_through: date | None
 
-    def on(self, day: date) -> Decimal:
-        if self.billed_through is not None and day <= self.billed_through:
-            return self.billed.get(day, Decimal(0))
+    def on(self, day: date, today: date) -> Decimal:
+        """A finished day's bill once there is one, else (and always today) its estimate."""
+        if day < today and day in self.billed:
+            return self.billed[day]
         return self.estimated.get(day, Decimal(0))
 
-    def between(self, first: date, last: date) -> Decimal:
+    def between(self, first: date, last: date, today: date) -> Decimal:
         """Spend from `first` to `last`, both included."""
         days = (last - first).days + 1
-        return sum((self.on(first + timedelta(n)) for n in range(days)), Decimal(0))
+        return sum((self.on(first + timedelta(n), today) for n in range(days)), Decimal(0))
 
 
 @dataclass(frozen=True)
@@ -149,9 +148,9 @@ def budget_status(budget: Budget, today: date) -> BudgetStatus:
     spend, controls = budget.spend, budget.controls
     first = month_start(today)
     yesterday = today - timedelta(days=1)
-    finished = spend.between(first, yesterday) if today > first else Decimal(0)
-    mtd = finished + spend.on(today)
-    pace = spend.between(today - timedelta(days=PACE_DAYS), yesterday) / PACE_DAYS
+    finished = spend.between(first, yesterday, today)
+    mtd = finished + spend.on(today, today)
+    pace = spend.between(today - timedelta(days=PACE_DAYS), yesterday, today) / PACE_DAYS
     days_left = (_month_end(today) - today).days + 1  # today included, at the pace
     limit, source = _limit(budget)
     thresholds = tuple(sorted(cents_to_usd(c) for c in controls.alert_cents))

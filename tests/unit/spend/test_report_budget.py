@@ -23,28 +23,32 @@ def days(first: date, last: date) -> list[date]:
 
 
 def constant(rate: str, first: date, last: date, billed_through: date | None) -> DailySpend:
-    """`rate` dollars a day, billed and estimated alike."""
+    """`rate` dollars a day, estimated every day and billed up to `billed_through`."""
     daily = dict.fromkeys(days(first, last), D(rate))
-    return DailySpend(billed=daily, estimated=daily, billed_through=billed_through)
+    billed = {day: cost for day, cost in daily.items() if billed_through and day <= billed_through}
+    return DailySpend(billed=billed, estimated=daily)
 
 
-def test_billed_days_count_their_bill_and_later_days_their_estimate() -> None:
+def test_billed_days_count_their_bill_and_other_days_their_estimate() -> None:
     spend = DailySpend(
-        billed={date(2026, 3, 1): D("10.50"), date(2026, 3, 2): D("20")},
+        billed={
+            date(2026, 3, 1): D("10.50"),
+            date(2026, 3, 2): D("20"),
+            date(2026, 3, 4): D("0.50"),  # today's partial bill: the estimate is further along
+        },
         estimated={
             date(2026, 3, 1): D("9"),  # superseded by the bill
             date(2026, 3, 2): D("19"),
             date(2026, 3, 3): D("7.25"),  # not billed yet
             date(2026, 3, 4): D("1.75"),  # today, so far
-            date(2026, 2, 28): D("100"),  # billed, with no cost: the bill wins
+            date(2026, 2, 28): D("100"),  # last month, not billed yet
         },
-        billed_through=date(2026, 3, 2),
     )
     status = budget_status(Budget(spend), date(2026, 3, 4))
     assert status.month_to_date_usd == D("39.50")
     assert (status.limit_usd, status.limit_source) == (None, None)
-    # Pace: Feb 25..Mar 3, where only Mar 1 (10.50), Mar 2 (20) and Mar 3 (7.25) spent.
-    assert status.daily_pace_usd == D("37.75") / 7
+    # Pace: Feb 25..Mar 3: Feb 28 (100), Mar 1 (10.50), Mar 2 (20) and Mar 3 (7.25).
+    assert status.daily_pace_usd == D("137.75") / 7
     assert status.severity is Severity.OK
 
 
