@@ -83,6 +83,8 @@ class StreamName(StrEnum):
     COSTS = "costs"
     AUDIT = "audit"
     RATE_LIMITS = "rate_limits"
+    SPEND_LIMITS = "spend_limits"
+    SPEND_ALERTS = "spend_alerts"
 
 
 class StreamKind(StrEnum):
@@ -90,6 +92,7 @@ class StreamKind(StrEnum):
     COSTS = "costs"
     AUDIT = "audit"
     RATE_LIMITS = "rate_limits"
+    SPEND = "spend"  # snapshots of hard spend limits and spend alerts, org and projects
 
 
 @dataclass(frozen=True)
@@ -290,6 +293,8 @@ ALL_STREAMS: Final[dict[str, StreamSpec]] = {
     },
     StreamName.AUDIT: StreamSpec(StreamName.AUDIT, StreamKind.AUDIT),
     StreamName.RATE_LIMITS: StreamSpec(StreamName.RATE_LIMITS, StreamKind.RATE_LIMITS),
+    StreamName.SPEND_LIMITS: StreamSpec(StreamName.SPEND_LIMITS, StreamKind.SPEND),
+    StreamName.SPEND_ALERTS: StreamSpec(StreamName.SPEND_ALERTS, StreamKind.SPEND),
 }
 
 STREAM_NAMES: Final[tuple[StreamName, ...]] = tuple(spec.name for spec in ALL_STREAMS.values())

@@ -27,6 +27,7 @@ from poller.documents.fitting import (
     Node,
     Tree,
 )
+from poller.documents.spend_fields import SPEND_API_FIELDS, SPEND_OWN_FIELDS
 from poller.streams import STREAM_NAMES, StreamKind, UsageEndpoint, get_stream
 
 __all__ = [
@@ -290,11 +291,18 @@ def _rate_limit_fields(stream: str) -> Iterator[FieldSpec]:
     yield FieldSpec(UNMAPPED, FLATTENED)
 
 
+def _spend_fields(stream: str) -> Iterator[FieldSpec]:
+    yield FieldSpec("event.created", DATE)
+    yield from _flatten({**SPEND_API_FIELDS[stream], **SPEND_OWN_FIELDS}, f"openai.{stream}")
+    yield FieldSpec(UNMAPPED, FLATTENED)
+
+
 _BY_KIND: Final = {
     StreamKind.USAGE: _usage_fields,
     StreamKind.COSTS: _bucket_fields,
     StreamKind.AUDIT: _audit_fields,
     StreamKind.RATE_LIMITS: _rate_limit_fields,
+    StreamKind.SPEND: _spend_fields,
 }
 
 

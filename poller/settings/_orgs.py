@@ -107,6 +107,7 @@ _INTERVAL: Final = {
     StreamKind.AUDIT: timedelta(minutes=5),
     StreamKind.COSTS: timedelta(hours=1),
     StreamKind.RATE_LIMITS: timedelta(hours=1),
+    StreamKind.SPEND: timedelta(hours=1),
 }
 _SETTLEMENT_WINDOW: Final = {
     StreamKind.USAGE: timedelta(hours=1),

@@ -2,7 +2,7 @@
 
 A source plans its own work from the stream's saved state: `cycle_source` gives what a daemon
 cycle of a stream fetches, `backfill_source` what a backfill of a window fetches, each by the
-stream's kind (usage and costs buckets, audit windows, rate-limit snapshots).
+stream's kind (usage and costs buckets, audit windows, rate-limit and spend-control snapshots).
 """
 
 from poller.sources._base import BackfillWindow, NamesSource, OrgAccess
@@ -10,6 +10,7 @@ from poller.sources._factory import backfill_source, cycle_source
 from poller.sources.audit import AuditSource, AuditWindow, CycleAudit
 from poller.sources.buckets import BucketSource
 from poller.sources.rate_limits import RateLimitSource, slot_start
+from poller.sources.spend import SpendSource
 
 __all__ = [
     "AuditSource",
@@ -20,6 +21,7 @@ __all__ = [
     "NamesSource",
     "OrgAccess",
     "RateLimitSource",
+    "SpendSource",
     "backfill_source",
     "cycle_source",
     "slot_start",

@@ -7,7 +7,7 @@ from typing import Final
 
 from poller.pipeline import Source
 from poller.settings import StreamConfig
-from poller.sources import audit, buckets, rate_limits
+from poller.sources import audit, buckets, rate_limits, spend
 from poller.sources._base import BackfillWindow, OrgAccess
 from poller.streams import StreamKind
 
@@ -18,6 +18,7 @@ _CYCLE: Final[Mapping[StreamKind, Callable[[OrgAccess, StreamConfig, int], Sourc
     StreamKind.COSTS: buckets.cycle_source,
     StreamKind.AUDIT: audit.cycle_source,
     StreamKind.RATE_LIMITS: rate_limits.cycle_source,
+    StreamKind.SPEND: spend.cycle_source,
 }
 _BACKFILL: Final[
     Mapping[StreamKind, Callable[[OrgAccess, StreamConfig, BackfillWindow], Source]]
@@ -26,6 +27,7 @@ _BACKFILL: Final[
     StreamKind.COSTS: buckets.backfill_source,
     StreamKind.AUDIT: audit.backfill_source,
     StreamKind.RATE_LIMITS: rate_limits.backfill_source,
+    StreamKind.SPEND: spend.backfill_source,
 }
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from poller.streams import STREAM_NAMES
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,7 +106,7 @@ def test_api_calls_equal_the_minimum(result: dict[str, Any]) -> None:
     calls = result["sections"]["api_calls"]
     assert set(calls["modes"]) == {"1d", "1h", "auto"}
     for mode, section in calls["modes"].items():
-        assert len(section["streams"]) == 13, mode
+        assert len(section["streams"]) == len(STREAM_NAMES), mode
         for stream, row in section["streams"].items():
             assert row["calls"] == row["minimum"], (mode, stream, row)
             assert row["calls"] >= 1

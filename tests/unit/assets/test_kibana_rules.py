@@ -1,4 +1,4 @@
-"""The alert rules: valid `.es-query` bodies, the mixin's five and the five new ones, windows
+"""The alert rules: valid `.es-query` bodies, the mixin's five and the eight new ones, windows
 offset by the time usage takes to arrive, and thresholds as parameters."""
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ NEW = {
     "admin-key-created",
     "failed-login-burst",
     "role-or-owner-change",
+    "spend-alert-threshold",
+    "spend-limit-forecast",
+    "spend-limit-enforcing",
 }
 DSL_REQUIRED = {
     "esQuery",
@@ -76,12 +79,12 @@ def test_rule_ids_are_stable_uuid_v4(slug: str) -> None:
     assert uuid.UUID(RULES[slug].rule_id).version == 4
 
 
-def test_the_mixins_five_and_the_five_new_rules_are_present() -> None:
+def test_the_mixins_five_and_the_eight_new_rules_are_present() -> None:
     tags = {t for rule in RULES.values() for t in rendered(rule.slug)["tags"]}
     covered = {t.partition(":")[2] for t in tags if t.startswith(("mixin:", "replaces:"))}
     assert covered == MIXIN
     assert RULES.keys() >= NEW
-    assert len(RULES) == 10
+    assert len(RULES) == 13
 
 
 @pytest.mark.parametrize(
@@ -191,5 +194,5 @@ def test_single_event_audit_rules_window_on_arrival(slug: str) -> None:
 def test_other_rules_window_on_the_event_time() -> None:
     """Sums and bursts are about when things happened: they stay on `@timestamp`."""
     others = sorted(set(RULES) - {"admin-key-created", "role-or-owner-change"})
-    assert len(others) == 8
+    assert len(others) == 11
     assert {rendered(slug)["params"]["timeField"] for slug in others} == {"@timestamp"}

@@ -24,6 +24,7 @@ from poller.client import (
     UsagePage,
     UsageResult,
 )
+from poller.client.spend import SpendAlertPage, SpendLimit
 from poller.documents import (
     Document,
     MappingContext,
@@ -32,6 +33,7 @@ from poller.documents import (
     map_rate_limit,
     map_usage_result,
 )
+from poller.documents.spend import SpendOwner, map_spend_alert, map_spend_limit
 from poller.streams import STREAM_NAMES, BucketWidth, StreamKind, get_stream
 
 GOLDEN_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "golden"
@@ -136,9 +138,23 @@ def map_case(stream: str, case: Mapping[str, Any]) -> Document:
     if kind is StreamKind.AUDIT:
         (log,) = AuditLogPage.parse_json(_page_json([case["log"]])).data
         return map_audit_log(ctx, log)
+    if kind is StreamKind.SPEND:
+        return map_spend_case(ctx, case)
     (limit,) = ProjectRateLimitPage.parse_json(_page_json([case["rate_limit"]])).data
     project = Project.model_validate_json(json.dumps(case["project"]))
     return map_rate_limit(ctx, limit, project, case["slot_start"])
+
+
+def map_spend_case(ctx: MappingContext, case: Mapping[str, Any]) -> Document:
+    """A spend limit (`spend_limit`) or alert (`spend_alert`) of the organization, or of the
+    case's `project` when it has one."""
+    project = case.get("project")
+    owner = SpendOwner(None if project is None else Project.model_validate(project))
+    if "spend_limit" in case:
+        limit = SpendLimit.model_validate_json(json.dumps(case["spend_limit"]))
+        return map_spend_limit(ctx, limit, owner, case["slot_start"])
+    (alert,) = SpendAlertPage.parse_json(_page_json([case["spend_alert"]])).data
+    return map_spend_alert(ctx, alert, owner, case["slot_start"])
 
 
 def load_cases(stream: str) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tools.assets.kibana._audit import audit_dashboard, audit_search
+from tools.assets.kibana._budget_rules import budget_rules
 from tools.assets.kibana._common import NDJSON_NAME, dumps
 from tools.assets.kibana._costs import costs_dashboard
 from tools.assets.kibana._data_view import data_view
@@ -33,7 +34,7 @@ def _ndjson(objects: Sequence[Mapping[str, Any]]) -> str:
 def build() -> dict[str, str]:
     """Every generated file under kibana/, by path relative to kibana/, with its text."""
     files = {NDJSON_NAME: _ndjson(saved_objects())}
-    for rule in rules():
+    for rule in (*rules(), *budget_rules()):
         files[f"rules/{rule.slug}.json"] = (
             json.dumps(rule.document(), indent=2, sort_keys=True) + "\n"
         )
