@@ -1,0 +1,181 @@
+"""From documents to what changed: the per-bucket increments every metric destination sends.
+
+A document delivered for the first time adds its numbers; delivered again, it adds only what
+grew since (a bucket re-read with a higher value); delivered unchanged, nothing. The increments
+of documents filed under the same series and bucket are summed into one `Delta`.
+
+Counters only go up, so a re-read lower than what was counted adds nothing and is reported as
+`lowered`; a document keeps the series it was first counted under (a project renamed later
+shows under its new name from the next new bucket on), so a late name never counts a bucket
+twice. New series beyond the cardinality limit are refused and their documents left uncounted
+(`series_dropped`), and retried when they come again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from poller.destinations._dimensions import Labeler, Labels
+from poller.destinations._ledger import Entry, Ledger
+from poller.destinations._metrics import (
+    USAGE_METRICS,
+    Bucket,
+    Contribution,
+    UsageMetric,
+    bucket_of,
+    contribution,
+)
+from poller.documents.model import Document
+
+__all__ = [
+    "Counted",
+    "Delta",
+    "Series",
+    "SeriesBook",
+    "Tally",
+    "counted_ledger",
+    "encode_counted",
+    "tally",
+]
+
+# What a document was counted as: its series id, and its contribution.
+Counted = tuple[int, Contribution]
+
+
+@dataclass
+class Series:
+    """One label set: when it first appeared, and everything counted under it."""
+
+    labels: Labels
+    born: float
+    totals: list[float] = field(default_factory=lambda: [0.0] * len(USAGE_METRICS))
+
+
+class SeriesBook:
+    """The series a destination has created, at most `limit`; ids are positions, never reused."""
+
+    def __init__(self, limit: int, series: Sequence[Series] = ()) -> None:
+        if limit < 1:
+            raise ValueError("the series limit must be at least 1")
+        self.limit = limit
+        self._series = [Series(s.labels, s.born, list(s.totals)) for s in series]
+        self._ids = {s.labels: i for i, s in enumerate(self._series)}
+
+    def __len__(self) -> int:
+        return len(self._series)
+
+    def __iter__(self) -> Iterator[Series]:
+        return iter(self._series)
+
+    def __getitem__(self, series_id: int) -> Series:
+        return self._series[series_id]
+
+    def admit(self, labels: Labels, now: float) -> int | None:
+        """The id of `labels`, created if there is room; None past the limit."""
+        found = self._ids.get(labels)
+        if found is not None:
+            return found
+        if len(self._series) >= self.limit:
+            return None
+        self._ids[labels] = len(self._series)
+        self._series.append(Series(labels, now))
+        return len(self._series) - 1
+
+    def copy(self) -> SeriesBook:
+        return SeriesBook(self.limit, self._series)
+
+    def to_json(self) -> list[Any]:
+        return [[[list(p) for p in s.labels], s.born, s.totals] for s in self._series]
+
+    @classmethod
+    def from_json(cls, limit: int, data: Sequence[Any]) -> SeriesBook:
+        """The book `to_json` saved; a saved book larger than `limit` (the limit was lowered)
+        keeps its series, and admits no new ones."""
+        series = [
+            Series(
+                tuple((str(k), str(v)) for k, v in labels), float(born), [float(t) for t in totals]
+            )
+            for labels, born, totals in data
+        ]
+        if any(len(s.totals) != len(USAGE_METRICS) for s in series):
+            raise ValueError("saved series totals do not match the metrics")
+        return cls(max(limit, len(series)), series)
+
+
+@dataclass(frozen=True)
+class Delta:
+    """How much `metric` grew in `bucket` under the series `series_id`."""
+
+    metric: UsageMetric
+    series_id: int
+    labels: Labels
+    bucket: Bucket
+    value: float
+
+
+@dataclass(frozen=True)
+class Tally:
+    deltas: tuple[Delta, ...] = ()
+    pruned: int = 0  # documents taken before and pruned since: not counted again
+    lowered: int = 0  # documents re-read lower than counted: the decrease is not subtracted
+    series_dropped: int = 0  # documents whose new series would pass the limit: not counted
+
+
+def tally(
+    documents: Sequence[Document],
+    ledger: Ledger[Counted],
+    book: SeriesBook,
+    labeler: Labeler,
+    now: float,
+) -> Tally:
+    """What `documents` add; records them in `ledger` and their increments in `book`'s totals
+    (both are changed: pass copies)."""
+    sums: dict[tuple[int, int, Bucket], float] = {}
+    pruned = lowered = dropped = 0
+    for doc in documents:
+        bucket = bucket_of(doc)
+        if bucket is None:
+            continue
+        new = contribution(doc)
+        previous = ledger.get(doc.doc_id)
+        if previous is None and ledger.pruned(doc.stream, bucket.end):
+            pruned += 1
+            continue
+        series_id = (
+            previous.value[0] if previous else book.admit(labeler.labels(doc), now)
+        )
+        if series_id is None:
+            dropped += 1
+            continue
+        old = previous.value[1] if previous else (0.0,) * len(new)
+        lowered += any(n < o for n, o in zip(new, old, strict=True))
+        kept = tuple(max(n, o) for n, o in zip(new, old, strict=True))
+        ledger.put(doc.doc_id, Entry(doc.stream, bucket.end, (series_id, kept)))
+        for index, (k, o) in enumerate(zip(kept, old, strict=True)):
+            if k > o:
+                key = (index, series_id, bucket)
+                sums[key] = sums.get(key, 0.0) + (k - o)
+                book[series_id].totals[index] += k - o
+    deltas = tuple(
+        Delta(USAGE_METRICS[index], series_id, book[series_id].labels, bucket, value)
+        for (index, series_id, bucket), value in sums.items()
+    )
+    return Tally(deltas, pruned, lowered, dropped)
+
+
+def encode_counted(value: Counted) -> list[Any]:
+    return [value[0], list(value[1])]
+
+
+def _decode_counted(value: Any) -> Counted:
+    series_id, values = value
+    if len(values) != len(USAGE_METRICS):
+        raise ValueError("a saved contribution does not match the metrics")
+    return int(series_id), tuple(float(v) for v in values)
+
+
+def counted_ledger(data: Mapping[str, Any] | None) -> Ledger[Counted]:
+    """The ledger saved as `ledger.to_json(encode_counted)`, or a new one."""
+    return Ledger() if data is None else Ledger.from_json(data, _decode_counted)
