@@ -44,13 +44,22 @@ __all__ = [
 Counted = tuple[int, Contribution]
 
 
+def _none() -> list[float | None]:
+    return [None] * len(USAGE_METRICS)
+
+
+def _zeros() -> list[float]:
+    return [0.0] * len(USAGE_METRICS)
+
+
 @dataclass
 class Series:
-    """One label set: when it first appeared, and everything counted under it."""
+    """One label set: everything counted under it per metric, and when each metric first got
+    a value there (None: never; a scrape shows only metrics that have one)."""
 
     labels: Labels
-    born: float
-    totals: list[float] = field(default_factory=lambda: [0.0] * len(USAGE_METRICS))
+    born: list[float | None] = field(default_factory=_none)
+    totals: list[float] = field(default_factory=_zeros)
 
 
 class SeriesBook:
@@ -60,7 +69,7 @@ class SeriesBook:
         if limit < 1:
             raise ValueError("the series limit must be at least 1")
         self.limit = limit
-        self._series = [Series(s.labels, s.born, list(s.totals)) for s in series]
+        self._series = [Series(s.labels, list(s.born), list(s.totals)) for s in series]
         self._ids = {s.labels: i for i, s in enumerate(self._series)}
 
     def __len__(self) -> int:
@@ -72,7 +81,7 @@ class SeriesBook:
     def __getitem__(self, series_id: int) -> Series:
         return self._series[series_id]
 
-    def admit(self, labels: Labels, now: float) -> int | None:
+    def admit(self, labels: Labels) -> int | None:
         """The id of `labels`, created if there is room; None past the limit."""
         found = self._ids.get(labels)
         if found is not None:
@@ -80,7 +89,7 @@ class SeriesBook:
         if len(self._series) >= self.limit:
             return None
         self._ids[labels] = len(self._series)
-        self._series.append(Series(labels, now))
+        self._series.append(Series(labels))
         return len(self._series) - 1
 
     def copy(self) -> SeriesBook:
@@ -95,11 +104,13 @@ class SeriesBook:
         keeps its series, and admits no new ones."""
         series = [
             Series(
-                tuple((str(k), str(v)) for k, v in labels), float(born), [float(t) for t in totals]
+                tuple((str(k), str(v)) for k, v in labels),
+                [None if b is None else float(b) for b in born],
+                [float(t) for t in totals],
             )
             for labels, born, totals in data
         ]
-        if any(len(s.totals) != len(USAGE_METRICS) for s in series):
+        if any({len(s.totals), len(s.born)} != {len(USAGE_METRICS)} for s in series):
             raise ValueError("saved series totals do not match the metrics")
         return cls(max(limit, len(series)), series)
 
@@ -118,6 +129,7 @@ class Delta:
 @dataclass(frozen=True)
 class Tally:
     deltas: tuple[Delta, ...] = ()
+    changed: int = 0  # documents that added something
     pruned: int = 0  # documents taken before and pruned since: not counted again
     lowered: int = 0  # documents re-read lower than counted: the decrease is not subtracted
     series_dropped: int = 0  # documents whose new series would pass the limit: not counted
@@ -130,10 +142,10 @@ def tally(
     labeler: Labeler,
     now: float,
 ) -> Tally:
-    """What `documents` add; records them in `ledger` and their increments in `book`'s totals
-    (both are changed: pass copies)."""
+    """What `documents` add at `now`; records them in `ledger` and their increments in
+    `book` (both are changed: pass copies)."""
     sums: dict[tuple[int, int, Bucket], float] = {}
-    pruned = lowered = dropped = 0
+    changed = pruned = lowered = dropped = 0
     for doc in documents:
         bucket = bucket_of(doc)
         if bucket is None:
@@ -144,7 +156,7 @@ def tally(
             pruned += 1
             continue
         series_id = (
-            previous.value[0] if previous else book.admit(labeler.labels(doc), now)
+            previous.value[0] if previous else book.admit(labeler.labels(doc))
         )
         if series_id is None:
             dropped += 1
@@ -153,16 +165,20 @@ def tally(
         lowered += any(n < o for n, o in zip(new, old, strict=True))
         kept = tuple(max(n, o) for n, o in zip(new, old, strict=True))
         ledger.put(doc.doc_id, Entry(doc.stream, bucket.end, (series_id, kept)))
+        changed += kept != old
         for index, (k, o) in enumerate(zip(kept, old, strict=True)):
             if k > o:
                 key = (index, series_id, bucket)
                 sums[key] = sums.get(key, 0.0) + (k - o)
-                book[series_id].totals[index] += k - o
+                series = book[series_id]
+                series.totals[index] += k - o
+                if series.born[index] is None:
+                    series.born[index] = now
     deltas = tuple(
         Delta(USAGE_METRICS[index], series_id, book[series_id].labels, bucket, value)
         for (index, series_id, bucket), value in sums.items()
     )
-    return Tally(deltas, pruned, lowered, dropped)
+    return Tally(deltas, changed, pruned, lowered, dropped)
 
 
 def encode_counted(value: Counted) -> list[Any]:
