@@ -45,8 +45,8 @@ class DestinationContext:
     sleep: Callable[[float], None] = time.sleep
     transport: httpx.BaseTransport | None = None
 
-    def reporter(self, name: str) -> Reporter:
-        return self.metrics.reporter(self.org, name)
+    def reporter(self, name: str, *, counting: bool) -> Reporter:
+        return self.metrics.reporter(self.org, name, counting=counting)
 
 
 class Saved(Generic[T]):

@@ -92,10 +92,13 @@ class DestinationMetrics:
             registry=registry,
         )
 
-    def reporter(self, org: str, destination: str) -> Reporter:
-        """The recording methods of one destination; its series start at zero."""
-        self.series_dropped.labels(org, destination)
-        for reason in ("refused", "lowered", "pruned"):
+    def reporter(self, org: str, destination: str, *, counting: bool) -> Reporter:
+        """The recording methods of one destination; its series start at zero (those of the
+        cardinality limit and of lowered re-reads only for a `counting` one)."""
+        if counting:
+            self.series_dropped.labels(org, destination)
+            self.dropped.labels(org, destination, "lowered")
+        for reason in ("refused", "pruned"):
             self.dropped.labels(org, destination, reason)
         for result in ("acknowledged", "failed"):
             self.deliveries.labels(org, destination, result)

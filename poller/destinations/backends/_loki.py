@@ -72,7 +72,7 @@ class LokiDestination:
         self._courier = courier(settings, f"Loki {self.name}", context, headers)
         self._loop = EventLoop(
             context, state_key(context.org, self.name), settings.batch_size,
-            context.reporter(self.name),
+            context.reporter(self.name, counting=False),
         )
 
     def deliver(self, documents: Sequence[Document]) -> None:

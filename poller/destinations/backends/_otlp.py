@@ -106,7 +106,7 @@ class OtlpDestination:
             PushPlan(
                 Labeler(context.org, settings.dimensions), settings.batch_size, settings.max_series
             ),
-            context.reporter(self.name),
+            context.reporter(self.name, counting=True),
         )
         self._organization: str | None = None
 

@@ -41,7 +41,7 @@ class PrometheusDestination:
         self._state: Saved[Counting] = Saved(
             context.state, state_key(context.org, self.name), *counting_codec(settings.max_series)
         )
-        self._report = context.reporter(self.name)
+        self._report = context.reporter(self.name, counting=True)
         self._lock = threading.Lock()
         context.metrics.usage.attach(self)
 

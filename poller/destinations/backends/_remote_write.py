@@ -107,7 +107,7 @@ class RemoteWriteDestination:
             PushPlan(
                 Labeler(context.org, settings.dimensions), settings.batch_size, settings.max_series
             ),
-            context.reporter(self.name),
+            context.reporter(self.name, counting=True),
         )
 
     def deliver(self, documents: Sequence[Document]) -> None:

@@ -81,7 +81,7 @@ class SplunkHecDestination:
         self._courier = courier(settings, f"Splunk HEC {self.name}", context, headers)
         self._loop = EventLoop(
             context, state_key(context.org, self.name), settings.batch_size,
-            context.reporter(self.name),
+            context.reporter(self.name, counting=False),
         )
 
     def deliver(self, documents: Sequence[Document]) -> None:
