@@ -3,6 +3,7 @@ tells a revision from a repeat, and the series limit."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 
@@ -15,12 +16,15 @@ from poller.destinations import (
     Ledger,
     Retention,
     SeriesBook,
+    Tally,
     bucket_of,
     contribution,
     tally,
 )
 from poller.destinations._ledger import Entry
+from poller.destinations._metrics import Bucket
 from poller.destinations._tally import Counted, counted_ledger, encode_counted
+from poller.documents.model import Document
 from poller.settings import load_settings
 
 COMPLETIONS = golden("completions", 0)  # proj_alpha/gpt-4o, 1200 in, 300 out, 7 requests
@@ -58,13 +62,18 @@ def test_contributions_read_the_documented_fields() -> None:
     assert contribution(golden("costs", 2)) == (0.0, 0.0, 0.0, 0.0, 0.0)  # amount unmapped
     eur = revised(COSTS, "openai.costs.amount.currency", "eur")
     assert contribution(eur) == (0.0,) * 5  # USD counters never add euros
-    assert bucket_of(COMPLETIONS) is not None
-    assert (bucket_of(COMPLETIONS).start, bucket_of(COMPLETIONS).end) == (1767254400, 1767258000)
+    assert bucket_of(COMPLETIONS) == Bucket(1767254400, 1767258000)
     assert bucket_of(golden("audit", 0)) is None
     assert bucket_of(golden("rate_limits", 0)) is None
 
 
-def _tally(docs, ledger, book, labeler=None, now=NOW):
+def _tally(
+    docs: Sequence[Document],
+    ledger: Ledger[Counted],
+    book: SeriesBook,
+    labeler: Labeler | None = None,
+    now: float = NOW,
+) -> Tally:
     return tally(docs, ledger, book, labeler or Labeler("acme"), now)
 
 
