@@ -54,11 +54,13 @@ def _zeros() -> list[float]:
 
 @dataclass
 class Series:
-    """One label set: everything counted under it per metric, and when each metric first got
-    a value there (None: never; a scrape shows only metrics that have one)."""
+    """One label set: everything counted under it per metric, and from when a scrape shows
+    each metric's value (before that, 0; None: the metric never had a value here and is not
+    shown). Kept with the totals, so a restart or a changed hold never shows a value and then
+    0 again, which Prometheus would read as a counter reset."""
 
     labels: Labels
-    born: list[float | None] = field(default_factory=_none)
+    shown_from: list[float | None] = field(default_factory=_none)
     totals: list[float] = field(default_factory=_zeros)
 
 
@@ -69,7 +71,7 @@ class SeriesBook:
         if limit < 1:
             raise ValueError("the series limit must be at least 1")
         self.limit = limit
-        self._series = [Series(s.labels, list(s.born), list(s.totals)) for s in series]
+        self._series = [Series(s.labels, list(s.shown_from), list(s.totals)) for s in series]
         self._ids = {s.labels: i for i, s in enumerate(self._series)}
 
     def __len__(self) -> int:
@@ -96,7 +98,7 @@ class SeriesBook:
         return SeriesBook(self.limit, self._series)
 
     def to_json(self) -> list[Any]:
-        return [[[list(p) for p in s.labels], s.born, s.totals] for s in self._series]
+        return [[[list(p) for p in s.labels], s.shown_from, s.totals] for s in self._series]
 
     @classmethod
     def from_json(cls, limit: int, data: Sequence[Any]) -> SeriesBook:
@@ -105,12 +107,12 @@ class SeriesBook:
         series = [
             Series(
                 tuple((str(k), str(v)) for k, v in labels),
-                [None if b is None else float(b) for b in born],
+                [None if t is None else float(t) for t in shown_from],
                 [float(t) for t in totals],
             )
-            for labels, born, totals in data
+            for labels, shown_from, totals in data
         ]
-        if any({len(s.totals), len(s.born)} != {len(USAGE_METRICS)} for s in series):
+        if any({len(s.totals), len(s.shown_from)} != {len(USAGE_METRICS)} for s in series):
             raise ValueError("saved series totals do not match the metrics")
         return cls(max(limit, len(series)), series)
 
@@ -140,10 +142,13 @@ def tally(
     ledger: Ledger[Counted],
     book: SeriesBook,
     labeler: Labeler,
+    *,
     now: float,
+    hold: float = 0.0,
 ) -> Tally:
     """What `documents` add at `now`; records them in `ledger` and their increments in
-    `book` (both are changed: pass copies)."""
+    `book` (both are changed: pass copies). A metric new to a series is shown `hold` seconds
+    from now."""
     sums: dict[tuple[int, int, Bucket], float] = {}
     changed = pruned = lowered = dropped = 0
     for doc in documents:
@@ -172,8 +177,8 @@ def tally(
                 sums[key] = sums.get(key, 0.0) + (k - o)
                 series = book[series_id]
                 series.totals[index] += k - o
-                if series.born[index] is None:
-                    series.born[index] = now
+                if series.shown_from[index] is None:
+                    series.shown_from[index] = now + hold
     deltas = tuple(
         Delta(USAGE_METRICS[index], series_id, book[series_id].labels, bucket, value)
         for (index, series_id, bucket), value in sums.items()

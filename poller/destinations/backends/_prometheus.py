@@ -50,7 +50,9 @@ class PrometheusDestination:
             try:
                 now = self._context.clock()
                 state = self._state.load().working_copy(now, self._context.retention)
-                counted = tally(documents, state.ledger, state.book, self._labeler, now)
+                counted = tally(
+                    documents, state.ledger, state.book, self._labeler, now=now, hold=self._hold
+                )
                 self._state.save(state)
             except PollerError:
                 self._report.delivered(False)
@@ -67,8 +69,8 @@ class PrometheusDestination:
         now = self._context.clock()
         return [
             (series.labels, [
-                None if born is None else (0.0 if now < born + self._hold else total)
-                for born, total in zip(series.born, series.totals, strict=True)
+                None if start is None else (total if now >= start else 0.0)
+                for start, total in zip(series.shown_from, series.totals, strict=True)
             ])
             for series in current.book
         ]

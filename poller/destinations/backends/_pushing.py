@@ -62,7 +62,7 @@ class PushLoop:
     def _request(self, documents: Sequence[Document], send: Send) -> None:
         now = self._context.clock()
         state = self._state.load().working_copy(now, self._context.retention)
-        counted = tally(documents, state.ledger, state.book, self._plan.labeler, now)
+        counted = tally(documents, state.ledger, state.book, self._plan.labeler, now=now)
         refused, why = send(counted, state) if counted.deltas else (0, "")
         self._state.save(state)
         self._report.tallied(counted)

@@ -74,7 +74,7 @@ def _tally(
     labeler: Labeler | None = None,
     now: float = NOW,
 ) -> Tally:
-    return tally(docs, ledger, book, labeler or Labeler("acme"), now)
+    return tally(docs, ledger, book, labeler or Labeler("acme"), now=now)
 
 
 def test_a_repeat_adds_nothing_and_a_revision_adds_only_what_grew() -> None:
@@ -178,7 +178,9 @@ def test_ledger_and_series_book_survive_their_json() -> None:
     assert again.pruned("completions", 1)
     restored = SeriesBook.from_json(10, book.to_json())
     assert restored.to_json() == book.to_json()
-    assert [s.born for s in restored] == [[NOW, NOW, NOW, None, NOW], [None, None, None, NOW, None]]
+    assert [s.shown_from for s in restored] == [
+        [NOW, NOW, NOW, None, NOW], [None, None, None, NOW, None],
+    ]
     with pytest.raises(ValueError, match="metrics"):
         SeriesBook.from_json(10, [[[["org", "acme"]], [None], [1.0]]])
 
