@@ -23,7 +23,7 @@ from poller.destinations import (
     name_of,
     streams_of,
 )
-from poller.streams import STREAM_NAMES
+from poller.streams import STREAM_NAMES, StreamKind
 
 ADAPTER: TypeAdapter[Any] = TypeAdapter(Destinations)
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "destinations.md"
@@ -67,8 +67,6 @@ def test_the_type_picks_the_model_and_the_defaults() -> None:
 
 
 def test_sourcetypes_default_per_kind_and_can_be_overridden_one_by_one() -> None:
-    from poller.streams import StreamKind
-
     (hec,) = parse({"type": "splunk_hec", "url": "https://s:8088", "token": "t",
                     "sourcetypes": {"audit": "acme:audit"}})
     assert [hec.sourcetype(kind) for kind in StreamKind] == [
