@@ -14,7 +14,15 @@ from typing import Annotated, Final, Literal
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    model_validator,
+)
 
 from poller.destinations._dimensions import DEFAULT_DIMENSIONS, DIMENSIONS
 from poller.streams import STREAM_NAMES, StreamKind
@@ -69,9 +77,18 @@ def _dimensions(names: tuple[str, ...]) -> tuple[str, ...]:
     return names
 
 
+def _duration(value: object) -> timedelta:
+    """Seconds, or `90s`, `5m`, `1h30m`, as every other duration setting is written."""
+    # poller.settings includes these models: importing it at the top would be circular.
+    from poller.settings import parse_duration  # noqa: PLC0415
+
+    return parse_duration(value)
+
+
 Url = Annotated[str, AfterValidator(_url)]
 File = Annotated[Path, AfterValidator(_existing)]
-Positive = Annotated[timedelta, Field(gt=timedelta(0))]
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Positive = Annotated[timedelta, BeforeValidator(_duration), Field(gt=timedelta(0))]
 
 
 class DeliveryRetry(_Section):
@@ -180,8 +197,8 @@ class PrometheusSettings(_Common, _Counting):
     """Usage and cost counters served on the daemon's `/metrics`, for Prometheus to scrape."""
 
     type: Literal["prometheus"]
-    new_series_hold: timedelta = Field(
-        default=timedelta(minutes=2), ge=timedelta(0),
+    new_series_hold: Duration = Field(
+        default=timedelta(minutes=2),
         description="A new series is shown at 0 this long before its first value, so "
         "Prometheus sees it start from 0 and `increase()` counts the first value too; make it "
         "at least one scrape interval.",

@@ -66,6 +66,15 @@ def test_the_type_picks_the_model_and_the_defaults() -> None:
     assert streams_of(hec) == frozenset(STREAM_NAMES)
 
 
+def test_durations_are_written_as_every_other_duration() -> None:
+    (otlp,) = parse({"type": "otlp", "url": "http://c", "timeout": "1m30s",
+                     "retry": {"backoff": "500ms", "max_backoff": 20}})
+    assert (otlp.timeout, otlp.retry.backoff, otlp.retry.max_backoff) == (
+        timedelta(seconds=90), timedelta(milliseconds=500), timedelta(seconds=20),
+    )
+    assert "bad duration" in refusal({"type": "prometheus", "new_series_hold": "soon"})
+
+
 def test_sourcetypes_default_per_kind_and_can_be_overridden_one_by_one() -> None:
     (hec,) = parse({"type": "splunk_hec", "url": "https://s:8088", "token": "t",
                     "sourcetypes": {"audit": "acme:audit"}})
