@@ -19,8 +19,7 @@ from typing import Any
 from poller.destinations._dimensions import field_value
 from poller.destinations._ledger import Entry, Ledger
 from poller.destinations._metrics import bucket_of
-from poller.destinations.backends._context import DestinationContext, Saved
-from poller.destinations.backends._exposition import Reporter
+from poller.destinations.backends._context import DestinationContext, Saved, state_key
 from poller.documents.model import Document
 from poller.errors import PollerError
 from poller.sinks import canonical_json
@@ -66,13 +65,13 @@ def _encode(ledger: Ledger[str]) -> dict[str, Any]:
 
 
 class EventLoop:
-    def __init__(
-        self, context: DestinationContext, key: str, batch_size: int, report: Reporter
-    ) -> None:
+    def __init__(self, context: DestinationContext, name: str, batch_size: int) -> None:
         self._context = context
         self._batch_size = batch_size
-        self._state: Saved[Ledger[str]] = Saved(context.state, key, _decode, _encode)
-        self._report = report
+        self._state: Saved[Ledger[str]] = Saved(
+            context.state, state_key(context.org, name), _decode, _encode
+        )
+        self._report = context.reporter(name, counting=False)
         self._lock = threading.Lock()
 
     def deliver(self, documents: Sequence[Document], send: Send) -> None:

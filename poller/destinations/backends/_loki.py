@@ -17,7 +17,7 @@ from typing import Final
 
 from poller.destinations._dimensions import field_value
 from poller.destinations._settings import LokiSettings, name_of
-from poller.destinations.backends._context import DestinationContext, state_key
+from poller.destinations.backends._context import DestinationContext
 from poller.destinations.backends._events import EventLoop, epoch_nanos, event_line
 from poller.destinations.backends._http import authorization, courier, read_secret
 from poller.documents.model import Document
@@ -70,10 +70,7 @@ class LokiDestination:
         if settings.tenant:
             headers["X-Scope-OrgID"] = settings.tenant
         self._courier = courier(settings, f"Loki {self.name}", context, headers)
-        self._loop = EventLoop(
-            context, state_key(context.org, self.name), settings.batch_size,
-            context.reporter(self.name, counting=False),
-        )
+        self._loop = EventLoop(context, self.name, settings.batch_size)
 
     def deliver(self, documents: Sequence[Document]) -> None:
         self._loop.deliver(documents, self._send)

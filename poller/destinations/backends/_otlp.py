@@ -31,13 +31,13 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from poller import __version__
-from poller.destinations._dimensions import Labeler, field_value
+from poller.destinations._dimensions import field_value
 from poller.destinations._metrics import USAGE_METRICS, UsageMetric
 from poller.destinations._settings import OtlpSettings, name_of
 from poller.destinations._tally import Delta, Tally
-from poller.destinations.backends._context import Counting, DestinationContext, state_key
+from poller.destinations.backends._context import Counting, DestinationContext
 from poller.destinations.backends._http import courier
-from poller.destinations.backends._pushing import PushLoop, PushPlan
+from poller.destinations.backends._pushing import PushLoop
 from poller.documents.model import Document
 
 __all__ = ["OtlpDestination", "export_request"]
@@ -100,14 +100,7 @@ class OtlpDestination:
         if settings.gzip:
             headers["Content-Encoding"] = "gzip"
         self._courier = courier(settings, f"OTLP {self.name}", context, headers)
-        self._loop = PushLoop(
-            context,
-            state_key(context.org, self.name),
-            PushPlan(
-                Labeler(context.org, settings.dimensions), settings.batch_size, settings.max_series
-            ),
-            context.reporter(self.name, counting=True),
-        )
+        self._loop = PushLoop(context, self.name, settings)
         self._organization: str | None = None
 
     def deliver(self, documents: Sequence[Document]) -> None:

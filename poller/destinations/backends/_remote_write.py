@@ -19,11 +19,11 @@ from collections.abc import Sequence
 import cramjam
 from google.protobuf.message import Message
 
-from poller.destinations._dimensions import Labeler, Labels
+from poller.destinations._dimensions import Labels
 from poller.destinations._metrics import USAGE_METRICS
 from poller.destinations._settings import RemoteWriteSettings, name_of
 from poller.destinations._tally import Tally
-from poller.destinations.backends._context import Counting, DestinationContext, state_key
+from poller.destinations.backends._context import Counting, DestinationContext
 from poller.destinations.backends._http import authorization, courier, read_secret
 from poller.destinations.backends._prompb import (
     GAUGE,
@@ -33,7 +33,7 @@ from poller.destinations.backends._prompb import (
     TimeSeries,
     write_request,
 )
-from poller.destinations.backends._pushing import PushLoop, PushPlan
+from poller.destinations.backends._pushing import PushLoop
 from poller.documents.model import Document
 
 __all__ = ["RemoteWriteDestination", "encode_series"]
@@ -101,14 +101,7 @@ class RemoteWriteDestination:
             {**HEADERS, **authorization(token, settings.username, settings.password)},
         )
         self._context = context
-        self._loop = PushLoop(
-            context,
-            state_key(context.org, self.name),
-            PushPlan(
-                Labeler(context.org, settings.dimensions), settings.batch_size, settings.max_series
-            ),
-            context.reporter(self.name, counting=True),
-        )
+        self._loop = PushLoop(context, self.name, settings)
 
     def deliver(self, documents: Sequence[Document]) -> None:
         self._loop.deliver(documents, self._send)

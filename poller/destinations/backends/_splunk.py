@@ -25,7 +25,7 @@ from typing import Any, Final
 import httpx
 
 from poller.destinations._settings import SplunkHecSettings, name_of
-from poller.destinations.backends._context import DestinationContext, state_key
+from poller.destinations.backends._context import DestinationContext
 from poller.destinations.backends._events import EventLoop, epoch_nanos
 from poller.destinations.backends._http import courier, read_secret
 from poller.documents.model import Document
@@ -79,10 +79,7 @@ class SplunkHecDestination:
         if settings.gzip:
             headers["Content-Encoding"] = "gzip"
         self._courier = courier(settings, f"Splunk HEC {self.name}", context, headers)
-        self._loop = EventLoop(
-            context, state_key(context.org, self.name), settings.batch_size,
-            context.reporter(self.name, counting=False),
-        )
+        self._loop = EventLoop(context, self.name, settings.batch_size)
 
     def deliver(self, documents: Sequence[Document]) -> None:
         self._loop.deliver(documents, self._send)
