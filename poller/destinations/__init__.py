@@ -26,7 +26,7 @@ from poller.destinations._settings import (
     name_of,
     streams_of,
 )
-from poller.destinations._tally import Delta, SeriesBook, Tally, tally
+from poller.destinations._tally import Delta, SeriesBook, SeriesLimit, Tally, tally
 
 __all__ = [
     "DEFAULT_DIMENSIONS",
@@ -50,6 +50,7 @@ __all__ = [
     "RevisableStream",
     "Route",
     "SeriesBook",
+    "SeriesLimit",
     "SplunkHecSettings",
     "StateStore",
     "Tally",

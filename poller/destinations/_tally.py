@@ -13,7 +13,8 @@ twice. New series beyond the cardinality limit are refused and their documents l
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,7 @@ __all__ = [
     "Delta",
     "Series",
     "SeriesBook",
+    "SeriesLimit",
     "Tally",
     "counted_ledger",
     "encode_counted",
@@ -64,15 +66,41 @@ class Series:
     totals: list[float] = field(default_factory=_zeros)
 
 
-class SeriesBook:
-    """The series a destination has created, at most `limit`; ids are positions, never reused."""
+class SeriesLimit:
+    """A destination's cardinality limit, shared by the series books of all its streams (the
+    same label set in two streams is one series). Thread-safe: streams deliver in parallel."""
 
-    def __init__(self, limit: int, series: Sequence[Series] = ()) -> None:
+    def __init__(self, limit: int) -> None:
         if limit < 1:
             raise ValueError("the series limit must be at least 1")
         self.limit = limit
+        self._seen: set[Labels] = set()
+        self._lock = threading.Lock()
+
+    def know(self, labels: Iterable[Labels]) -> None:
+        """Series that exist already (a saved book): kept even past a lowered limit."""
+        with self._lock:
+            self._seen.update(labels)
+
+    def allows(self, labels: Labels) -> bool:
+        """Whether `labels` is a series already, or there is room for it (then it is one)."""
+        with self._lock:
+            if labels not in self._seen:
+                if len(self._seen) >= self.limit:
+                    return False
+                self._seen.add(labels)
+            return True
+
+
+class SeriesBook:
+    """The series one stream of a destination has counted under; ids are positions, never
+    reused. New ones are created as far as the shared `limit` allows."""
+
+    def __init__(self, limit: SeriesLimit, series: Sequence[Series] = ()) -> None:
+        self.limit = limit
         self._series = [Series(s.labels, list(s.shown_from), list(s.totals)) for s in series]
         self._ids = {s.labels: i for i, s in enumerate(self._series)}
+        limit.know(self._ids)
 
     def __len__(self) -> int:
         return len(self._series)
@@ -84,11 +112,11 @@ class SeriesBook:
         return self._series[series_id]
 
     def admit(self, labels: Labels) -> int | None:
-        """The id of `labels`, created if there is room; None past the limit."""
+        """The id of `labels`, created if the limit allows; None past it."""
         found = self._ids.get(labels)
         if found is not None:
             return found
-        if len(self._series) >= self.limit:
+        if not self.limit.allows(labels):
             return None
         self._ids[labels] = len(self._series)
         self._series.append(Series(labels))
@@ -101,9 +129,9 @@ class SeriesBook:
         return [[[list(p) for p in s.labels], s.shown_from, s.totals] for s in self._series]
 
     @classmethod
-    def from_json(cls, limit: int, data: Sequence[Any]) -> SeriesBook:
-        """The book `to_json` saved; a saved book larger than `limit` (the limit was lowered)
-        keeps its series, and admits no new ones."""
+    def from_json(cls, limit: SeriesLimit, data: Sequence[Any]) -> SeriesBook:
+        """The book `to_json` saved; past a lowered limit it keeps its series, and admits no
+        new ones."""
         series = [
             Series(
                 tuple((str(k), str(v)) for k, v in labels),
@@ -114,7 +142,7 @@ class SeriesBook:
         ]
         if any({len(s.totals), len(s.shown_from)} != {len(USAGE_METRICS)} for s in series):
             raise ValueError("saved series totals do not match the metrics")
-        return cls(max(limit, len(series)), series)
+        return cls(limit, series)
 
 
 @dataclass(frozen=True)

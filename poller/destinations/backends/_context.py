@@ -1,16 +1,18 @@
 """What every destination of one org is built with, and the state a destination saves.
 
-A destination's state lives in the primary sink's state store under its own key
-(`<org>/destination:<name>`), beside the cursors. It is loaded on the first delivery (so a sink
-that is down at start delays it like any write) and saved before a delivery counts as done;
-a state equal to the one last saved is not written again, so re-reads that change nothing cost
-no write.
+A destination keeps a state per stream in the primary sink's state store, beside the stream's
+cursor (`<org>/<stream>/destination:<name>`): a stream's delivery writes only its own, the
+org's streams deliver in parallel, and a `backfill` of one stream never overwrites another's.
+A state is loaded on the stream's first delivery (so a sink that is down at start delays it
+like any write) and saved before a delivery counts as done; a state equal to the one last
+saved is not written again, so re-reads that change nothing cost no write.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -18,8 +20,15 @@ import httpx
 
 from poller.destinations._contract import StateStore
 from poller.destinations._ledger import Ledger, Retention
-from poller.destinations._tally import Counted, SeriesBook, counted_ledger, encode_counted
+from poller.destinations._tally import (
+    Counted,
+    SeriesBook,
+    SeriesLimit,
+    counted_ledger,
+    encode_counted,
+)
 from poller.destinations.backends._exposition import DestinationMetrics, Reporter
+from poller.documents.model import Document
 from poller.errors import StateError
 
 __all__ = ["Counting", "DestinationContext", "Saved", "counting_codec", "state_key"]
@@ -28,8 +37,8 @@ STATE_VERSION = 1
 T = TypeVar("T")
 
 
-def state_key(org: str, name: str) -> str:
-    return f"{org}/destination:{name}"
+def state_key(org: str, stream: str, name: str) -> str:
+    return f"{org}/{stream}/destination:{name}"
 
 
 @dataclass(frozen=True)
@@ -49,17 +58,15 @@ class DestinationContext:
         return self.metrics.reporter(self.org, name, counting=counting)
 
 
+Decode = Callable[[Mapping[str, Any] | None], T]
+Encode = Callable[[T], dict[str, Any]]
+
+
 class Saved(Generic[T]):
     """A value kept in the state store under `key`: `decode` reads what was saved (None: nothing
     yet), `encode` gives what to save."""
 
-    def __init__(
-        self,
-        store: StateStore,
-        key: str,
-        decode: Callable[[Mapping[str, Any] | None], T],
-        encode: Callable[[T], dict[str, Any]],
-    ) -> None:
+    def __init__(self, store: StateStore, key: str, decode: Decode[T], encode: Encode[T]) -> None:
         self._store = store
         self._key = key
         self._decode = decode
@@ -107,15 +114,13 @@ class Counting:
         return Counting(ledger, self.book.copy(), dict(self.extra))
 
 
-def counting_codec(
-    max_series: int,
-) -> tuple[Callable[[Mapping[str, Any] | None], Counting], Callable[[Counting], dict[str, Any]]]:
+def counting_codec(limit: SeriesLimit) -> tuple[Decode[Counting], Encode[Counting]]:
     def decode(data: Mapping[str, Any] | None) -> Counting:
         if data is None:
-            return Counting(Ledger(), SeriesBook(max_series))
+            return Counting(Ledger(), SeriesBook(limit))
         return Counting(
             counted_ledger(data["ledger"]),
-            SeriesBook.from_json(max_series, data["series"]),
+            SeriesBook.from_json(limit, data["series"]),
             dict(data["extra"]),
         )
 
@@ -127,3 +132,37 @@ def counting_codec(
         }
 
     return decode, encode
+
+
+def by_stream(documents: Sequence[Document]) -> Iterator[tuple[str, list[Document]]]:
+    """The documents of each stream, streams in order of first appearance."""
+    order = {doc.stream: None for doc in documents}
+    for stream in order:
+        yield stream, [doc for doc in documents if doc.stream == stream]
+
+
+class PerStream(Generic[T]):
+    """A destination's saved state per stream, each behind its own lock."""
+
+    def __init__(
+        self, context: DestinationContext, name: str, codec: tuple[Decode[T], Encode[T]]
+    ) -> None:
+        self._context = context
+        self._name = name
+        self._codec = codec
+        self._states: dict[str, tuple[Saved[T], threading.Lock]] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, stream: str) -> tuple[Saved[T], threading.Lock]:
+        with self._lock:
+            if stream not in self._states:
+                key = state_key(self._context.org, stream, self._name)
+                saved = Saved(self._context.state, key, *self._codec)
+                self._states[stream] = (saved, threading.Lock())
+            return self._states[stream]
+
+    def loaded(self) -> Iterable[T]:
+        """The current state of every stream loaded so far."""
+        with self._lock:
+            states = [saved.current for saved, _ in self._states.values()]
+        return [state for state in states if state is not None]

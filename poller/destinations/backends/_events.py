@@ -11,7 +11,6 @@ between the two sends that request again on restart (at least once).
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 from poller.destinations._dimensions import field_value
 from poller.destinations._ledger import Entry, Ledger
 from poller.destinations._metrics import bucket_of
-from poller.destinations.backends._context import DestinationContext, Saved, state_key
+from poller.destinations.backends._context import DestinationContext, PerStream, Saved, by_stream
 from poller.documents.model import Document
 from poller.errors import PollerError
 from poller.sinks import canonical_json
@@ -68,23 +67,24 @@ class EventLoop:
     def __init__(self, context: DestinationContext, name: str, batch_size: int) -> None:
         self._context = context
         self._batch_size = batch_size
-        self._state: Saved[Ledger[str]] = Saved(
-            context.state, state_key(context.org, name), _decode, _encode
-        )
+        self._states: PerStream[Ledger[str]] = PerStream(context, name, (_decode, _encode))
         self._report = context.reporter(name, counting=False)
-        self._lock = threading.Lock()
 
     def deliver(self, documents: Sequence[Document], send: Send) -> None:
-        with self._lock:
-            try:
-                self._deliver(documents, send)
-            except PollerError:
-                self._report.delivered(False)
-                raise
+        try:
+            for stream, taken in by_stream(documents):
+                saved, lock = self._states[stream]
+                with lock:
+                    self._deliver(saved, taken, send)
+        except PollerError:
+            self._report.delivered(False)
+            raise
         self._report.delivered(True)
 
-    def _deliver(self, documents: Sequence[Document], send: Send) -> None:
-        ledger = self._state.load().copy()
+    def _deliver(
+        self, saved: Saved[Ledger[str]], documents: Sequence[Document], send: Send
+    ) -> None:
+        ledger = saved.load().copy()
         ledger.prune(self._context.clock(), self._context.retention)
         fresh: list[tuple[Document, Entry[str]]] = []
         pruned = 0
@@ -101,9 +101,9 @@ class EventLoop:
             refused, why = send([doc for doc, _ in chunk])
             for doc, entry in chunk:
                 ledger.put(doc.doc_id, entry)
-            self._state.save(ledger)
+            saved.save(ledger)
             ledger = ledger.copy()  # the saved one is never changed again
             if refused:
                 self._report.refused(refused, why)
         if not fresh:
-            self._state.save(ledger)  # what was pruned
+            saved.save(ledger)  # what was pruned

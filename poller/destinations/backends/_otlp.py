@@ -114,7 +114,8 @@ class OtlpDestination:
     def _body(self, data: bytes) -> bytes:
         return gzip.compress(data, mtime=0) if self._gzip else data
 
-    def _send(self, counted: Tally, state: Counting) -> tuple[int, str]:
+    def _send(self, stream: str, counted: Tally, state: Counting) -> tuple[int, str]:
+        del stream, state  # every point carries its own interval; nothing more to keep
         resource = dict(self._resource)
         if self._organization is not None:
             resource["openai.organization.id"] = self._organization

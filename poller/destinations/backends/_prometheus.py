@@ -13,18 +13,17 @@ lets `increase()` count the first value too.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 
 from poller.destinations._dimensions import Labeler, Labels
 from poller.destinations._settings import PrometheusSettings, name_of
-from poller.destinations._tally import tally
+from poller.destinations._tally import SeriesLimit, tally
 from poller.destinations.backends._context import (
     Counting,
     DestinationContext,
-    Saved,
+    PerStream,
+    by_stream,
     counting_codec,
-    state_key,
 )
 from poller.documents.model import Document
 from poller.errors import PollerError
@@ -38,41 +37,44 @@ class PrometheusDestination:
         self._context = context
         self._labeler = Labeler(context.org, settings.dimensions)
         self._hold = settings.new_series_hold.total_seconds()
-        self._state: Saved[Counting] = Saved(
-            context.state, state_key(context.org, self.name), *counting_codec(settings.max_series)
+        self._states: PerStream[Counting] = PerStream(
+            context, self.name, counting_codec(SeriesLimit(settings.max_series))
         )
         self._report = context.reporter(self.name, counting=True)
-        self._lock = threading.Lock()
         context.metrics.usage.attach(self)
 
     def deliver(self, documents: Sequence[Document]) -> None:
-        with self._lock:
-            try:
-                now = self._context.clock()
-                state = self._state.load().working_copy(now, self._context.retention)
-                counted = tally(
-                    documents, state.ledger, state.book, self._labeler, now=now, hold=self._hold
-                )
-                self._state.save(state)
-            except PollerError:
-                self._report.delivered(False)
-                raise
-        self._report.tallied(counted)
+        try:
+            for stream, taken in by_stream(documents):
+                self._deliver(stream, taken)
+        except PollerError:
+            self._report.delivered(False)
+            raise
         self._report.delivered(True)
 
+    def _deliver(self, stream: str, documents: Sequence[Document]) -> None:
+        saved, lock = self._states[stream]
+        with lock:
+            now = self._context.clock()
+            state = saved.load().working_copy(now, self._context.retention)
+            counted = tally(
+                documents, state.ledger, state.book, self._labeler, now=now, hold=self._hold
+            )
+            saved.save(state)
+        self._report.tallied(counted)
+
     def exposed(self) -> list[tuple[Labels, Sequence[float | None]]]:
-        """The saved totals as a scrape shows them now. Read without the lock: a saved state
+        """The saved totals as a scrape shows them now (each stream's series; the collector
+        sums a label set two streams share). Read without the streams' locks: a saved state
         is never changed, only replaced, so a scrape never waits for a slow save."""
-        current = self._state.current
-        if current is None:
-            return []
         now = self._context.clock()
         return [
             (series.labels, [
                 None if start is None else (total if now >= start else 0.0)
                 for start, total in zip(series.shown_from, series.totals, strict=True)
             ])
-            for series in current.book
+            for state in self._states.loaded()
+            for series in state.book
         ]
 
     def probe(self) -> bool:

@@ -9,27 +9,27 @@ takes it as the same samples).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from poller.destinations._dimensions import Labeler
-from poller.destinations._tally import Tally, tally
+from poller.destinations._tally import SeriesLimit, Tally, tally
 from poller.destinations.backends._context import (
     Counting,
     DestinationContext,
+    PerStream,
     Saved,
+    by_stream,
     counting_codec,
-    state_key,
 )
 from poller.documents.model import Document
 from poller.errors import PollerError
 
 __all__ = ["CountingSettings", "PushLoop", "Send"]
 
-# Sends a request's increments; may keep more in the state's `extra`. Returns how many of the
-# documents the receiver refused for good, and its word for why.
-Send = Callable[[Tally, Counting], tuple[int, str]]
+# Sends a request's increments of one stream; may keep more in the stream's state (`extra`).
+# Returns how many of the documents the receiver refused for good, and its word for why.
+Send = Callable[[str, Tally, Counting], tuple[int, str]]
 
 
 class CountingSettings(Protocol):
@@ -52,28 +52,32 @@ class PushLoop:
         self._context = context
         self._labeler = Labeler(context.org, settings.dimensions)
         self._batch_size = settings.batch_size
-        self._state: Saved[Counting] = Saved(
-            context.state, state_key(context.org, name), *counting_codec(settings.max_series)
+        self._states: PerStream[Counting] = PerStream(
+            context, name, counting_codec(SeriesLimit(settings.max_series))
         )
         self._report = context.reporter(name, counting=True)
-        self._lock = threading.Lock()
 
     def deliver(self, documents: Sequence[Document], send: Send) -> None:
-        with self._lock:
-            try:
-                for first in range(0, len(documents), self._batch_size):
-                    self._request(documents[first : first + self._batch_size], send)
-            except PollerError:
-                self._report.delivered(False)
-                raise
+        try:
+            for stream, taken in by_stream(documents):
+                saved, lock = self._states[stream]
+                with lock:
+                    for first in range(0, len(taken), self._batch_size):
+                        chunk = taken[first : first + self._batch_size]
+                        self._request(stream, saved, chunk, send)
+        except PollerError:
+            self._report.delivered(False)
+            raise
         self._report.delivered(True)
 
-    def _request(self, documents: Sequence[Document], send: Send) -> None:
+    def _request(
+        self, stream: str, saved: Saved[Counting], documents: Sequence[Document], send: Send
+    ) -> None:
         now = self._context.clock()
-        state = self._state.load().working_copy(now, self._context.retention)
+        state = saved.load().working_copy(now, self._context.retention)
         counted = tally(documents, state.ledger, state.book, self._labeler, now=now)
-        refused, why = send(counted, state) if counted.deltas else (0, "")
-        self._state.save(state)
+        refused, why = send(stream, counted, state) if counted.deltas else (0, "")
+        saved.save(state)
         self._report.tallied(counted)
         if refused:
             self._report.refused(refused, why)

@@ -5,11 +5,13 @@ A series per metric and label set, named like the scraped counters without `_tot
 bucket's start is what the bucket added. `sum_over_time(openai_usage_input_tokens[1d])` is
 therefore the usage of that day, by bucket time, however late it was collected.
 
-A revision adds a further sample for the same bucket, one millisecond after the last one sent
-for it (a receiver refuses a second, different value at the same timestamp), so the sum over
-the bucket stays exact; a repeat of a request that was not recorded as sent carries the same
-timestamps and values, which receivers take as the same samples. The number of samples sent per
-series and bucket is kept in the state for as long as the bucket may be revised.
+A receiver refuses a second, different value at a timestamp it holds, so no two samples share
+one: the samples of a bucket lie in its first seconds, one second per stream (streams file
+their own samples, and two may share a series: completions and embeddings of one project), and
+a revision is one more sample a millisecond after the stream's last one for the bucket. The sum
+over the bucket stays exact. A repeat of a request that was not recorded as sent carries the
+same timestamps and values, which receivers take as the same samples. The number of samples
+sent per series and bucket is kept in the stream's state for as long as it may be revised.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from poller.destinations.backends._prompb import (
 )
 from poller.destinations.backends._pushing import PushLoop
 from poller.documents.model import Document
+from poller.streams import STREAM_NAMES
 
 __all__ = ["RemoteWriteDestination", "encode_series"]
 
@@ -51,12 +54,14 @@ def snappy(data: bytes) -> bytes:
 
 
 def _samples(
-    counted: Tally, state: Counting, now: float, keep: float
+    stream: str, counted: Tally, state: Counting, keep_after: float
 ) -> dict[Labels, list[Message]]:
-    """The samples of `counted` by series (`__name__` first), stamped, sequence numbers kept in
-    `state.extra["sent"]` (series id, metric, bucket start → [samples sent, bucket end])."""
+    """The samples of `counted` by series (`__name__` first), stamped; the numbers sent so far
+    are kept in `state.extra["sent"]` (series id, metric, bucket start → [samples sent, bucket
+    end]) until the bucket ended before `keep_after`."""
+    offset = STREAM_NAMES.index(stream) * 1000
     sent: dict[str, list[int]] = {
-        key: value for key, value in state.extra.get("sent", {}).items() if value[1] >= now - keep
+        key: value for key, value in state.extra.get("sent", {}).items() if value[1] >= keep_after
     }
     series: dict[Labels, list[tuple[int, float]]] = {}
     for delta in sorted(counted.deltas, key=lambda d: (d.series_id, d.metric.key, d.bucket.start)):
@@ -64,7 +69,8 @@ def _samples(
         number, _ = sent.get(key, (0, delta.bucket.end))
         sent[key] = [number + 1, delta.bucket.end]
         labels = (("__name__", delta.metric.name), *sorted(delta.labels))
-        series.setdefault(labels, []).append((delta.bucket.start * 1000 + number, delta.value))
+        stamp = delta.bucket.start * 1000 + offset + number
+        series.setdefault(labels, []).append((stamp, delta.value))
     state.extra["sent"] = sent
     return {
         labels: [Sample(value=value, timestamp=ts) for ts, value in sorted(points)]
@@ -106,9 +112,9 @@ class RemoteWriteDestination:
     def deliver(self, documents: Sequence[Document]) -> None:
         self._loop.deliver(documents, self._send)
 
-    def _send(self, counted: Tally, state: Counting) -> tuple[int, str]:
-        keep = max(self._context.retention.by_stream.values(), default=0.0)
-        series = _samples(counted, state, self._context.clock(), keep)
+    def _send(self, stream: str, counted: Tally, state: Counting) -> tuple[int, str]:
+        keep_after = self._context.clock() - self._context.retention.seconds(stream)
+        series = _samples(stream, counted, state, keep_after)
         response = self._courier.post(self._url, encode_series(series), {})
         if response.is_success:
             return 0, ""

@@ -275,8 +275,11 @@ def test_remote_written_samples_are_stamped_with_their_bucket(run: Run) -> None:
         for series in run.prometheus.query("openai_usage_input_tokens[3d]")
         for ts, _ in series["values"]
     ]
-    # An hour bucket's start, plus a millisecond per revision sent for it.
-    assert all(ts % 3600 < 0.01 for ts in stamps)
+    # An hour bucket's start, plus a second per stream and a millisecond per revision.
+    offsets = {round(ts * 1000) % 3_600_000 for ts in stamps}
+    # completions at the bucket's start, embeddings a second in; revisions a millisecond later
+    assert {0, 1000} <= offsets <= {0, 1, 1000, 1001}
+    assert offsets & {1, 1001}
     hours = sorted({int(ts) // 3600 * 3600 for ts in stamps})
     assert len(hours) == 6
     for hour in hours:

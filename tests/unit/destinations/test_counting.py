@@ -16,6 +16,7 @@ from poller.destinations import (
     Ledger,
     Retention,
     SeriesBook,
+    SeriesLimit,
     Tally,
     bucket_of,
     contribution,
@@ -79,7 +80,7 @@ def _tally(
 
 def test_a_repeat_adds_nothing_and_a_revision_adds_only_what_grew() -> None:
     ledger: Ledger[Counted] = Ledger()
-    book = SeriesBook(10)
+    book = SeriesBook(SeriesLimit(10))
     first = _tally([COMPLETIONS, EMBEDDINGS, golden("audit", 0)], ledger, book)
     assert {(d.metric.key, d.labels[2][1], d.value) for d in first.deltas} == {
         ("input_tokens", "gpt-4o", 1200.0), ("output_tokens", "gpt-4o", 300.0),
@@ -104,14 +105,14 @@ def test_a_repeat_adds_nothing_and_a_revision_adds_only_what_grew() -> None:
 def test_deltas_of_one_series_and_bucket_are_summed() -> None:
     other_user = revised(COMPLETIONS, "openai.base.user_id", "user_bob")
     twin = replace(other_user, doc_id="other-id")
-    counted = _tally([COMPLETIONS, twin], Ledger(), SeriesBook(10))
+    counted = _tally([COMPLETIONS, twin], Ledger(), SeriesBook(SeriesLimit(10)))
     inputs = [d for d in counted.deltas if d.metric.key == "input_tokens"]
     assert [(d.value, d.bucket.start) for d in inputs] == [(2400.0, 1767254400)]
 
 
 def test_a_lower_reread_is_not_subtracted_and_is_counted() -> None:
     ledger: Ledger[Counted] = Ledger()
-    book = SeriesBook(10)
+    book = SeriesBook(SeriesLimit(10))
     _tally([COMPLETIONS], ledger, book)
     lower = revised(COMPLETIONS, "openai.completions.input_tokens", 1000)
     counted = _tally([lower], ledger, book)
@@ -123,7 +124,7 @@ def test_a_lower_reread_is_not_subtracted_and_is_counted() -> None:
 
 def test_a_document_keeps_the_series_it_was_first_counted_under() -> None:
     ledger: Ledger[Counted] = Ledger()
-    book = SeriesBook(10)
+    book = SeriesBook(SeriesLimit(10))
     named = Labeler("acme", ("project_name",))
     _tally([COMPLETIONS], ledger, book, named)
     renamed = revised(COMPLETIONS, "openai.base.project_name", "Alpha 2")
@@ -135,7 +136,7 @@ def test_a_document_keeps_the_series_it_was_first_counted_under() -> None:
 
 def test_series_past_the_limit_are_refused_and_retried() -> None:
     ledger: Ledger[Counted] = Ledger()
-    book = SeriesBook(1)
+    book = SeriesBook(SeriesLimit(1))
     counted = _tally([COMPLETIONS, EMBEDDINGS], ledger, book)
     assert counted.series_dropped == 1
     assert {d.labels for d in counted.deltas} == {
@@ -147,7 +148,7 @@ def test_series_past_the_limit_are_refused_and_retried() -> None:
 
 def test_pruning_forgets_settled_documents_and_never_counts_them_again() -> None:
     ledger: Ledger[Counted] = Ledger()
-    book = SeriesBook(10)
+    book = SeriesBook(SeriesLimit(10))
     old = revised(COMPLETIONS, "openai.base.end_time", "2026-01-01T06:00:00.000Z")
     old = replace(revised(old, "openai.base.start_time", "2026-01-01T05:00:00.000Z"), doc_id="old")
     _tally([old, COMPLETIONS], ledger, book)
@@ -163,32 +164,32 @@ def test_pruning_forgets_settled_documents_and_never_counts_them_again() -> None
 
 def test_the_first_run_counts_a_backlog_older_than_the_retention() -> None:
     """Nothing was pruned yet, so nothing below the floor can have been counted before."""
-    counted = _tally([COMPLETIONS], Ledger(), SeriesBook(10), now=NOW + 30 * 86400)
+    counted = _tally([COMPLETIONS], Ledger(), SeriesBook(SeriesLimit(10)), now=NOW + 30 * 86400)
     assert counted.changed == 1
 
 
 def test_ledger_and_series_book_survive_their_json() -> None:
     ledger: Ledger[Counted] = Ledger()
-    book = SeriesBook(10)
+    book = SeriesBook(SeriesLimit(10))
     _tally([COMPLETIONS, COSTS], ledger, book)
     ledger.put("gone", Entry("completions", 1, (0, (1.0,) * 5)))
     ledger.prune(NOW, Retention())
     again = counted_ledger(ledger.to_json(encode_counted))
     assert again.to_json(encode_counted) == ledger.to_json(encode_counted)
     assert again.pruned("completions", 1)
-    restored = SeriesBook.from_json(10, book.to_json())
+    restored = SeriesBook.from_json(SeriesLimit(10), book.to_json())
     assert restored.to_json() == book.to_json()
     assert [s.shown_from for s in restored] == [
         [NOW, NOW, NOW, None, NOW], [None, None, None, NOW, None],
     ]
     with pytest.raises(ValueError, match="metrics"):
-        SeriesBook.from_json(10, [[[["org", "acme"]], [None], [1.0]]])
+        SeriesBook.from_json(SeriesLimit(10), [[[["org", "acme"]], [None], [1.0]]])
 
 
 def test_a_book_saved_with_more_series_than_the_new_limit_keeps_them_and_admits_none() -> None:
-    book = SeriesBook(10)
+    book = SeriesBook(SeriesLimit(10))
     _tally([COMPLETIONS, EMBEDDINGS], Ledger(), book)
-    smaller = SeriesBook.from_json(1, book.to_json())
+    smaller = SeriesBook.from_json(SeriesLimit(1), book.to_json())
     assert len(smaller) == 2
     assert smaller.admit((("org", "beta"),)) is None
     assert smaller.admit(book[1].labels) == 1

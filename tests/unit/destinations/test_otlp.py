@@ -67,9 +67,9 @@ def test_one_delta_point_per_series_and_bucket_with_the_bucket_times() -> None:
     destination(harness, resource_attributes={"deployment.environment": "prod"}).deliver(
         [golden("completions", 0), golden("costs", 0), golden("rate_limits", 0)]
     )
-    (request,) = harness.receiver.requests
-    assert request.headers["Content-Type"] == "application/x-protobuf"
-    (resource,) = export(request).resource_metrics
+    usage, costs = harness.receiver.requests  # a request per stream; rate limits count nothing
+    assert usage.headers["Content-Type"] == "application/x-protobuf"
+    (resource,) = export(usage).resource_metrics
     assert {(a.key, a.value.string_value) for a in resource.resource.attributes} == {
         ("service.name", "openai-poller"),
         ("deployment.environment", "prod"),
@@ -77,12 +77,14 @@ def test_one_delta_point_per_series_and_bucket_with_the_bucket_times() -> None:
     }
     (scope,) = resource.scope_metrics
     assert (scope.scope.name, scope.scope.version) == ("openai-poller", __version__)
-    assert points(request) == {
+    assert points(usage) == {
         "openai.usage.input_tokens": [("{token}", GPT, *HOUR, 1200)],
         "openai.usage.output_tokens": [("{token}", GPT, *HOUR, 300)],
         "openai.usage.requests": [("{request}", GPT, *HOUR, 7)],
-        "openai.cost": [("USD", (("org", "acme"), ("project", "proj_alpha")), *DAY, 12.5)],
         "openai.cost.estimate": [("USD", GPT, *HOUR, 0.006)],
+    }
+    assert points(costs) == {
+        "openai.cost": [("USD", (("org", "acme"), ("project", "proj_alpha")), *DAY, 12.5)],
     }
 
 

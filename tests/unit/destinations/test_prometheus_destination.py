@@ -91,7 +91,7 @@ def test_orgs_without_an_org_label_are_summed_into_one_series() -> None:
 def test_series_past_the_limit_are_counted_as_dropped(caplog: pytest.LogCaptureFixture) -> None:
     harness = Harness()
     prom = destination(harness, new_series_hold=0, max_series=1)
-    prom.deliver([COMPLETIONS, golden("embeddings", 0), golden("images", 0)])
+    prom.deliver([COMPLETIONS, golden("completions", 2), golden("embeddings", 0)])
     assert harness.sample(
         "openai_poller_series_dropped_total", org="acme", destination="prometheus"
     ) == 2.0
@@ -99,4 +99,23 @@ def test_series_past_the_limit_are_counted_as_dropped(caplog: pytest.LogCaptureF
         "openai_usage_input_tokens_total",
         org="acme", project="proj_alpha", model="text-embedding-3-small",
     ) is None
-    assert "2 documents not counted: their series would pass the cardinality limit" in caplog.text
+    assert caplog.text.count("not counted: their series would pass the cardinality limit") == 2
+
+
+def test_the_limit_spans_the_streams_and_a_series_they_share_is_summed() -> None:
+    harness = Harness()
+    prom = destination(harness, new_series_hold=0, max_series=1, dimensions=["org", "project"])
+    prom.deliver([COMPLETIONS])
+    prom.deliver([golden("embeddings", 0), golden("costs", 0)])  # the same series: no new one
+    alpha = {"org": "acme", "project": "proj_alpha"}
+    assert harness.sample("openai_usage_input_tokens_total", **alpha) == 151200.0
+    assert harness.sample("openai_cost_usd_total", **alpha) == 12.5
+    assert sorted(harness.store.states) == [
+        "acme/completions/destination:prometheus",
+        "acme/costs/destination:prometheus",
+        "acme/embeddings/destination:prometheus",
+    ]
+    prom.deliver([golden("completions", 2)])  # proj_unknown: a second series, past the limit
+    assert harness.sample(
+        "openai_poller_series_dropped_total", org="acme", destination="prometheus"
+    ) == 1.0

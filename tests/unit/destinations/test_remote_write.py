@@ -86,6 +86,21 @@ def test_a_revision_is_one_more_sample_a_millisecond_later_and_a_repeat_is_not_s
     ]
 
 
+def test_two_streams_sharing_a_series_never_share_a_timestamp() -> None:
+    harness = Harness()
+    rw = destination(harness, dimensions=["org", "project"])
+    rw.deliver([COMPLETIONS])
+    rw.deliver([golden("embeddings", 0)])  # the same project and hour
+    rw.deliver([revised(golden("embeddings", 0), "openai.embeddings.input_tokens", 150001)])
+    name = (("__name__", "openai_usage_input_tokens"), ("org", "acme"),
+            ("project", "proj_alpha"))
+    assert [decoded(r)[name] for r in harness.receiver.requests] == [
+        [(START_MS, 1200.0)],  # completions: the bucket's first second
+        [(START_MS + 1000, 150000.0)],  # embeddings: its second second
+        [(START_MS + 1001, 1.0)],
+    ]
+
+
 def test_requests_hold_batch_size_documents_and_each_is_kept_once_acknowledged() -> None:
     harness = Harness()
     harness.receiver.answers = [httpx.Response(204), httpx.Response(503), httpx.Response(503)]

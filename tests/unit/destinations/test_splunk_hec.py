@@ -41,12 +41,14 @@ def test_documents_become_events_at_their_time_with_their_sourcetype() -> None:
     harness.receiver.default = OK
     docs = [golden("completions", 0), golden("costs", 0), golden("audit", 1)]
     destination(harness, index="openai", host="poller-1").deliver(docs)
-    (request,) = harness.receiver.requests
-    assert request.url == f"{BASE}/services/collector/event"
-    assert request.headers["Authorization"] == "Splunk hec-token"
-    assert request.headers["X-Splunk-Request-Channel"] == CHANNEL
-    assert request.headers["Content-Encoding"] == "gzip"
-    assert events(request) == [
+    requests = harness.receiver.requests
+    assert len(requests) == 3  # a request per stream
+    for request in requests:
+        assert request.url == f"{BASE}/services/collector/event"
+        assert request.headers["Authorization"] == "Splunk hec-token"
+        assert request.headers["X-Splunk-Request-Channel"] == CHANNEL
+        assert request.headers["Content-Encoding"] == "gzip"
+    assert [event for request in requests for event in events(request)] == [
         {"time": 1767254400.0, "source": "openai-poller", "sourcetype": "openai:usage",
          "event": docs[0].source, "index": "openai", "host": "poller-1",
          "fields": {"doc_id": docs[0].doc_id, "org": "acme", "stream": "completions"}},
@@ -68,8 +70,7 @@ def test_each_version_is_sent_once() -> None:
     grown = revised(golden("completions", 0), "openai.completions.input_tokens", 1300)
     hec.deliver([grown, golden("audit", 0)])
     assert [[e["event"] for e in events(r)] for r in harness.receiver.requests] == [
-        [golden("completions", 0).source, golden("audit", 0).source],
-        [grown.source],
+        [golden("completions", 0).source], [golden("audit", 0).source], [grown.source],
     ]
 
 
