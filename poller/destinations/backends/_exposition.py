@@ -1,0 +1,137 @@
+"""The metrics about destinations, and the usage counters scraped from the daemon's `/metrics`.
+
+`DestinationMetrics` goes on the daemon's registry once (`poller.metrics.Metrics.registry`):
+it adds the poller's own counters about its destinations and one `UsageCollector`, which
+serves the counters of every org's Prometheus destination as one family per metric (a label
+set two orgs share, when `org` is not a dimension, is their sum).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.metrics_core import Metric
+
+from poller.destinations._dimensions import Labels
+from poller.destinations._metrics import USAGE_METRICS
+from poller.destinations._tally import Tally
+
+__all__ = ["DestinationMetrics", "Exposed", "Reporter", "UsageCollector"]
+
+log = logging.getLogger(__name__)
+
+_PREFIX = "openai_poller"
+
+
+class Exposed(Protocol):
+    def exposed(self) -> Iterable[tuple[Labels, Sequence[float | None]]]:
+        """Each series' value per metric as a scrape shows it now; None: not shown."""
+        ...
+
+
+class UsageCollector:
+    """A prometheus_client collector over the Prometheus destinations attached to it."""
+
+    def __init__(self) -> None:
+        self._sources: list[Exposed] = []
+
+    def attach(self, source: Exposed) -> None:
+        self._sources.append(source)
+
+    def describe(self) -> Iterator[Metric]:
+        for metric in USAGE_METRICS:
+            yield Metric(metric.name, metric.help, "counter")
+
+    def collect(self) -> Iterator[Metric]:
+        merged: dict[Labels, list[float | None]] = {}
+        for source in self._sources:
+            for labels, values in source.exposed():
+                into = merged.setdefault(labels, [None] * len(USAGE_METRICS))
+                for index, value in enumerate(values):
+                    if value is not None:
+                        into[index] = (into[index] or 0.0) + value
+        for index, metric in enumerate(USAGE_METRICS):
+            family = Metric(metric.name, metric.help, "counter")
+            for labels, values in merged.items():
+                value = values[index]
+                if value is not None:
+                    family.add_sample(f"{metric.name}_total", dict(labels), value)
+            yield family
+
+
+class DestinationMetrics:
+    """The poller's counters about its destinations, and the scraped usage counters."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.usage = UsageCollector()
+        registry.register(self.usage)
+        self.series_dropped = Counter(
+            f"{_PREFIX}_series_dropped",
+            "Documents not counted because their new series would pass the destination's "
+            "cardinality limit (max_series)",
+            ("org", "destination"),
+            registry=registry,
+        )
+        self.dropped = Counter(
+            f"{_PREFIX}_destination_dropped",
+            "Documents a destination took without passing them on, by reason: refused (the "
+            "receiver refused them for good; OTLP counts data points), lowered (a re-read "
+            "lower than counted: the decrease is not subtracted), pruned (re-read after the "
+            "settlement window: already taken)",
+            ("org", "destination", "reason"),
+            registry=registry,
+        )
+        self.deliveries = Counter(
+            f"{_PREFIX}_destination_deliveries",
+            "Batches delivered to a destination, by result (acknowledged, failed)",
+            ("org", "destination", "result"),
+            registry=registry,
+        )
+
+    def reporter(self, org: str, destination: str, *, counting: bool) -> Reporter:
+        """The recording methods of one destination; its series start at zero (those of the
+        cardinality limit and of lowered re-reads only for a `counting` one)."""
+        if counting:
+            self.series_dropped.labels(org, destination)
+            self.dropped.labels(org, destination, "lowered")
+        for reason in ("refused", "pruned"):
+            self.dropped.labels(org, destination, reason)
+        for result in ("acknowledged", "failed"):
+            self.deliveries.labels(org, destination, result)
+        return Reporter(self, org, destination)
+
+
+@dataclass(frozen=True)
+class Reporter:
+    metrics: DestinationMetrics
+    org: str
+    destination: str
+
+    def tallied(self, tally: Tally) -> None:
+        m, org, name = self.metrics, self.org, self.destination
+        m.dropped.labels(org, name, "lowered").inc(tally.lowered)
+        self.pruned(tally.pruned)
+        if tally.series_dropped:
+            m.series_dropped.labels(org, name).inc(tally.series_dropped)
+            log.warning(
+                "destination %s/%s: %d documents not counted: their series would pass the "
+                "cardinality limit (max_series)", org, name, tally.series_dropped,
+            )
+
+    def pruned(self, count: int) -> None:
+        """`count` documents delivered again after they were pruned: not taken again."""
+        self.metrics.dropped.labels(self.org, self.destination, "pruned").inc(count)
+
+    def refused(self, count: int, reason: str) -> None:
+        """`count` documents the receiver refused for good; `reason` is its own word."""
+        self.metrics.dropped.labels(self.org, self.destination, "refused").inc(count)
+        log.warning("destination %s/%s refused %d documents for good: %s",
+                    self.org, self.destination, count, reason)
+
+    def delivered(self, ok: bool) -> None:
+        result = "acknowledged" if ok else "failed"
+        self.metrics.deliveries.labels(self.org, self.destination, result).inc()
