@@ -15,10 +15,12 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from poller import systemd
 from poller.collect import cycle
+from poller.destinations import Retention
+from poller.destinations.backends import DestinationContext, DestinationMetrics, build_fanout
 from poller.errors import SinkUnavailableError
 from poller.health import CycleHealth, HealthServer, ReadinessGate
 from poller.logs import FailureLog
@@ -130,13 +132,22 @@ def run_daemon(settings: Settings) -> int:
         )
         ctx = _JobContext(sink, metrics, stop, health, FailureLog())
         jobs: list[Job] = []
+        destination_metrics = DestinationMetrics(metrics.registry)
         for org in settings.orgs:
             rt = stack.enter_context(org_runtime(org, observer=metrics, stop=stop))
+            access = rt.access
+            if org.destinations:
+                fanout = build_fanout(org.destinations, DestinationContext(
+                    org.name, sink, destination_metrics,
+                    retention=Retention.for_streams(org.stream_configs()),
+                ))
+                stack.callback(fanout.close)
+                access = replace(access, destinations=fanout)
             for stream in org.stream_configs():
                 metrics.declare(org.name, stream.name, stream.interval.total_seconds())
                 jobs.append(Job(
                     id=f"{org.name}/{stream.name}",
-                    func=_StreamJob(rt.access, stream, ctx),
+                    func=_StreamJob(access, stream, ctx),
                     interval_seconds=stream.interval.total_seconds(),
                     jitter=settings.jitter.total_seconds(),
                 ))

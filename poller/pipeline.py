@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from poller.destinations import FanOut
 from poller.documents.model import Document, Rejected
 from poller.errors import PollerError
 from poller.redaction import redact
@@ -69,10 +70,13 @@ def run_source(
     *,
     stop: threading.Event | None = None,
     clock: Callable[[], float] = time.time,
+    destinations: FanOut | None = None,
 ) -> RunReport:
     """Drain `source` into `sink`, committing state after each acknowledged batch.
 
-    Stops early, after a complete batch and its commit, when `stop` is set.
+    With `destinations`, a batch the sink acknowledged is delivered to each of them too, and
+    the cursor moves only once every one acknowledged it. Stops early, after a complete batch
+    and its commit, when `stop` is set.
     """
     key = state_key(source.org, source.stream)
     state = load_stream_state(sink, source.org, source.stream)
@@ -81,6 +85,8 @@ def run_source(
     try:
         for batch in source.batches(state):
             report = sink.write(batch.documents) if batch.documents else WriteReport()
+            if destinations is not None and batch.documents:
+                destinations.deliver(batch.documents)
             if batch.rejected:
                 report += WriteReport(dead_lettered=sink.reject(batch.rejected))
             state = batch.advance(state)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from poller.documents.model import Document
 from poller.errors import PollerError
+
+if TYPE_CHECKING:  # the settings import this package: it must not load the mappers
+    from poller.documents.model import Document
 
 __all__ = ["Destination", "FanOut", "Route", "StateStore"]
 

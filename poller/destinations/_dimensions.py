@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from poller.documents.model import Document
+if TYPE_CHECKING:  # the settings import this package: it must not load the mappers
+    from poller.documents.model import Document
+
 
 __all__ = ["DEFAULT_DIMENSIONS", "DIMENSIONS", "Labeler", "Labels", "field_value"]
 

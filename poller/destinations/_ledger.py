@@ -33,6 +33,7 @@ _BUILTIN_SECONDS: Final = {
     StreamKind.COSTS: 3 * 86400.0 + 4 * 3600.0,
     StreamKind.AUDIT: 3600.0,
     StreamKind.RATE_LIMITS: 3 * 3600.0,
+    StreamKind.SPEND: 3 * 3600.0,
 }
 
 

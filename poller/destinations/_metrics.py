@@ -12,10 +12,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from poller.destinations._dimensions import field_value
-from poller.documents.model import Document
+
+if TYPE_CHECKING:  # the settings import this package: it must not load the mappers
+    from poller.documents.model import Document
 
 __all__ = ["USAGE_METRICS", "Bucket", "Contribution", "UsageMetric", "bucket_of", "contribution"]
 

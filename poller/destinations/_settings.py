@@ -196,7 +196,7 @@ class _Auth(_Section):
 class PrometheusSettings(_Common, _Counting):
     """Usage and cost counters served on the daemon's `/metrics`, for Prometheus to scrape."""
 
-    type: Literal["prometheus"]
+    type: Literal["prometheus"] = Field(description="The kind of destination: `prometheus`.")
     new_series_hold: Duration = Field(
         default=timedelta(minutes=2),
         description="A new series is shown at 0 this long before its first value, so "
@@ -210,14 +210,14 @@ class RemoteWriteSettings(_Common, _Counting, _Http, _Auth):
     `url` is the write endpoint, e.g. `http://prometheus:9090/api/v1/write` or Mimir's
     `/api/v1/push`."""
 
-    type: Literal["remote_write"]
+    type: Literal["remote_write"] = Field(description="The kind of destination: `remote_write`.")
 
 
 class OtlpSettings(_Common, _Counting, _Http):
     """OTLP/HTTP metrics (protobuf): delta sums, one data point per bucket. `url` is the
     metrics endpoint, e.g. `http://collector:4318/v1/metrics`."""
 
-    type: Literal["otlp"]
+    type: Literal["otlp"] = Field(description="The kind of destination: `otlp`.")
     service_name: str = Field(default="openai-poller", description="Resource `service.name`.")
     resource_attributes: Mapping[str, str] = Field(
         default_factory=dict, description="More resource attributes, e.g. `deployment.environment`."
@@ -229,7 +229,7 @@ class LokiSettings(_Common, _Http, _Auth):
     """Grafana Loki's push API: each document is a line (its ECS JSON) under the labels `org`,
     `event_type` and `outcome`. `url` is Loki's base URL (`/loki/api/v1/push` is added)."""
 
-    type: Literal["loki"]
+    type: Literal["loki"] = Field(description="The kind of destination: `loki`.")
     tenant: str | None = Field(
         default=None, description="Tenant (`X-Scope-OrgID`) of a multi-tenant Loki."
     )
@@ -239,7 +239,7 @@ class SplunkHecSettings(_Common, _Http):
     """Splunk's HTTP Event Collector: each document is an event, at its bucket or event time.
     `url` is the collector's base URL, e.g. `https://splunk:8088`."""
 
-    type: Literal["splunk_hec"]
+    type: Literal["splunk_hec"] = Field(description="The kind of destination: `splunk_hec`.")
     token: SecretStr | None = Field(default=None, description="The HEC token.")
     token_file: File | None = Field(
         default=None, description="File holding the HEC token; instead of `token`."

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poller.destinations._dimensions import Labeler, Labels
 from poller.destinations._ledger import Entry, Ledger
@@ -28,7 +28,9 @@ from poller.destinations._metrics import (
     bucket_of,
     contribution,
 )
-from poller.documents.model import Document
+
+if TYPE_CHECKING:  # the settings import this package: it must not load the mappers
+    from poller.documents.model import Document
 
 __all__ = [
     "Counted",

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 from pydantic import Field, SecretStr, field_validator
 
 from poller.defaults import DEFAULT_BASE_URL
+from poller.destinations import Destinations
 from poller.settings._validate import (
     ALL_DIMENSIONS,
     Dimensions,
@@ -27,6 +28,7 @@ from poller.settings._validate import (
     Secret,
     StreamName,
     StreamNames,
+    Syntax,
     check_group_by,
     shown_default,
     shown_name,
@@ -239,6 +241,16 @@ class OrgSettings(OrgDefaults):
         default=DEFAULT_BASE_URL,
         description="Base URL of OpenAI's API for this org.",
         json_schema_extra=shown_default("`openai_base_url`"),
+    )
+    destinations: Annotated[
+        Destinations,
+        Syntax("destinations", "a list of destinations, each with its `type`: see "
+               "docs/destinations.md"),
+    ] = Field(
+        default=(),
+        description="Where else the org's documents go, besides the primary sink: "
+        "`prometheus`, `remote_write`, `otlp`, `loki`, `splunk_hec` (docs/destinations.md).",
+        json_schema_extra=shown_default("none"),
     )
     organization_id: str | None = Field(
         default=None,

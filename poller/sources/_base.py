@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from poller.client.api import AdminClient
+from poller.destinations import FanOut
 from poller.documents import MappingContext, Names
 from poller.streams import BucketWidth
 
@@ -32,6 +33,9 @@ class OrgAccess:
     client: AdminClient
     context: MappingContext
     names: NamesSource
+    # Further destinations beside the primary sink (docs/destinations.md): the daemon's runs
+    # deliver to them before a cursor moves; None when the org has none.
+    destinations: FanOut | None = None
 
     def mapping(self) -> MappingContext:
         return replace(self.context, names=self.names.snapshot())

@@ -30,7 +30,8 @@ _IGNORED: Final = re.compile(r"total ignored: (\d+) out of \d+")
 
 
 def loki_labels(org: str, doc: Document) -> dict[str, str]:
-    action = field_value(doc.source, "event.action")
+    # The dotted audit type (`api_key.created`): `event.action` is Elastic's dashed form.
+    action = field_value(doc.source, "openai.audit.type")
     family = str(action).split(".", 1)[0] if action else doc.stream
     labels = {"org": org, "event_type": family}
     outcome = field_value(doc.source, "event.outcome")

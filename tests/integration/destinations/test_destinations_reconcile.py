@@ -46,6 +46,7 @@ from poller.simulator.app import SimulatorApp
 from poller.simulator.organization import build_organization
 from poller.simulator.server import SimulatorServer
 from poller.sinks import DeadLetter, SqliteSink, WriteReport
+from poller.sources import BackfillWindow, backfill_source
 from poller.streams import BucketWidth
 
 pytestmark = tool("prometheus")
@@ -165,14 +166,13 @@ def _settle(prom: Prometheus, registry: CollectorRegistry, clock: Clock) -> None
 
 def _collect(rt: Any, sink: Delivering, since: int, now: int, until: int) -> None:
     for name in STREAMS:
-        source = rt.backfill_source(
-            rt.settings.stream(name),
+        window = BackfillWindow(
             since=since - COSTS_WINDOW + WINDOW if name == "costs" else since,
             until=until,
-            width=BucketWidth.HOUR,
             now=now,
+            width=BucketWidth.HOUR,
         )
-        run_source(source, sink)
+        run_source(backfill_source(rt.access, rt.settings.stream(name), window), sink)
 
 
 @pytest.fixture(scope="module")

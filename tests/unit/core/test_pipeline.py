@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 import pytest
 from fakes import FakeClock, RecordingSink
 
+from poller.destinations import FanOut, Route
 from poller.documents.model import Document, Rejected
 from poller.errors import ServerError, SinkUnavailableError, StopRequested
 from poller.pipeline import Batch, run_source
@@ -168,3 +169,32 @@ def test_a_stop_ends_the_run_after_the_committed_batch() -> None:
     assert (report.stopped, report.batches) == (True, 1)
     assert report.state == StreamState(high_water=10)  # no last_success: it did not finish
     assert StreamState.from_json(sink.states[KEY]) == report.state
+
+
+@dataclass
+class DownDestination:
+    """A destination whose receiver is down: every delivery fails, nothing is taken."""
+
+    name: str = "prom"
+    tried: int = 0
+
+    def deliver(self, documents: Sequence[Document]) -> None:
+        self.tried += len(documents)
+        raise SinkUnavailableError("receiver down")
+
+    def probe(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_destination_that_does_not_acknowledge_holds_the_cursor() -> None:
+    sink, down = RecordingSink(), DownDestination()
+    fanout = FanOut([Route(down, frozenset({"audit"}))])
+    with pytest.raises(SinkUnavailableError):
+        run_source(ListSource([_mark(10)]), sink, clock=FakeClock(1000.0), destinations=fanout)
+    assert down.tried == 1
+    assert sink.documents == _docs("d10")  # the primary sink took it, the cursor did not move
+    assert _saved_marks(sink) == [None]  # only the error, beside no mark
+    assert StreamState.from_json(sink.states[KEY]).last_error == "receiver down"

@@ -79,7 +79,7 @@ def test_sourcetypes_default_per_kind_and_can_be_overridden_one_by_one() -> None
     (hec,) = parse({"type": "splunk_hec", "url": "https://s:8088", "token": "t",
                     "sourcetypes": {"audit": "acme:audit"}})
     assert [hec.sourcetype(kind) for kind in StreamKind] == [
-        "openai:usage", "openai:costs", "acme:audit", "openai:rate_limits",
+        "openai:usage", "openai:costs", "acme:audit", "openai:rate_limits", "openai:spend",
     ]
 
 
