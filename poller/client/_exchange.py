@@ -87,30 +87,20 @@ class Exchange:
     def _attempt(
         self, endpoint: str, request: httpx.Request, model: type[ModelT], subject: str
     ) -> ModelT:
-        paced = self._pacer.acquire()
-        started = self._policy.clock()
-        try:
-            response = self._http.send(request, stream=True)
-        except _CONNECT_FAILURES as exc:
-            if self._policy.fail_fast_first_connect and not self._answered:
-                raise self._unreachable(request, exc) from exc
-            error = transport_error(request, exc, redact=self._redact)
-            raise AttemptFailed(error, reason=type(exc).__name__) from exc
-        except (httpx.TransportError, httpx.DecodingError) as exc:
-            error = transport_error(request, exc, redact=self._redact)
-            raise AttemptFailed(error, reason=type(exc).__name__) from exc
-        self._answered = True
+        with self._pacer.turn() as paced:
+            started = self._policy.clock()
+            response = self._send(request)
+            delay = self._policy.server_delay(response.headers)
+            if delay is not None:
+                self._pacer.throttled(min(delay, self._policy.max_retry_after))
+            else:
+                self._pacer.served()
         if self._observer is not None:
             self._observer.on_response(endpoint, response.status_code)
         try:
             response = self._read(response, started, subject)
         finally:
             response.close()
-        delay = self._policy.server_delay(response.headers)
-        if delay is not None:
-            self._pacer.throttled(min(delay, self._policy.max_retry_after))
-        else:
-            self._pacer.served()
         if response.is_success:
             try:
                 return _parse(model, response.content)
@@ -122,6 +112,21 @@ class Exchange:
         if isinstance(raised, AttemptFailed):
             raised.paced = paced
         raise raised
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        """The response with its status and headers; its body is still to be read."""
+        try:
+            response = self._http.send(request, stream=True)
+        except _CONNECT_FAILURES as exc:
+            if self._policy.fail_fast_first_connect and not self._answered:
+                raise self._unreachable(request, exc) from exc
+            error = transport_error(request, exc, redact=self._redact)
+            raise AttemptFailed(error, reason=type(exc).__name__) from exc
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            error = transport_error(request, exc, redact=self._redact)
+            raise AttemptFailed(error, reason=type(exc).__name__) from exc
+        self._answered = True
+        return response
 
     def _read(self, response: httpx.Response, started: float, subject: str) -> httpx.Response:
         """`response` with its whole body read, within the byte cap and the deadline."""

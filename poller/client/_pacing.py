@@ -7,7 +7,11 @@ if every waiting job left in the same millisecond, the first would take the one 
 server has room for and the others would be throttled again, each of them early with respect to
 the Retry-After the first had just been given.
 
-So after a 429 the pacer hands out *slots*: the first at the end of the pause, each next one
+Nor may a request be on its way while another's 429 is being answered: the server would count it
+as early too. So one request of an org at a time waits for its answer's status line (the body
+is read outside the turn), and the others queue behind it.
+
+After a 429 the pacer also hands out *slots*: the first at the end of the pause, each next one
 `interval` later, one request per slot. The interval starts at the server's delay (when a bucket
 is empty, the wait for one request is the time it takes to refill one), doubles on every further
 429 (the pace was too fast), and shrinks by a tenth on every request served, so the pacer creeps
@@ -18,7 +22,8 @@ pause voids the slots handed out before it: their holders take new ones after it
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Final
 
 __all__ = ["OrgPacer"]
@@ -29,6 +34,7 @@ _SPEED_UP: Final = 0.9  # interval factor per request served while paced
 _SLOW_DOWN: Final = 2.0  # interval factor per 429 while paced
 _MAX_INTERVAL: Final = 60.0
 _MIN_INTERVAL: Final = 0.005  # below this the pacer stops pacing
+_POLL: Final = 0.01  # how often a queued request looks for its turn, through the injected sleep
 
 
 class OrgPacer:
@@ -43,6 +49,7 @@ class OrgPacer:
         self._interval = 0.0  # 0: not pacing
         self._epoch = 0  # bumped by every pause; a slot of an older epoch is void
         self._served = 0  # requests answered without a pause, ever: the org's progress
+        self._sending = threading.Lock()  # held by the one request waiting for its status
 
     @property
     def pacing(self) -> bool:
@@ -61,9 +68,29 @@ class OrgPacer:
         with self._lock:
             return self._served
 
-    def acquire(self) -> bool:
-        """Wait for this request's turn; True when it was paced (sent in a slot the pacer chose
-        after a pause), so the caller knows a 429 it gets is the server's pace, not a fault."""
+    @contextmanager
+    def turn(self) -> Iterator[bool]:
+        """Wait for this request's turn and hold it until the block ends: send the request and
+        tell the pacer how it was answered (`throttled` or `served`) inside it. Yields True when
+        the request was paced (sent in a slot chosen after a pause), so the caller knows a 429 to
+        it is the server's pace. Waiting goes through the injected sleep, so a stop request ends
+        it."""
+        while True:
+            paced, epoch = self._slot()
+            while not self._sending.acquire(blocking=False):
+                self._sleep(_POLL)
+            with self._lock:
+                fresh = epoch == self._epoch
+            if fresh:
+                break
+            self._sending.release()  # a pause began while we queued: take a slot after it
+        try:
+            yield paced
+        finally:
+            self._sending.release()
+
+    def _slot(self) -> tuple[bool, int]:
+        """Sleep until a slot of the current pause: (paced, the pause's epoch)."""
         while True:
             with self._lock:
                 now = self._clock()
@@ -78,7 +105,7 @@ class OrgPacer:
                 self._sleep(slot - now)
             with self._lock:
                 if epoch == self._epoch:
-                    return paced
+                    return paced, epoch
 
     def throttled(self, delay: float) -> None:
         """The server answered 429 (or named a delay) asking to wait `delay` seconds from now."""

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from client_fakes import FakeTime, MakeClient, fail, fixture, ok
 
-from poller.client._pacing import RETRY_AFTER_MARGIN, OrgPacer
+from poller.client._pacing import _POLL, RETRY_AFTER_MARGIN, OrgPacer
 from poller.errors import RateLimitedError
 
 M = RETRY_AFTER_MARGIN
@@ -17,7 +17,8 @@ PROJECT = fixture("project")
 
 
 class FrozenTime:
-    """A clock that stands still while threads sleep: each sleep is recorded with its end."""
+    """A clock that stands still while threads sleep: each sleep is recorded with its end,
+    except the pacer's short polls for the one request in flight."""
 
     def __init__(self, now: float) -> None:
         self.now = now
@@ -28,8 +29,9 @@ class FrozenTime:
         return self.now
 
     def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.ends.append(self.now + seconds)
+        if seconds > _POLL:
+            with self._lock:
+                self.ends.append(self.now + seconds)
 
 
 def test_waiting_threads_leave_a_pause_one_interval_apart() -> None:
@@ -43,7 +45,8 @@ def test_waiting_threads_leave_a_pause_one_interval_apart() -> None:
 
     def job() -> None:
         start.wait()
-        paced.append(pacer.acquire())
+        with pacer.turn() as turn:
+            paced.append(turn)
 
     threads = [threading.Thread(target=job) for _ in range(5)]
     for thread in threads:
@@ -59,9 +62,11 @@ def test_a_new_pause_voids_the_slots_handed_out_before_it() -> None:
     now = FakeTime(now=0.0)
     pacer = OrgPacer(now.clock, now.sleep)
     pacer.throttled(1.0)
-    assert pacer.acquire() is True  # slot at 1 + M
-    pacer.throttled(4.0)  # the request in that slot was throttled again: a longer pace
-    assert pacer.acquire() is True
+    with pacer.turn() as paced:  # slot at 1 + M
+        assert paced is True
+        pacer.throttled(4.0)  # the request in that slot was throttled again: a longer pace
+    with pacer.turn() as paced:
+        assert paced is True
     assert now.sleeps == pytest.approx([1.0 + M, 4.0 + M])
     assert pacer.interval == 4.0  # max(1.0 * 2, 4.0)
 
@@ -77,15 +82,40 @@ def test_the_pace_speeds_up_as_requests_are_served_and_then_ends() -> None:
     assert served == 7  # 0.01 * 0.9**7 < 0.005 <= 0.01 * 0.9**6
     assert pacer.progress == 7
     now.now = 1.0  # past the pause
-    assert pacer.acquire() is False
+    with pacer.turn() as paced:
+        assert paced is False
     assert now.sleeps == []
 
 
 def test_an_unpaced_client_sends_at_once() -> None:
     now = FakeTime(now=0.0)
     pacer = OrgPacer(now.clock, now.sleep)
-    assert [pacer.acquire() for _ in range(3)] == [False, False, False]
+    for _ in range(3):
+        with pacer.turn() as paced:
+            assert paced is False
     assert now.sleeps == []
+
+
+def test_one_request_at_a_time_waits_for_its_answer() -> None:
+    """A second job's request waits (polling through the injected sleep) while the first is
+    on its way, so no request is sent while another's 429 is being answered."""
+    now = FakeTime(now=0.0)
+    pacer = OrgPacer(now.clock, now.sleep)
+    polls: list[float] = []
+    first = pacer.turn()
+    first.__enter__()
+
+    def sleep(seconds: float) -> None:
+        polls.append(seconds)
+        if len(polls) == 1:  # the first request is answered 429 while the second queues
+            pacer.throttled(1.0)
+            first.__exit__(None, None, None)
+        now.sleep(seconds)
+
+    pacer._sleep = sleep
+    with pacer.turn() as paced:
+        assert paced is True  # it went in a slot after the pause, not straight after the 429
+    assert polls == pytest.approx([_POLL, 1.0 + M - _POLL])
 
 
 def test_a_request_throttled_while_others_are_served_keeps_its_attempts(
