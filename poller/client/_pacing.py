@@ -13,9 +13,11 @@ is read outside the turn), and the others queue behind it.
 
 After a 429 the pacer also hands out *slots*: the first at the end of the pause, each next one
 `interval` later, one request per slot. The interval starts at the server's delay (when a bucket
-is empty, the wait for one request is the time it takes to refill one), doubles on every further
-429 (the pace was too fast), and shrinks by a tenth on every request served, so the pacer creeps
-back towards the server's real rate and leaves pacing once the interval is negligible. A new
+is empty, the wait for one request is the time it takes to refill one), grows by the delay of
+every further 429 (the pace was that much too fast), and shrinks by a tenth on every request
+served, so the pacer creeps back towards the server's real rate and leaves pacing once the
+interval is negligible. Growing by the delay rather than doubling keeps random 429s (a fault,
+not a rate) from slowing the pace without bound: they add what they ask for, no more. A new
 pause voids the slots handed out before it: their holders take new ones after it.
 """
 
@@ -31,7 +33,6 @@ __all__ = ["OrgPacer"]
 # Added to every server-given delay, so timer granularity never makes a retry early.
 RETRY_AFTER_MARGIN: Final = 0.01
 _SPEED_UP: Final = 0.9  # interval factor per request served while paced
-_SLOW_DOWN: Final = 2.0  # interval factor per 429 while paced
 _MAX_INTERVAL: Final = 60.0
 _MIN_INTERVAL: Final = 0.005  # below this the pacer stops pacing
 _POLL: Final = 0.01  # how often a queued request looks for its turn, through the injected sleep
@@ -113,7 +114,7 @@ class OrgPacer:
             self._until = max(self._until, self._clock() + delay + RETRY_AFTER_MARGIN)
             self._next_slot = self._until
             if self._interval > 0:
-                self._interval = min(max(self._interval * _SLOW_DOWN, delay), _MAX_INTERVAL)
+                self._interval = min(self._interval + delay, _MAX_INTERVAL)
             else:
                 self._interval = min(max(delay, _MIN_INTERVAL), _MAX_INTERVAL)
             self._epoch += 1

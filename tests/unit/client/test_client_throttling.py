@@ -68,7 +68,7 @@ def test_a_new_pause_voids_the_slots_handed_out_before_it() -> None:
     with pacer.turn() as paced:
         assert paced is True
     assert now.sleeps == pytest.approx([1.0 + M, 4.0 + M])
-    assert pacer.interval == 4.0  # max(1.0 * 2, 4.0)
+    assert pacer.interval == 5.0  # 1 s, and 4 s more
 
 
 def test_the_pace_speeds_up_as_requests_are_served_and_then_ends() -> None:
