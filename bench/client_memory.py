@@ -31,7 +31,7 @@ from poller.streams import USAGE_ENDPOINTS, BucketWidth
 STREAM = "completions"
 WIDTH = BucketWidth.MINUTE
 TARGET = 1.05
-PATH = USAGE_ENDPOINTS[STREAM].path
+PATH = "/v1" + USAGE_ENDPOINTS[STREAM].path  # as the simulator counts it
 
 
 def child(base_url: str, days: int) -> dict[str, Any]:

@@ -13,12 +13,13 @@ has not seen yet starts from a guess of `FIRST_GUESS` results per bucket: a whol
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Final
 
 __all__ = ["FIRST_GUESS", "PageSizer"]
 
-FIRST_GUESS: Final = 100
+FIRST_GUESS: Final = 500
+_TAIL: Final = 10  # the last tenth of a page
 
 
 class PageSizer:
@@ -38,9 +39,15 @@ class PageSizer:
             density = self._density.get(shape, FIRST_GUESS)
         return max(1, min(most, int(self._max_results / density)))
 
-    def learn(self, shape: Hashable, buckets: int, results: int) -> None:
-        """A page of `shape` held `results` results in `buckets` buckets. An empty page teaches
-        nothing (a quiet night says little about the busy day after it) and is not learned."""
-        if buckets > 0 and results > 0:
-            with self._lock:
-                self._density[shape] = results / buckets
+    def learn(self, shape: Hashable, results: Sequence[int]) -> None:
+        """A page of `shape` held `results[i]` results in its i-th bucket. The density learned is
+        the page's, or that of its last tenth if higher: traffic ramps up through a day, and the
+        next page starts where this one ended. An empty page teaches nothing (a quiet night says
+        little about the busy day after it) and is not learned."""
+        total = sum(results)
+        if total <= 0:
+            return
+        tail = results[-max(1, len(results) // _TAIL) :]
+        density = max(total / len(results), sum(tail) / len(tail))
+        with self._lock:
+            self._density[shape] = density

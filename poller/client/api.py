@@ -311,7 +311,7 @@ class AdminClient:
             page = self._get(
                 endpoint, UsagePage, params={**params, "page": cursor}, subject=subject
             )
-            self._sizer.learn(shape, len(page.data), sum(len(b.results) for b in page.data))
+            self._sizer.learn(shape, [len(bucket.results) for bucket in page.data])
             yield page
             if not page.has_more:
                 return

@@ -37,32 +37,44 @@ def limits_asked(script: Script) -> list[str | None]:
 
 
 def test_pages_ask_for_as_many_buckets_as_fit_the_results_cap(make_client: MakeClient) -> None:
-    """First page: the guess of 100 results a bucket, so 2,000 / 100 = 20 buckets. It holds 40
+    """First page: the guess of 500 results a bucket, so 2,000 / 500 = 4 buckets. It holds 40
     a bucket: the next asks for 2,000 / 40 = 50; that holds 4 a bucket: the next asks for 500
     (never more than the caller's 1,440); an empty page teaches nothing."""
     script = Script([
-        ok(page(0, 20, 40, more=True)),
-        ok(page(20, 50, 4, more=True)),
-        ok(page(70, 500, 0, more=True)),
-        ok(page(570, 10, 1, more=False)),
+        ok(page(0, 4, 40, more=True)),
+        ok(page(4, 50, 4, more=True)),
+        ok(page(54, 500, 0, more=True)),
+        ok(page(554, 10, 1, more=False)),
     ])
     client = make_client(script, limits=ResponseLimits(max_results_per_page=2_000))
     pages = list(client.usage_pages("embeddings", start_time=0, end_time=1440 * MINUTE,
                                     bucket_width="1m", limit=1440))
     assert len(pages) == 4
-    assert limits_asked(script) == ["20", "50", "500", "500"]
+    assert limits_asked(script) == ["4", "50", "500", "500"]
+
+
+def test_a_page_that_ends_busier_sizes_the_next_by_its_last_tenth(make_client: MakeClient) -> None:
+    """90 buckets of 1 result, then 10 of 10: 1.9 a bucket over the page, 10 at its end, where
+    the next page starts; so 2,000 / 10 = 200 buckets, not 2,000 / 1.9 = 1,052."""
+    ramp = page(0, 100, 1, more=True)
+    for bucket in ramp["data"][90:]:
+        bucket["results"] = bucket["results"] * 10
+    script = Script([ok(ramp), ok(page(100, 200, 10, more=False))])
+    client = make_client(script, limits=ResponseLimits(max_results_per_page=2_000))
+    list(client.usage_pages("embeddings", start_time=0, bucket_width="1m", limit=1440))
+    assert limits_asked(script) == ["4", "200"]
 
 
 def test_the_learned_size_carries_over_to_the_next_query_of_the_same_shape(
     make_client: MakeClient,
 ) -> None:
-    script = Script([ok(page(0, 20, 1, more=False))])
+    script = Script([ok(page(0, 4, 1, more=False))])
     client = make_client(script, limits=ResponseLimits(max_results_per_page=2_000))
     for _ in range(2):
         list(client.usage_pages("embeddings", start_time=0, bucket_width="1m", limit=1440))
     list(client.usage_pages("embeddings", start_time=0, bucket_width="1m", limit=1440,
                             group_by=["model"]))  # another shape: the guess again
-    assert limits_asked(script) == ["20", "1440", "20"]
+    assert limits_asked(script) == ["4", "1440", "4"]
 
 
 def test_without_a_limit_the_server_default_is_kept(make_client: MakeClient) -> None:
