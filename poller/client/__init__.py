@@ -6,10 +6,12 @@ with AdminClient(admin_key=key) as client:
         store(page)  # then commit the cursor, page by page
 ```
 
-Modules: `api` (the client), `options` (its timeouts), `retry` (the retry policy), `query` (the
-SDK's query encoding), `params` (argument checks against `poller.streams`), `responses` (HTTP
-failures to `poller.errors`), `models`, `audit`, `directory` (response models; the pages the
-poller collects keep the items that fail their schema in `invalid`), `observer` (metrics hook).
+Modules: `api` (the client), `options` (its timeouts and response limits), `retry` (the retry
+policy), `_pacing` (an org's requests after a 429), `_page_size` (buckets per usage page),
+`_exchange` (one attempt, its body read within bounds), `query` (the SDK's query encoding),
+`params` (argument checks against `poller.streams`), `responses` (HTTP failures to
+`poller.errors`), `models`, `audit`, `directory` (response models; the pages the poller collects
+keep the items that fail their schema in `invalid`), `observer` (metrics hook).
 """
 
 from poller.client.api import DEFAULT_BASE_URL, AdminClient
@@ -63,7 +65,7 @@ from poller.client.models import (
     WebSearchCallsResult,
 )
 from poller.client.observer import ClientObserver
-from poller.client.options import Timeouts
+from poller.client.options import ResponseLimits, Timeouts
 from poller.client.retry import RetryPolicy
 
 __all__ = [
@@ -107,6 +109,7 @@ __all__ = [
     "ProjectRateLimitPage",
     "ProjectServiceAccount",
     "ProjectUser",
+    "ResponseLimits",
     "RetryPolicy",
     "Timeouts",
     "UsageBucket",

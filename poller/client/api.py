@@ -18,9 +18,11 @@ from typing import Any, Final, Literal, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr
 
 from poller import __version__
+from poller.client._exchange import Exchange
+from poller.client._page_size import PageSizer
 from poller.client.audit import AuditLogPage
 from poller.client.directory import (
     AdminApiKey,
@@ -32,13 +34,12 @@ from poller.client.directory import (
     ProjectUser,
     User,
 )
-from poller.client.models import APIModel, ItemPage, ListPage, UsagePage
+from poller.client.models import APIModel, ListPage, UsagePage
 from poller.client.observer import ClientObserver
-from poller.client.options import Timeouts
+from poller.client.options import ResponseLimits, Timeouts
 from poller.client.params import LIST_LIMIT, audit_params, usage_params
 from poller.client.query import QueryValue, encode_query
-from poller.client.responses import error_from_response, malformed_error, transport_error
-from poller.client.retry import AttemptFailed, RetryPolicy, ServerPause
+from poller.client.retry import AttemptFailed, RetryPolicy
 from poller.defaults import DEFAULT_BASE_URL
 from poller.redaction import Redactor
 from poller.streams import BucketWidth
@@ -71,11 +72,13 @@ _ADMIN_API_KEY: Final = "/organization/admin_api_keys/{key_id}"
 OwnerProjectAccess = Literal["active", "inactive", "any"]
 _DEFAULT_TIMEOUTS: Final = Timeouts()
 _DEFAULT_RETRY: Final = RetryPolicy()
+_DEFAULT_LIMITS: Final = ResponseLimits()
 
 
 class AdminClient:
     """One organization's admin API, over one `httpx.Client`. Close it, or use it as a context
-    manager. `retry` carries the sleep, clocks and jitter, injectable so tests take no time."""
+    manager. `retry` carries the sleep, clocks and jitter, injectable so tests take no time;
+    `limits` bounds one response and sizes usage pages."""
 
     def __init__(
         self,
@@ -84,6 +87,7 @@ class AdminClient:
         base_url: str = DEFAULT_BASE_URL,
         timeouts: Timeouts = _DEFAULT_TIMEOUTS,
         retry: RetryPolicy = _DEFAULT_RETRY,
+        limits: ResponseLimits = _DEFAULT_LIMITS,
         transport: httpx.BaseTransport | None = None,
         observer: ClientObserver | None = None,
         user_agent: str = f"openai-poller/{__version__}",
@@ -91,10 +95,9 @@ class AdminClient:
         key = admin_key.get_secret_value() if isinstance(admin_key, SecretStr) else admin_key
         if not isinstance(key, str) or not key.strip():
             raise ValueError("the OpenAI admin key is empty")
-        self._redact = Redactor([key])
         self._policy = retry
-        self._pause = ServerPause(retry.clock, retry.sleep)
         self._observer = observer
+        self._sizer = PageSizer(limits.max_results_per_page)
         self._http = httpx.Client(
             base_url=base_url,
             headers={
@@ -105,6 +108,14 @@ class AdminClient:
             timeout=timeouts.as_httpx(),
             transport=transport,
             follow_redirects=False,  # a redirect would be a wrong base URL: say so, don't follow
+        )
+        self._exchange = Exchange(
+            self._http,
+            policy=retry,
+            timeouts=timeouts,
+            limits=limits,
+            observer=observer,
+            redact=Redactor([key]),
         )
 
     def __repr__(self) -> str:
@@ -141,7 +152,9 @@ class AdminClient:
 
         Arguments are checked against `poller.streams` now, not at the first page: a bad one
         raises `ValueError` from this call. A result that fails its schema is in the page's
-        `invalid`, not in its buckets.
+        `invalid`, not in its buckets. `limit` is the most buckets a page may hold: each page
+        asks for as many of them as fit `ResponseLimits.max_results_per_page`, judged by the
+        results per bucket of the pages before it (None: the server's default page size).
         """
         endpoint, params = usage_params(
             stream,
@@ -152,7 +165,8 @@ class AdminClient:
             limit=limit,
             filters=filters,
         )
-        return self._usage_pages(endpoint.path, params)
+        shape = (endpoint.path, params["bucket_width"], tuple(group_by))
+        return self._usage_pages(endpoint.path, params, shape=shape, subject=stream)
 
     def audit_log_pages(
         self,
@@ -281,10 +295,23 @@ class AdminClient:
 
     # --- paging ---------------------------------------------------------------------------------
 
-    def _usage_pages(self, endpoint: str, params: dict[str, QueryValue]) -> Iterator[UsagePage]:
+    def _usage_pages(
+        self,
+        endpoint: str,
+        params: dict[str, QueryValue],
+        *,
+        shape: tuple[object, ...],
+        subject: str,
+    ) -> Iterator[UsagePage]:
+        most = params["limit"]
         cursor: str | None = None
         while True:
-            page = self._get(endpoint, UsagePage, params={**params, "page": cursor})
+            if isinstance(most, int):
+                params["limit"] = self._sizer.limit(shape, most)
+            page = self._get(
+                endpoint, UsagePage, params={**params, "page": cursor}, subject=subject
+            )
+            self._sizer.learn(shape, [len(bucket.results) for bucket in page.data])
             yield page
             if not page.has_more:
                 return
@@ -336,8 +363,10 @@ class AdminClient:
         *,
         path: Mapping[str, str] | None = None,
         params: Mapping[str, QueryValue] | None = None,
+        subject: str | None = None,
     ) -> ModelT:
-        """GET `endpoint` (a path template) and parse it as `model`, retrying per the policy."""
+        """GET `endpoint` (a path template) and parse it as `model`, retrying per the policy.
+        `subject` names what is fetched in errors (a stream; by default the endpoint)."""
         url = _format_path(endpoint, path) if path else endpoint
         request = self._http.build_request("GET", url, params=encode_query(params or {}))
 
@@ -354,37 +383,8 @@ class AdminClient:
             if self._observer is not None:
                 self._observer.on_retry(endpoint, failed.reason, wait)
 
-        return self._policy.run(lambda: self._attempt(endpoint, request, model), on_retry)
-
-    def _attempt(self, endpoint: str, request: httpx.Request, model: type[ModelT]) -> ModelT:
-        self._pause.wait()
-        try:
-            response = self._http.send(request)
-        except (httpx.TransportError, httpx.DecodingError) as exc:
-            error = transport_error(request, exc, redact=self._redact)
-            raise AttemptFailed(error, reason=type(exc).__name__) from exc
-        if self._observer is not None:
-            self._observer.on_response(endpoint, response.status_code)
-        if response.is_success:
-            try:
-                return _parse(model, response.content)
-            except ValidationError as exc:
-                malformed = malformed_error(response, exc, redact=self._redact)
-                raise AttemptFailed(malformed, reason="malformed") from exc
-        delay = self._policy.server_delay(response.headers)
-        if delay is not None:
-            self._pause.extend(min(delay, self._policy.max_retry_after))
-        failure = error_from_response(response, retry_after=delay, redact=self._redact)
-        raise self._policy.failure(endpoint, response, failure, delay)
-
-
-def _parse(model: type[ModelT], content: bytes) -> ModelT:
-    """A page the poller collects is parsed item by item if it fails whole (`ItemPage`); any
-    other response is all or nothing."""
-    if issubclass(model, ItemPage):
-        page: ModelT = model.parse_json(content)
-        return page
-    return model.model_validate_json(content)
+        attempts = self._exchange.attempts(endpoint, request, model, subject or endpoint)
+        return self._policy.run(attempts, on_retry)
 
 
 def _format_path(template: str, values: Mapping[str, str]) -> str:

@@ -91,7 +91,7 @@ def _openai_error(response: httpx.Response) -> tuple[str, str | None]:
     """OpenAI's quoted `error.message` and `error.param`, or an excerpt of a foreign body."""
     try:
         body: Any = json.loads(response.content)
-    except ValueError:
+    except (ValueError, RecursionError):  # a foreign body, or JSON nested too deep
         body = None
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict) and isinstance(error.get("message"), str):

@@ -8,7 +8,12 @@ It follows the official SDK (REFERENCE.md §1.3), with bounds a daemon needs:
   never come back before the server's delay; a delay above `max_retry_after` means "not now":
   no retry, the error goes to the caller with its `retry_after`; without a usable header,
   `min(0.5 * 2**n, 8)` seconds scaled by a jitter factor in [0.75, 1];
-- stop: after `max_attempts` attempts, or before a wait that would end past `max_elapsed`.
+- stop: after `max_attempts` attempts, or before a wait that would end past `max_elapsed`; a 429
+  to a request the org's pacer had held to the server's pace (`poller.client._pacing`) is the
+  server setting the pace, not a failure, and does not use up an attempt (only time) as long as
+  other requests of the org are served meanwhile;
+- fail fast (`fail_fast_first_connect`): a client whose very first request cannot connect
+  (refused, unknown host) raises at once instead of retrying: a wrong base URL, not an outage.
 
 Only single requests are retried, never a paginating generator (tenacity cannot retry one, and
 a page the caller has committed must not be fetched again).
@@ -20,7 +25,6 @@ import email.utils
 import logging
 import math
 import random
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,10 +32,11 @@ from datetime import UTC
 from typing import Final, TypeVar
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
+from poller.client._pacing import RETRY_AFTER_MARGIN
 from poller.errors import PollerError
 
 __all__ = [
@@ -40,7 +45,6 @@ __all__ = [
     "RETRY_AFTER_MARGIN",
     "AttemptFailed",
     "RetryPolicy",
-    "ServerPause",
     "backoff",
     "retryable_status",
 ]
@@ -49,8 +53,6 @@ logger = logging.getLogger(__name__)
 
 INITIAL_BACKOFF: Final = 0.5
 MAX_BACKOFF: Final = 8.0
-# Added to every server-given delay, so timer granularity never makes a retry early.
-RETRY_AFTER_MARGIN: Final = 0.01
 
 T = TypeVar("T")
 
@@ -68,40 +70,17 @@ def backoff(failed_attempts: int, jitter: float) -> float:
 
 class AttemptFailed(Exception):
     """An attempt failed in a way worth retrying; `error` is what the caller gets if it was the
-    last. `delay` is the server's requested wait in seconds, None to back off."""
+    last. `delay` is the server's requested wait in seconds, None to back off. `paced`: the
+    attempt was sent in a slot of the org's pacer; `counted` False: it costs time, not one of
+    `max_attempts` (a throttled request waiting its turn, see `poller.client._exchange`)."""
 
     def __init__(self, error: PollerError, *, reason: str, delay: float | None = None) -> None:
         super().__init__(str(error))
         self.error = error
         self.reason = reason
         self.delay = delay
-
-
-class ServerPause:
-    """A server's "wait N seconds" holds every request of the client, not only the one retried.
-
-    A Retry-After is about the key (OpenAI's rate limits are per organization), and the daemon's
-    jobs of an org share one client: a job that started its next request while another waited
-    out a 429 would be retrying early in the server's eyes, and be throttled again.
-    """
-
-    def __init__(self, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
-        self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
-        self._until = float("-inf")
-
-    def extend(self, seconds: float) -> None:
-        """The server asked to wait `seconds` (plus the margin) from now."""
-        with self._lock:
-            self._until = max(self._until, self._clock() + seconds + RETRY_AFTER_MARGIN)
-
-    def wait(self) -> None:
-        """Sleep out whatever is left of the pause; at once when there is none."""
-        with self._lock:
-            left = self._until - self._clock()
-        if left > 0:
-            self._sleep(left)
+        self.paced = False
+        self.counted = True
 
 
 @dataclass(frozen=True)
@@ -115,6 +94,7 @@ class RetryPolicy:
     clock: Callable[[], float] = time.monotonic  # bounds the total time
     wall_clock: Callable[[], float] = time.time  # for an HTTP-date without a `Date` header
     jitter: Callable[[], float] = random.random
+    fail_fast_first_connect: bool = False  # backfill, doctor: a wrong URL is one line, at once
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1 or self.max_elapsed <= 0 or self.max_retry_after < 0:
@@ -164,7 +144,7 @@ class RetryPolicy:
         hears of each wait before it starts."""
         retrying = Retrying(
             sleep=lambda seconds: self.sleep(float(seconds)),
-            stop=stop_after_attempt(self.max_attempts)
+            stop=_StopAfterCountedAttempts(self.max_attempts)
             | _StopAtDeadline(self.clock, self.clock() + self.max_elapsed),
             wait=_ServerDelayOrBackoff(self.jitter),
             retry=retry_if_exception_type(AttemptFailed),
@@ -177,6 +157,18 @@ class RetryPolicy:
             return retrying(attempt)
         except AttemptFailed as failed:
             raise failed.error from failed.__cause__
+
+
+class _StopAfterCountedAttempts(stop_base):
+    """tenacity's `stop_after_attempt`, except that a failure with `counted=False` is free."""
+
+    def __init__(self, max_attempts: int) -> None:
+        self._left = max_attempts
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        if _failed(retry_state).counted:
+            self._left -= 1
+        return self._left <= 0
 
 
 class _StopAtDeadline(stop_base):

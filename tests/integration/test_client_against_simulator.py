@@ -4,6 +4,7 @@ truth, real retries through injected faults, and never an early retry."""
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -239,3 +240,43 @@ def _without_drift(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_drift(v) for v in value]
     return value
+
+
+def test_jobs_sharing_a_client_never_retry_early_when_throttled(org: SimOrganization) -> None:
+    """Four jobs read 60 minutes one bucket a page through one client (240 requests), against
+    one 429 in five: they leave each pause one at a time, none before its Retry-After, none
+    fails for being throttled (3 attempts each), and every answer is the truth."""
+    app = SimulatorApp(
+        org, admin_key=ADMIN_KEY, faults=FaultPlan.parse("429=0.2"), seed=5,
+        fault_retry_after_ms=30,
+    )
+    streams = ["embeddings", "moderations", "images", "completions"]
+    day = (FAULT_START, FAULT_START + 60 * 60)
+    answers: dict[str, list[Any]] = {}
+
+    def job(client: AdminClient, stream: str) -> None:
+        pages = client.usage_pages(stream, start_time=day[0], end_time=day[1],
+                                   bucket_width="1m", limit=1)
+        answers[stream] = [page.api_dict() for page in pages]
+
+    with (
+        SimulatorServer(app) as throttled,
+        AdminClient(admin_key=ADMIN_KEY, base_url=throttled.base_url,
+                    retry=RetryPolicy(max_attempts=3)) as client,
+    ):
+        threads = [threading.Thread(target=job, args=(client, s)) for s in streams]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        stats = httpx.get(f"{throttled.url}/_sim/stats").json()
+    with (
+        SimulatorServer(SimulatorApp(org, admin_key=ADMIN_KEY)) as clean,
+        AdminClient(admin_key=ADMIN_KEY, base_url=clean.base_url) as reference,
+    ):
+        for stream in streams:
+            truth = [page.api_dict() for page in reference.usage_pages(
+                stream, start_time=day[0], end_time=day[1], bucket_width="1m", limit=1)]
+            assert answers[stream] == truth
+    assert stats["faults"]["429"] > 40
+    assert stats["early_retries"] == 0

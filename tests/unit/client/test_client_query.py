@@ -9,6 +9,7 @@ import pytest
 from client_fakes import ADMIN_KEY, MakeClient, Script, fixture, list_page, ok, usage_page
 
 from poller import __version__
+from poller.client import ResponseLimits
 from poller.client.query import encode_query
 
 
@@ -64,7 +65,8 @@ def test_usage_query_on_the_wire(make_client: MakeClient) -> None:
 
 def test_costs_query_on_the_wire(make_client: MakeClient) -> None:
     script = Script([ok(fixture("costs"))])
-    client = make_client(script)
+    # Room for 180 buckets at the first page's guess of 500 results each.
+    client = make_client(script, limits=ResponseLimits(max_results_per_page=90_000))
     list(
         client.usage_pages(
             "costs",

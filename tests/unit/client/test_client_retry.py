@@ -332,8 +332,8 @@ def test_a_retry_after_holds_every_request_of_the_client(
     fake_time.now += 2  # two seconds later, another call
     client.get_project("p")
     assert fake_time.sleeps == [pytest.approx(3 + M)]
-    client.get_project("p")  # the pause is over: no more waiting
-    assert len(fake_time.sleeps) == 1
+    client.get_project("p")  # the pause is over, its pace is not: one delay after the first
+    assert fake_time.sleeps == [pytest.approx(3 + M), 5.0]
 
 
 def test_a_pause_is_capped_at_max_retry_after(make_client: MakeClient, fake_time: FakeTime) -> None:

@@ -1,0 +1,53 @@
+"""`PageSizer`: how many buckets the next usage or costs page may ask for.
+
+A page is parsed whole and held while its documents are built and written, so its size, not the
+organization's, bounds the poller's memory. A page's size is its buckets times the results in
+each, and only the results vary: a minute of a small org grouped by every dimension holds two
+results, one of a large org hundreds, and a day at the maximum `limit` (1,440 minutes) hundreds
+of thousands. So the sizer learns the results per bucket of each query shape (stream, width,
+group_by) from the pages it sees, and asks for as many buckets as fit `max_results`. A shape it
+has not seen yet starts from a guess of `FIRST_GUESS` results per bucket: a whole page at 1h and
+1d (a few hundred results per bucket there is the large end), a few hours at 1m.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Hashable, Sequence
+from typing import Final
+
+__all__ = ["FIRST_GUESS", "PageSizer"]
+
+FIRST_GUESS: Final = 500
+_TAIL: Final = 10  # the last tenth of a page
+
+
+class PageSizer:
+    """Thread-safe: the daemon's jobs share one client per org."""
+
+    def __init__(self, max_results: int) -> None:
+        if max_results < 1:
+            raise ValueError(f"max_results must be at least 1, got {max_results}")
+        self._max_results = max_results
+        self._density: dict[Hashable, float] = {}
+        self._lock = threading.Lock()
+
+    def limit(self, shape: Hashable, most: int) -> int:
+        """Buckets for the next page of `shape`: at least 1 (a page holds whole buckets), at
+        most `most` (the caller's limit)."""
+        with self._lock:
+            density = self._density.get(shape, FIRST_GUESS)
+        return max(1, min(most, int(self._max_results / density)))
+
+    def learn(self, shape: Hashable, results: Sequence[int]) -> None:
+        """A page of `shape` held `results[i]` results in its i-th bucket. The density learned is
+        the page's, or that of its last tenth if higher: traffic ramps up through a day, and the
+        next page starts where this one ended. An empty page teaches nothing (a quiet night says
+        little about the busy day after it) and is not learned."""
+        total = sum(results)
+        if total <= 0:
+            return
+        tail = results[-max(1, len(results) // _TAIL) :]
+        density = max(total / len(results), sum(tail) / len(tail))
+        with self._lock:
+            self._density[shape] = density
