@@ -154,7 +154,7 @@ def backfill(
     for org, streams in request.jobs:
         if stop.is_set():
             break
-        with org_runtime(org, stop=stop) as rt:
+        with org_runtime(org, stop=stop, fail_fast=True) as rt:
             done = backfill_org(
                 rt, sink, streams, request.window, stop=stop, progress=progress, clock=clock
             )

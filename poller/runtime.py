@@ -107,9 +107,12 @@ def org_runtime(
     org: OrgSettings,
     observer: ClientObserver | None = None,
     stop: threading.Event | None = None,
+    *,
+    fail_fast: bool = False,
 ) -> Iterator[OrgRuntime]:
     """`stop` ends retry waits early with `StopRequested`, so a SIGTERM is not held up by a
-    long Retry-After."""
+    long Retry-After. `fail_fast`: OpenAI unreachable on the first request is one error at
+    once (backfill, doctor), not minutes of retries (the daemon keeps retrying)."""
     client = AdminClient(
         admin_key=org.admin_key,
         base_url=org.base_url,
@@ -119,6 +122,7 @@ def org_runtime(
             max_elapsed=org.retry.max_elapsed.total_seconds(),
             max_retry_after=org.retry.max_retry_after.total_seconds(),
             sleep=time.sleep if stop is None else interruptible_sleep(stop),
+            fail_fast_first_connect=fail_fast,
         ),
         observer=observer,
     )

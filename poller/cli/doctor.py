@@ -50,7 +50,7 @@ def doctor(settings: Settings) -> int:
         return True
 
     for org in settings.orgs:
-        with org_runtime(org) as rt:
+        with org_runtime(org, fail_fast=True) as rt:
 
             def key() -> str:
                 try:

@@ -16,9 +16,10 @@ import threading
 from collections.abc import Hashable, Sequence
 from typing import Final
 
-__all__ = ["FIRST_GUESS", "PageSizer"]
+__all__ = ["EMPTY_GROWTH", "FIRST_GUESS", "PageSizer"]
 
 FIRST_GUESS: Final = 500
+EMPTY_GROWTH: Final = 8
 _TAIL: Final = 10  # the last tenth of a page
 
 
@@ -32,20 +33,27 @@ class PageSizer:
         self._density: dict[Hashable, float] = {}
         self._lock = threading.Lock()
 
-    def limit(self, shape: Hashable, most: int) -> int:
+    def limit(self, shape: Hashable, most: int, *, grouped: bool = True) -> int:
         """Buckets for the next page of `shape`: at least 1 (a page holds whole buckets), at
-        most `most` (the caller's limit)."""
+        most `most` (the caller's limit). An ungrouped query has at most one result a bucket,
+        so its first page needs no guess."""
         with self._lock:
-            density = self._density.get(shape, FIRST_GUESS)
+            density = self._density.get(shape, FIRST_GUESS if grouped else 1.0)
         return max(1, min(most, int(self._max_results / density)))
 
-    def learn(self, shape: Hashable, results: Sequence[int]) -> None:
+    def learn(self, shape: Hashable, results: Sequence[int], *, grouped: bool = True) -> None:
         """A page of `shape` held `results[i]` results in its i-th bucket. The density learned is
         the page's, or that of its last tenth if higher: traffic ramps up through a day, and the
-        next page starts where this one ended. An empty page teaches nothing (a quiet night says
-        little about the busy day after it) and is not learned."""
+        next page starts where this one ended. An empty page says little about the busy day
+        after a quiet night, so it only lets the next page grow `EMPTY_GROWTH` times: a quiet
+        stream reaches the whole `limit` in a page or two, a busy one is caught at one page of
+        `max_results` more."""
         total = sum(results)
         if total <= 0:
+            if results:
+                with self._lock:
+                    known = self._density.get(shape, FIRST_GUESS if grouped else 1.0)
+                    self._density[shape] = known / EMPTY_GROWTH
             return
         tail = results[-max(1, len(results) // _TAIL) :]
         density = max(total / len(results), sum(tail) / len(tail))

@@ -307,11 +307,12 @@ class AdminClient:
         cursor: str | None = None
         while True:
             if isinstance(most, int):
-                params["limit"] = self._sizer.limit(shape, most)
+                params["limit"] = self._sizer.limit(shape, most, grouped=bool(shape[-1]))
             page = self._get(
                 endpoint, UsagePage, params={**params, "page": cursor}, subject=subject
             )
-            self._sizer.learn(shape, [len(bucket.results) for bucket in page.data])
+            self._sizer.learn(shape, [len(bucket.results) for bucket in page.data],
+                              grouped=bool(shape[-1]))
             yield page
             if not page.has_more:
                 return

@@ -38,8 +38,8 @@ def limits_asked(script: Script) -> list[str | None]:
 
 def test_pages_ask_for_as_many_buckets_as_fit_the_results_cap(make_client: MakeClient) -> None:
     """First page: the guess of 500 results a bucket, so 2,000 / 500 = 4 buckets. It holds 40
-    a bucket: the next asks for 2,000 / 40 = 50; that holds 4 a bucket: the next asks for 500
-    (never more than the caller's 1,440); an empty page teaches nothing."""
+    a bucket: the next asks for 2,000 / 40 = 50; that holds 4 a bucket: the next asks for 500;
+    that one is empty, so the next may grow 8 times, capped by the caller's 1,440."""
     script = Script([
         ok(page(0, 4, 40, more=True)),
         ok(page(4, 50, 4, more=True)),
@@ -48,9 +48,24 @@ def test_pages_ask_for_as_many_buckets_as_fit_the_results_cap(make_client: MakeC
     ])
     client = make_client(script, limits=ResponseLimits(max_results_per_page=2_000))
     pages = list(client.usage_pages("embeddings", start_time=0, end_time=1440 * MINUTE,
-                                    bucket_width="1m", limit=1440))
+                                    bucket_width="1m", limit=1440, group_by=["project_id"]))
     assert len(pages) == 4
-    assert limits_asked(script) == ["4", "50", "500", "500"]
+    assert limits_asked(script) == ["4", "50", "500", "1440"]
+
+
+def test_a_quiet_stream_grows_its_pages_eight_times_per_empty_page(
+    make_client: MakeClient,
+) -> None:
+    script = Script([
+        ok(page(0, 4, 0, more=True)),
+        ok(page(4, 32, 0, more=True)),
+        ok(page(36, 256, 0, more=True)),
+        ok(page(292, 1148, 0, more=False)),
+    ])
+    client = make_client(script, limits=ResponseLimits(max_results_per_page=2_000))
+    list(client.usage_pages("embeddings", start_time=0, end_time=1440 * MINUTE,
+                            bucket_width="1m", limit=1440, group_by=["project_id"]))
+    assert limits_asked(script) == ["4", "32", "256", "1440"]
 
 
 def test_a_page_that_ends_busier_sizes_the_next_by_its_last_tenth(make_client: MakeClient) -> None:
@@ -61,7 +76,8 @@ def test_a_page_that_ends_busier_sizes_the_next_by_its_last_tenth(make_client: M
         bucket["results"] = bucket["results"] * 10
     script = Script([ok(ramp), ok(page(100, 200, 10, more=False))])
     client = make_client(script, limits=ResponseLimits(max_results_per_page=2_000))
-    list(client.usage_pages("embeddings", start_time=0, bucket_width="1m", limit=1440))
+    list(client.usage_pages("embeddings", start_time=0, bucket_width="1m", limit=1440,
+                            group_by=["project_id"]))
     assert limits_asked(script) == ["4", "200"]
 
 
@@ -71,10 +87,20 @@ def test_the_learned_size_carries_over_to_the_next_query_of_the_same_shape(
     script = Script([ok(page(0, 4, 1, more=False))])
     client = make_client(script, limits=ResponseLimits(max_results_per_page=2_000))
     for _ in range(2):
-        list(client.usage_pages("embeddings", start_time=0, bucket_width="1m", limit=1440))
+        list(client.usage_pages("embeddings", start_time=0, bucket_width="1m", limit=1440,
+                            group_by=["project_id"]))
     list(client.usage_pages("embeddings", start_time=0, bucket_width="1m", limit=1440,
                             group_by=["model"]))  # another shape: the guess again
     assert limits_asked(script) == ["4", "1440", "4"]
+
+
+def test_an_ungrouped_query_asks_for_the_whole_limit_at_once(make_client: MakeClient) -> None:
+    """Without group_by a bucket holds at most one result: no guess is needed."""
+    script = Script([ok(page(0, 1440, 1, more=False))])
+    client = make_client(script, limits=ResponseLimits(max_results_per_page=2_000))
+    list(client.usage_pages("embeddings", start_time=0, end_time=1440 * MINUTE,
+                            bucket_width="1m", limit=1440))
+    assert limits_asked(script) == ["1440"]
 
 
 def test_without_a_limit_the_server_default_is_kept(make_client: MakeClient) -> None:

@@ -254,7 +254,7 @@ class _Client:
 
 def _fake_runtime(client: _Client) -> Any:
     @contextmanager
-    def org_runtime(org: Any) -> Iterator[Any]:
+    def org_runtime(org: Any, *, fail_fast: bool = False) -> Iterator[Any]:
         yield SimpleNamespace(client=client)
 
     return org_runtime
