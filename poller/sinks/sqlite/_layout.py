@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,32 +37,44 @@ _MAX_TERMS = 20_000
 _INT64 = (-(2**63), 2**63 - 1)
 _INDEX = {column: i for i, column in enumerate(SLOT_COLUMNS)}
 _UNFIT = object()
+_NEW: Any = object()
 
 
 class _NotJsonKeys(Exception):
     """A key JSON would write differently (not a string): walk the parsed JSON instead."""
 
 
-def leaves(tree: Mapping[str, Any]) -> Iterator[tuple[str, int, Any]]:
+def leaves(tree: Mapping[str, Any]) -> list[tuple[str, int, Any]]:
     """(dotted path, depth, value) of every non-null node under `openai` that a dotted field can
     name, objects and arrays included (a reader may ask for one)."""
+    found: list[tuple[str, int, Any]] = []
     root = tree.get(ROOT)
     if root is not None:
-        yield ROOT, 1, root
-    if isinstance(root, Mapping):
-        yield from _walk(root, ROOT, 2)
+        found.append((ROOT, 1, root))
+        if isinstance(root, Mapping):
+            _walk(root, ROOT, 2, found)
+    return found
 
 
-def _walk(node: Mapping[Any, Any], prefix: str, depth: int) -> Iterator[tuple[str, int, Any]]:
+def _walk(node: Mapping[Any, Any], prefix: str, depth: int, found: list[Any]) -> None:
     for key, value in node.items():
         if not isinstance(key, str):
             raise _NotJsonKeys
-        if not key or "." in key or '"' in key or value is None:
+        if value is None or not key or "." in key or '"' in key:
             continue
         path = f"{prefix}.{key}"
-        yield path, depth, value
-        if isinstance(value, Mapping):
-            yield from _walk(value, path, depth + 1)
+        found.append((path, depth, value))
+        if not isinstance(value, str | int | float | list) and isinstance(value, Mapping):
+            _walk(value, path, depth + 1, found)
+
+
+def _number(value: Any) -> Any:
+    """`value` as an `n` column holds it (what json_extract would return), or `_UNFIT`."""
+    if isinstance(value, bool):
+        return int(value)  # JSON true reads back as 1
+    if isinstance(value, int):
+        return value if _INT64[0] <= value <= _INT64[1] else _UNFIT
+    return value if isinstance(value, float | str) else _UNFIT
 
 
 def _kind(depth: int, value: Any) -> str | None:
@@ -144,21 +156,27 @@ class Catalog:
         """The values of every slot column for one document (`text` is its JSON)."""
         values: list[Any] = [None] * len(SLOT_COLUMNS)
         try:
-            nodes = list(leaves(source))
+            nodes = leaves(source)
         except _NotJsonKeys:
-            nodes = list(leaves(json.loads(text)))
+            nodes = leaves(json.loads(text))
+        slots = layout.slots
         for path, depth, value in nodes:
-            if path in layout.slots:
-                slot = layout.slots[path]
-            else:
+            slot = slots.get(path, _NEW)
+            if slot is _NEW:
                 slot = self._place(conn, layout, path, _kind(depth, value))
             if slot is None:
                 continue
-            stored = self._fit(conn, slot, value)
+            index = _INDEX[slot]
+            if index >= K_SLOTS:
+                stored = _number(value)
+            elif isinstance(value, str):
+                stored = self._terms.get(value) or self.term(conn, value)
+            else:
+                stored = _UNFIT
             if stored is _UNFIT:
                 self._retire(conn, layout, path)
             else:
-                values[_INDEX[slot]] = stored
+                values[index] = stored
         return values
 
     def _place(
@@ -187,16 +205,6 @@ class Catalog:
             "UPDATE fields SET slot = NULL WHERE data_stream = ? AND path = ?", (layout.id, path)
         )
         layout.slots[path] = None
-
-    def _fit(self, conn: sqlite3.Connection, slot: str, value: Any) -> Any:
-        """`value` as its column holds it, or `_UNFIT`."""
-        if slot[0] == "k":
-            return self.term(conn, value) if isinstance(value, str) else _UNFIT
-        if isinstance(value, bool):
-            return int(value)  # JSON true reads back as 1
-        if isinstance(value, int):
-            return value if _INT64[0] <= value <= _INT64[1] else _UNFIT
-        return value if isinstance(value, float | str) else _UNFIT
 
     def term(self, conn: sqlite3.Connection, value: str) -> int:
         found = self._terms.get(value)

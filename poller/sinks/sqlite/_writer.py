@@ -13,6 +13,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from poller.sinks._canonical import same_source
@@ -124,5 +125,6 @@ def store(
         values = catalog.columns(conn, layout, item.source, item.text)
         documents.append((rowid, layout.id, encode_id(item.doc_id), item.ts, *values))
         sources.append((rowid, dictionary.id, dictionary.deflate(text)))
-    conn.executemany(_PUT_DOCUMENT, documents)
-    conn.executemany(_PUT_SOURCE, sources)
+    # In rowid order: new rows then fill pages one after the other instead of splitting them.
+    conn.executemany(_PUT_DOCUMENT, sorted(documents, key=itemgetter(0)))
+    conn.executemany(_PUT_SOURCE, sorted(sources, key=itemgetter(0)))
