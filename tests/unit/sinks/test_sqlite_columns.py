@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -129,7 +129,7 @@ class Schema1:
         }
 
 
-def _millis(source: dict[str, Any]) -> int:
+def _millis(source: Mapping[str, Any]) -> int:
     return int(datetime.fromisoformat(source["@timestamp"]).timestamp() * 1000)
 
 
