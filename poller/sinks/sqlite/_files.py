@@ -4,9 +4,10 @@ The store holds emails, IP addresses and locations (audit documents), so a new s
 created with mode 0600 whatever the umask; SQLite gives its `-wal` and `-shm` files the mode of
 the database file.
 
-A read-only open (`report`, `status`) uses SQLite's `mode=ro`. On a read-only file system a
-store without a `-wal` file cannot be opened that way (SQLite cannot create the WAL index), and
-nothing can be writing it, so it is opened `immutable` instead.
+A read-only open (`report`, `status`) uses SQLite's `mode=ro`, so it never creates the store
+(SQLite still creates the `-wal` and `-shm` files any reader of a WAL database needs, where it
+may). Where it may not (a read-only file system) a store without a `-wal` file cannot be opened
+that way; then no writer has it open, so it is opened `immutable` instead.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def connect(path: str, busy_timeout: float, *, read_only: bool) -> sqlite3.Conne
         return _read_only(f"{uri}?mode=ro", busy_timeout)
     except sqlite3.OperationalError as exc:
         cannot_open = getattr(exc, "sqlite_errorname", "") == "SQLITE_CANTOPEN"
-        if not cannot_open or os.path.exists(f"{path}-wal"):
+        if not cannot_open or os.path.isfile(f"{path}-wal"):
             raise
     return _read_only(f"{uri}?mode=ro&immutable=1", busy_timeout)
 
