@@ -91,6 +91,7 @@ class Database:
         self.path = path
         self.read_only = access.read_only
         self._busy_timeout = access.busy_timeout
+        self._max_size_bytes = access.max_size_bytes
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         try:
@@ -100,8 +101,6 @@ class Database:
             # the store grows.
             conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
             conn.execute("PRAGMA mmap_size=0")
-            if not access.read_only:
-                self._prepare_writing(conn, access.max_size_bytes)
         except OSError as exc:
             self.close()
             if exc.errno in _NO_ROOM_ERRNOS:
@@ -117,14 +116,24 @@ class Database:
             self.close()
             raise
 
-    def _prepare_writing(self, conn: sqlite3.Connection, max_size_bytes: int | None) -> None:
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal" and self.path != ":memory:":
-            logger.warning("embedded store %s runs in %s journal mode, not WAL", self.path, mode)
-        conn.execute("PRAGMA synchronous=FULL")
-        if max_size_bytes is not None:
-            page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
-            conn.execute(f"PRAGMA max_page_count={max(1, max_size_bytes // page_size)}")
+    def start_writing(self) -> None:
+        """WAL (readers never wait for the writer), full syncs, and the size cap: set once the
+        file is known to be a store, since WAL mode rewrites its header."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if str(mode).lower() != "wal" and self.path != ":memory:":
+                    logger.warning(
+                        "embedded store %s runs in %s journal mode, not WAL", self.path, mode
+                    )
+                conn.execute("PRAGMA synchronous=FULL")
+                if self._max_size_bytes is not None:
+                    page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+                    pages = max(1, self._max_size_bytes // page_size)
+                    conn.execute(f"PRAGMA max_page_count={pages}")
+            except sqlite3.Error as exc:
+                raise self.translate(exc, "opening it") from exc
 
     @property
     def is_open(self) -> bool:

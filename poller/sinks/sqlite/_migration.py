@@ -52,6 +52,7 @@ def prepare(db: Database) -> None:
                 "run` or `backfill` once (it migrates the store in place), then read it again"
             )
         return
+    db.start_writing()
     if version == SCHEMA_VERSION:
         return
     with db.transaction("creating its tables" if version == 0 else "migrating it") as tx:
