@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from poller.documents.model import Document
 from poller.errors import SinkRejectedError, SinkUnavailableError
 from poller.sinks import DeadLetterRecord, SqliteSink, Sums
 from poller.sinks.sqlite import SCHEMA_VERSION
@@ -253,3 +255,56 @@ def test_a_store_of_an_unknown_schema_is_refused(
         SqliteSink(path, read_only=read_only)
     assert str(caught.value) == message.format(path=path)
     assert path.read_bytes() == before
+
+
+def _schema_1_answers(path: Path, since: int) -> list[Any]:
+    """Schema 1's reader queries, run on a schema 1 store: json_extract over the JSON text."""
+    with closing(sqlite3.connect(path)) as conn:
+        return [
+            conn.execute(
+                "SELECT json_extract(source, '$.openai.base.model') AS g, count(*), "  # noqa: S608
+                "total(json_extract(source, '$.openai.base.cost_estimate_usd')) "
+                f"FROM documents WHERE data_stream = ? {where} GROUP BY g",
+                (COMPLETIONS, *params),
+            ).fetchall()
+            for where, params in (("", ()), ("AND ts >= ?", (since,)))
+        ]
+
+
+def test_float_sums_add_up_in_schema_1_order(tmp_path: Path) -> None:
+    """Float addition is not associative: rows are read in the order schema 1 read them (by id,
+    or by time then id in a time range), so sums equal schema 1's to the last bit, whether the
+    store was migrated or written anew in any order."""
+    rng = random.Random(7)
+    sources = {
+        f"{rng.getrandbits(128):032x}": _usage(
+            1 + i % 9, f"m{i % 3}", ("p", None), i, round(rng.uniform(0, 3), 7)
+        )
+        for i in range(300)
+    }
+    old = tmp_path / "old.sqlite3"
+    with closing(sqlite3.connect(old, isolation_level=None)) as conn:
+        conn.executescript(SCHEMA_1)
+        conn.executemany(
+            "INSERT INTO documents VALUES (?, ?, ?, ?, 'x')",
+            [(COMPLETIONS, doc_id, text, _millis(text)) for doc_id, text in (
+                (d, json.dumps(s, sort_keys=True, separators=(",", ":")))
+                for d, s in sources.items()
+            )],
+        )
+    since = datetime(2026, 11, 4, tzinfo=UTC)
+    expected = _schema_1_answers(old, int(since.timestamp() * 1000))
+    shuffled = list(sources.items())
+    rng.shuffle(shuffled)
+    with SqliteSink(old) as migrated, SqliteSink(tmp_path / "new.sqlite3") as written:
+        for start in range(0, len(shuffled), 40):
+            written.write([Document("completions", COMPLETIONS, d, s)
+                           for d, s in shuffled[start : start + 40]])
+        for sink in (migrated, written):
+            got = [
+                sink.reader().sums_by(COMPLETIONS, [COST], "openai.base.model", start=start)
+                for start in (None, since)
+            ]
+            assert got == [
+                {g: Sums(n, {COST: total}) for g, n, total in answers} for answers in expected
+            ]

@@ -69,6 +69,29 @@ class _Stream:
         return _Field("json_extract(source_text(s.dictionary, s.body), ?)", (path,), True)
 
 
+@dataclass(frozen=True)
+class _Scan:
+    """The documents of one data stream in a time range, read through the index schema 1 read
+    them through: by id without a time range, by time (then id) with one. Float sums then add
+    their terms in the same order, and come out equal to the last bit."""
+
+    where: str
+    params: list[Any]
+    index: str
+
+    @classmethod
+    def of(cls, stream: _Stream, start: datetime | None, end: datetime | None) -> _Scan:
+        where, params = "d.data_stream = ?", list[Any]([stream.id])
+        if start is not None:
+            where += " AND d.ts >= ?"
+            params.append(epoch_millis(start))
+        if end is not None:
+            where += " AND d.ts < ?"
+            params.append(epoch_millis(end))
+        ranged = start is not None or end is not None
+        return cls(where, params, "documents_by_time" if ranged else "documents_by_id")
+
+
 class SqliteReader:
     """Reads the embedded store; same answers as `ElasticsearchReader`."""
 
@@ -91,30 +114,18 @@ class SqliteReader:
             content = self._contents[dictionary] = bytes(row.fetchone()[0])
         return inflate(body, content).decode()
 
-    def _from(self, conn: sqlite3.Connection, fields: Sequence[_Field]) -> str:
+    def _from(self, conn: sqlite3.Connection, scan: _Scan, fields: Sequence[_Field]) -> str:
         """The FROM clause; joins the sources (and lets SQL inflate them) when a field needs
         them."""
+        documents = f"documents AS d INDEXED BY {scan.index}"
         if not any(f.from_source for f in fields):
-            return "documents AS d"
+            return documents
         rows = conn.execute("SELECT id, content FROM dictionaries").fetchall()
         self._contents.update((int(i), bytes(c)) for i, c in rows)
         conn.create_function(
             "source_text", 2, lambda d, b: self._inflate(conn, d, b), deterministic=True
         )
-        return "documents AS d JOIN sources AS s ON s.id = d.id"
-
-    @staticmethod
-    def _where(
-        stream: _Stream, start: datetime | None, end: datetime | None
-    ) -> tuple[str, list[Any]]:
-        sql, params = "d.data_stream = ?", list[Any]([stream.id])
-        if start is not None:
-            sql += " AND d.ts >= ?"
-            params.append(epoch_millis(start))
-        if end is not None:
-            sql += " AND d.ts < ?"
-            params.append(epoch_millis(end))
-        return sql, params
+        return f"{documents} JOIN sources AS s ON s.id = d.id"
 
     def count(
         self, data_stream: str, *, start: datetime | None = None, end: datetime | None = None
@@ -123,9 +134,9 @@ class SqliteReader:
             stream = self._stream(conn, data_stream)
             if stream is None:
                 return 0
-            where, params = self._where(stream, start, end)
-            sql = f"SELECT count(*) FROM documents AS d WHERE {where}"  # noqa: S608
-            return int(conn.execute(sql, params).fetchone()[0])
+            scan = _Scan.of(stream, start, end)
+            sql = f"SELECT count(*) FROM documents AS d WHERE {scan.where}"  # noqa: S608
+            return int(conn.execute(sql, scan.params).fetchone()[0])
 
     def sums(
         self,
@@ -141,11 +152,11 @@ class SqliteReader:
             if stream is None:
                 return Sums(0, {f: 0.0 for f in fields})
             summed = [stream.field(f) for f in fields]
-            where, params = self._where(stream, start, end)
+            scan = _Scan.of(stream, start, end)
             row = conn.execute(
                 f"SELECT count(*){''.join(', ' + f.total() for f in summed)} "  # noqa: S608
-                f"FROM {self._from(conn, summed)} WHERE {where}",
-                [p for f in summed for p in f.params] + params,
+                f"FROM {self._from(conn, scan, summed)} WHERE {scan.where}",
+                [*(p for f in summed for p in f.params), *scan.params],
             ).fetchone()
         return Sums(int(row[0]), {f: float(v) for f, v in zip(fields, row[1:], strict=True)})
 
@@ -159,54 +170,43 @@ class SqliteReader:
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> dict[str | None, Sums]:
+        """One pass over the documents. A group's name is `n` in the row holding the group's
+        newest `@timestamp` among those having a name: with one max() in a query, SQLite fills
+        a bare column from the row that holds the maximum (the first of equal ones)."""
         _check(group_by, *fields, *([name_field] if name_field else []))
         with self._db.snapshot() as conn:
             stream = self._stream(conn, data_stream)
             if stream is None:
                 return {}
             group, summed = stream.field(group_by), [stream.field(f) for f in fields]
-            where, params = self._where(stream, start, end)
+            name = stream.field(name_field) if name_field else None
+            scan = _Scan.of(stream, start, end)
+            columns = [f"{group.sql} AS g", "count(*) AS c"]
+            columns += [f"{f.total()} AS s{i}" for i, f in enumerate(summed)]
+            params = [*group.params, *(p for f in summed for p in f.params)]
+            read = [group, *summed]
+            if name is not None:
+                columns += [f"max(CASE WHEN {name.sql} IS NOT NULL THEN d.ts END) AS t",
+                            f"{name.sql} AS n"]
+                params += [*name.params, *name.params]
+                read.append(name)
             inner = (
-                f"SELECT {group.sql} AS g, count(*) AS c"  # noqa: S608
-                f"{''.join(f', {f.total()} AS s{i}' for i, f in enumerate(summed))} "
-                f"FROM {self._from(conn, [group, *summed])} WHERE {where} GROUP BY g"
+                f"SELECT {', '.join(columns)} FROM {self._from(conn, scan, read)} "  # noqa: S608
+                f"WHERE {scan.where} GROUP BY g"
             )
+            keyword = {c for c, f in (("g", group), ("n", name)) if f is not None and f.keyword}
+            outer = ["g", "c", *(f"s{i}" for i in range(len(summed)))]
             rows = conn.execute(
-                _terms_of(inner, ["g", "c", *_sum_columns(len(summed))],
-                          {"g"} if group.keyword else set()),
-                [*group.params, *(p for f in summed for p in f.params), *params],
+                _terms_of(inner, [*outer, *(["t", "n"] if name else [])], keyword),
+                [*params, *scan.params],
             ).fetchall()
-            names = (
-                self._latest_names(conn, group, stream.field(name_field), (where, params))
-                if name_field
-                else {}
-            )
         out: dict[str | None, Sums] = {}
         for r in rows:
             key = None if r[0] is None else str(r[0])
-            sums = {f: float(v) for f, v in zip(fields, r[2:], strict=True)}
-            out[key] = Sums(int(r[1]), sums, names.get(key) if key is not None else None)
+            sums = {f: float(v) for f, v in zip(fields, r[2 : len(outer)], strict=True)}
+            named = name is not None and key is not None and r[len(outer)] is not None
+            out[key] = Sums(int(r[1]), sums, str(r[-1]) if named else None)
         return out
-
-    def _latest_names(
-        self,
-        conn: sqlite3.Connection,
-        group: _Field,
-        name: _Field,
-        where: tuple[str, list[Any]],
-    ) -> dict[str, str]:
-        """Group → its name in its newest document having one. SQLite fills the bare column
-        `n` from the row that holds `max(ts)`."""
-        inner = (
-            f"SELECT {group.sql} AS g, {name.sql} AS n, max(d.ts) AS t "  # noqa: S608
-            f"FROM {self._from(conn, [group, name])} "
-            f"WHERE {where[0]} AND g IS NOT NULL AND n IS NOT NULL GROUP BY g"
-        )
-        keyword = {c for c, f in (("g", group), ("n", name)) if f.keyword}
-        rows = conn.execute(
-            _terms_of(inner, ["g", "n", "t"], keyword), [*group.params, *name.params, *where[1]]
-        ).fetchall()
-        return {str(g): str(n) for g, n, _ in rows}
 
     def documents(self, data_stream: str, doc_ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
         found: dict[str, Mapping[str, Any]] = {}
@@ -243,15 +243,12 @@ class SqliteReader:
         ]
 
 
-def _sum_columns(count: int) -> list[str]:
-    return [f"s{i}" for i in range(count)]
-
-
 def _terms_of(inner: str, columns: Sequence[str], keyword: Collection[str]) -> str:
-    """`columns` of `inner` in order, the `keyword` ones turned from term ids into values."""
+    """`columns` of `inner`, the `keyword` ones turned from term ids into values, in the order of
+    the first (the group), as schema 1's GROUP BY of the values themselves returned them."""
     select = ", ".join(f"t_{c}.value" if c in keyword else f"i.{c}" for c in columns)
     joins = "".join(f" LEFT JOIN terms AS t_{c} ON t_{c}.id = i.{c}" for c in keyword)
-    return f"SELECT {select} FROM ({inner}) AS i{joins}"  # noqa: S608
+    return f"SELECT {select} FROM ({inner}) AS i{joins} ORDER BY 1"  # noqa: S608
 
 
 def _check(*fields: str) -> None:

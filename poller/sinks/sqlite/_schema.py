@@ -87,7 +87,7 @@ CREATE TABLE IF NOT EXISTS deadletter (
 """
 INDEXES = """
 CREATE UNIQUE INDEX documents_by_id ON documents (data_stream, doc_id);
-CREATE INDEX documents_by_time ON documents (data_stream, ts)
+CREATE INDEX documents_by_time ON documents (data_stream, ts, doc_id)
 """
 _V1_DOCUMENTS = ["data_stream", "doc_id", "source", "ts", "updated_at"]
 

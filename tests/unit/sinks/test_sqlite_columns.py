@@ -27,6 +27,7 @@ from poller.sinks.sqlite import json_path
 from poller.sinks.sqlite._schema import K_SLOTS
 
 DS = "logs-openai.completions-default"
+SINCE = datetime(2026, 11, 9, tzinfo=UTC)
 OTHER = "logs-openai.embeddings-default"
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
 
@@ -103,20 +104,22 @@ class Schema1:
         ).fetchone()
         return Sums(int(row[0]), {f: float(v) for f, v in zip(fields, row[1:], strict=True)})
 
-    def sums_by(self, ds: str, fields: list[str], group: str, name: str) -> dict[str | None, Sums]:
+    def sums_by(
+        self, ds: str, fields: list[str], group: str, name: str, since: int = 0
+    ) -> dict[str | None, Sums]:
         cols = "".join(", total(json_extract(source, ?))" for _ in fields)
         rows = self.conn.execute(
             f"SELECT json_extract(source, ?) AS g, count(*){cols} "  # noqa: S608
-            "FROM documents WHERE data_stream = ? GROUP BY g",
-            [json_path(group), *map(json_path, fields), ds],
+            "FROM documents WHERE data_stream = ? AND ts >= ? GROUP BY g",
+            [json_path(group), *map(json_path, fields), ds, since],
         ).fetchall()
         names = {
             str(g): str(n)
             for g, n, _ in self.conn.execute(
                 "SELECT json_extract(source, ?) AS g, json_extract(source, ?) AS n, max(ts) "
-                "FROM documents WHERE data_stream = ? AND g IS NOT NULL AND n IS NOT NULL "
-                "GROUP BY g",
-                [json_path(group), json_path(name), ds],
+                "FROM documents WHERE data_stream = ? AND ts >= ? "
+                "AND g IS NOT NULL AND n IS NOT NULL GROUP BY g",
+                [json_path(group), json_path(name), ds, since],
             )
         }
         return {
@@ -153,6 +156,10 @@ def test_every_reader_answer_equals_schema_1(openai: list[dict[str, Any]]) -> No
             for group in PATHS:
                 got = reader.sums_by(ds, PATHS, group, name_field="openai.base.model")
                 assert got == schema1.sums_by(ds, PATHS, group, "openai.base.model")
+                got = reader.sums_by(ds, PATHS, group, name_field="openai.base.a", start=SINCE)
+                assert got == schema1.sums_by(
+                    ds, PATHS, group, "openai.base.a", int(SINCE.timestamp() * 1000)
+                )
             assert reader.count(ds) == schema1.sums(ds, []).count
         ids = [d.doc_id for d in _documents(openai)]
         stored = {**reader.documents(DS, ids), **reader.documents(OTHER, ids)}
