@@ -221,6 +221,23 @@ class SqliteReader:
                     found[decode_id(key)] = json.loads(self._inflate(conn, dictionary, body))
         return found
 
+    def all_documents(self, data_stream: str) -> dict[str, Mapping[str, Any]]:
+        """Every stored document of `data_stream`, by id: what the drills compare whole streams
+        with, now that sources are not plain text a query can read."""
+        with self._db.snapshot() as conn:
+            stream = self._stream(conn, data_stream)
+            if stream is None:
+                return {}
+            rows = conn.execute(
+                "SELECT d.doc_id, s.dictionary, s.body FROM documents AS d "
+                "JOIN sources AS s ON s.id = d.id WHERE d.data_stream = ?",
+                (stream.id,),
+            )
+            return {
+                decode_id(key): json.loads(self._inflate(conn, dictionary, body))
+                for key, dictionary, body in rows
+            }
+
     def dead_letters(
         self, *, data_stream: str | None = None, limit: int = 100
     ) -> list[DeadLetterRecord]:
