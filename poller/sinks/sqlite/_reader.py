@@ -221,6 +221,10 @@ class SqliteReader:
                     found[decode_id(key)] = json.loads(self._inflate(conn, dictionary, body))
         return found
 
+    def data_streams(self) -> list[str]:
+        """The data streams the store has held documents of, by name."""
+        return [name for (name,) in self._db.query("SELECT name FROM data_streams ORDER BY name")]
+
     def all_documents(self, data_stream: str) -> dict[str, Mapping[str, Any]]:
         """Every stored document of `data_stream`, by id: what the drills compare whole streams
         with, now that sources are not plain text a query can read."""
