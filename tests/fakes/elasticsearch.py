@@ -40,6 +40,7 @@ __all__ = [
     "RecordedElasticsearch",
     "Reply",
     "Request",
+    "bulk_created",
     "completions_source",
     "doc",
     "fake_client",
@@ -77,6 +78,15 @@ def doc(doc_id: str, tokens: int, **kwargs: Any) -> Document:
     return Document("completions", DS, doc_id, completions_source(tokens, **kwargs))
 
 
+def bulk_created(request: Request) -> Reply:
+    """Elasticsearch's answer to a bulk request whose every operation succeeded."""
+    items = [
+        {op: {"_index": meta["_index"], "_id": meta["_id"], "status": 201}}
+        for op, meta, _ in request.bulk_pairs
+    ]
+    return Reply(200, {"errors": False, "items": items})
+
+
 @dataclass(frozen=True)
 class Reply:
     status: int = 200
@@ -95,6 +105,7 @@ class Request:
     params: dict[str, str]
     headers: dict[str, str]
     body: Any  # parsed JSON, a list of NDJSON lines, or None
+    size: int = 0  # bytes of the body as sent
 
     @classmethod
     def parse(
@@ -109,7 +120,10 @@ class Request:
                 parsed = [json.loads(line) for line in text.splitlines() if line]
             else:
                 parsed = json.loads(text)
-        return cls(method, parts.path, dict(parse_qsl(parts.query)), dict(headers or {}), parsed)
+        return cls(
+            method, parts.path, dict(parse_qsl(parts.query)), dict(headers or {}), parsed,
+            len(body or b""),
+        )
 
     @property
     def bulk_pairs(self) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
@@ -170,17 +184,17 @@ def fake_client(handler: Handler, **kwargs: Any) -> Elasticsearch:
 class RecordedElasticsearch:
     """Answers from replies queued per route, and records every request."""
 
-    routes: list[tuple[str, re.Pattern[str], deque[Reply | Exception]]] = field(
+    routes: list[tuple[str, re.Pattern[str], deque[Reply | Exception | Handler]]] = field(
         default_factory=list
     )
     requests: list[Request] = field(default_factory=list)
     clients: list[Elasticsearch] = field(default_factory=list)
 
-    def on(self, method: str, path: str, *replies: Reply | Exception | str) -> None:
+    def on(self, method: str, path: str, *replies: Reply | Exception | str | Handler) -> None:
         """Queue replies for `method` (or "*") on paths fully matching the regex `path`; a
         string names a recorded body, an exception is raised by the node (a transport
-        error)."""
-        queue: deque[Reply | Exception] = deque(
+        error), a handler answers from the request."""
+        queue: deque[Reply | Exception | Handler] = deque(
             Reply.of(r) if isinstance(r, str) else r for r in replies
         )
         self.routes.append((method, re.compile(path), queue))
@@ -195,7 +209,7 @@ class RecordedElasticsearch:
                 reply = queue.popleft()
                 if isinstance(reply, Exception):
                     raise reply
-                return reply
+                return reply if isinstance(reply, Reply) else reply(request)
         raise AssertionError(f"unexpected request: {request.method} {request.path}")
 
     @property

@@ -1,11 +1,15 @@
 """The embedded SQLite store end to end, in what only a file can do wrong: a full disk, a lock, a
-foreign file, a closed connection. What both sinks share is in test_sink_contract.py."""
+foreign file, a closed connection, its permissions, a read-only open. What both sinks share is
+in test_sink_contract.py; schemas and migration in test_sink_sqlite_schema.py."""
 
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
+import stat
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -138,3 +142,89 @@ def test_job_threads_share_one_sink(path: Path) -> None:
         assert errors == []
         assert sink.reader().count(DS) == 8 * 5 * 20
         assert [sink.load_state(f"job-{n}") for n in range(8)] == [{"k": 4}] * 8
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000, 0o277])
+def test_a_new_store_and_its_wal_files_are_private(path: Path, umask: int) -> None:
+    """The store holds emails, IP addresses and locations: 0600 whatever the umask."""
+    previous = os.umask(umask)
+    try:
+        with SqliteSink(path) as sink:
+            sink.write(_docs(range(3)))
+            modes = {
+                p.name: stat.S_IMODE(p.stat().st_mode) for p in sorted(path.parent.iterdir())
+            }
+    finally:
+        os.umask(previous)
+    assert modes == {
+        "openai-poller.sqlite3": 0o600,
+        "openai-poller.sqlite3-shm": 0o600,
+        "openai-poller.sqlite3-wal": 0o600,
+    }
+
+
+def test_a_read_only_open_of_a_missing_store_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SinkRejectedError) as caught:
+        SqliteSink("state/openai-poller.sqlite3", read_only=True)
+    assert str(caught.value) == (
+        f"there is no embedded store at {tmp_path}/state/openai-poller.sqlite3: nothing has "
+        "been collected into it yet"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def filled(path: Path) -> Iterator[Path]:
+    """A store with documents, a cursor and a dead letter, then made read-only (file 0444 in a
+    directory 0555), put back afterwards so it can be removed."""
+    with SqliteSink(path) as sink:
+        sink.write([*_docs(range(5)), Document("completions", DS, "no-time", {"openai": {}})])
+        sink.save_state("org-main/completions", {"cursor": "A"})
+    path.chmod(0o444)
+    path.parent.chmod(0o555)
+    yield path
+    path.parent.chmod(0o755)
+    path.chmod(0o644)
+
+
+def test_a_read_only_store_reads_everything_and_writes_nothing(filled: Path) -> None:
+    before = filled.read_bytes()
+    with SqliteSink(filled, read_only=True) as sink:
+        reader = sink.reader()
+        assert reader.count(DS) == 5
+        assert reader.sums(DS, ["openai.completions.input_tokens"]).values == {
+            "openai.completions.input_tokens": 510.0
+        }
+        assert reader.documents(DS, ["doc-0002"]) == {"doc-0002": _source(2)}
+        assert [d.doc_id for d in reader.dead_letters()] == ["no-time"]
+        assert sink.load_state("org-main/completions") == {"cursor": "A"}
+        assert sink.probe() is False
+        for write in (  # nothing reaches SQLite, which would refuse it too (below)
+            lambda: sink.write(_docs(range(9, 10))),
+            lambda: sink.save_state("org-main/completions", {"cursor": "B"}),
+        ):
+            with pytest.raises(SinkRejectedError) as refused:
+                write()
+            assert str(refused.value) == f"the embedded store {filled} is open read-only"
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            sink._db._connection().execute("DELETE FROM state")
+    assert filled.read_bytes() == before
+
+
+def test_a_store_whose_wal_cannot_be_created_is_read_immutable(filled: Path) -> None:
+    """On a read-only file system SQLite cannot create the `-wal` a reader needs (here a
+    directory stands in its place): with no WAL, nothing writes the store, so it is read as it
+    is."""
+    filled.parent.chmod(0o755)
+    (filled.parent / f"{filled.name}-wal").mkdir()
+    filled.parent.chmod(0o555)
+    try:
+        with SqliteSink(filled, read_only=True) as sink:
+            assert sink.reader().count(DS) == 5
+            assert sink.load_state("org-main/completions") == {"cursor": "A"}
+    finally:
+        filled.parent.chmod(0o755)
+        (filled.parent / f"{filled.name}-wal").rmdir()

@@ -16,8 +16,10 @@ from typing import Any
 from poller.documents.model import Document, Rejected
 from poller.errors import SinkUnavailableError
 from poller.sinks._contract import REJECTED_STATUS, DeadLetter
+from poller.sinks.elasticsearch._bulk import batches, ndjson_bytes
 from poller.sinks.elasticsearch._connection import Cluster, IndexKeeper, now_utc
 from poller.sinks.elasticsearch._errors import describe_error
+from poller.sinks.elasticsearch._options import EsWriteOptions
 
 __all__ = ["BULK_FILTER", "DEADLETTER_MAPPINGS", "DeadLetterIndex", "Refused"]
 
@@ -50,11 +52,14 @@ class Refused:
 class DeadLetterIndex:
     """Keeps refusals in the index `name`, creating it on first use."""
 
-    def __init__(self, cluster: Cluster, keeper: IndexKeeper, name: str) -> None:
+    def __init__(
+        self, cluster: Cluster, keeper: IndexKeeper, name: str, options: EsWriteOptions
+    ) -> None:
         self._client = cluster.client
         self._errors = cluster.errors
         self._keeper = keeper
         self.name = name
+        self._options = options
 
     def reject(self, items: Sequence[Rejected]) -> tuple[DeadLetter, ...]:
         """Keep API items no document could be built from (status 422)."""
@@ -67,15 +72,13 @@ class DeadLetterIndex:
 
     def keep(self, refused: Sequence[Refused]) -> None:
         """Store every refusal, or raise `SinkUnavailableError`: a refusal not kept is a
-        document lost, so the batch is not acknowledged."""
+        document lost, so the batch is not acknowledged. Bulk requests are bounded as the
+        documents' are (`EsWriteOptions`)."""
         self._keeper.ensure(self.name, DEADLETTER_MAPPINGS)
-        operations: list[Mapping[str, Any]] = []
         now = now_utc()
-        for r in refused:
-            operations.append(
-                {"index": {"_index": self.name, "_id": f"{r.doc.data_stream}/{r.doc.doc_id}"}}
-            )
-            operations.append(
+        entries = [
+            (
+                {"index": {"_index": self.name, "_id": f"{r.doc.data_stream}/{r.doc.doc_id}"}},
                 {
                     "@timestamp": now,
                     "doc_id": r.doc.doc_id,
@@ -83,9 +86,19 @@ class DeadLetterIndex:
                     "status": r.status,
                     "reason": r.reason,
                     "source": json.dumps(r.doc.source, sort_keys=True, default=str),
-                }
+                },
             )
-        action = f"storing {len(refused)} dead letters"
+            for r in refused
+        ]
+        for run in batches(
+            entries, lambda e: ndjson_bytes(*e), self._options.chunk_docs,
+            self._options.chunk_bytes,
+        ):
+            self._bulk([line for entry in run for line in entry], len(refused))
+
+    def _bulk(self, operations: list[Mapping[str, Any]], refused: int) -> None:
+        expected = len(operations) // 2
+        action = f"storing {expected} dead letters"
         with self._errors(action):
             answer = self._client.bulk(
                 operations=operations, refresh="wait_for", filter_path=BULK_FILTER
@@ -97,8 +110,8 @@ class DeadLetterIndex:
             for item in entry.values()
             if not 200 <= int(item.get("status", 0)) < 300
         ]
-        if failed or len(body.get("items", [])) != len(refused):
+        if failed or len(body.get("items", [])) != expected:
             detail = describe_error(failed[0], "no answer") if failed else "missing items"
             raise SinkUnavailableError(
-                f"could not keep {len(refused)} refused documents in {self.name}: {detail}"
+                f"could not keep {refused} refused documents in {self.name}: {detail}"
             )

@@ -87,11 +87,16 @@ class EsIndices:
     deadletter: str = DEFAULT_DEADLETTER_INDEX
 
 
+# Elasticsearch refuses a request body beyond `http.max_content_length`, 100mb by default.
+MAX_CONTENT_LENGTH = 100 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class EsWriteOptions:
-    """How a write is cut into bulk requests (at most `chunk_docs` documents and about
-    `chunk_bytes` bytes each), and which fields an ingest pipeline sets, so they do not count
-    as a revision."""
+    """How a write is cut into bulk requests (at most `chunk_docs` documents and `chunk_bytes`
+    bytes of body each, well under the cluster's `http.max_content_length`; a single larger
+    document goes alone), and which fields an ingest pipeline sets, so they do not count as a
+    revision."""
 
     chunk_docs: int = 500
     chunk_bytes: int = 5 * 1024 * 1024
@@ -100,6 +105,11 @@ class EsWriteOptions:
     def __post_init__(self) -> None:
         if self.chunk_docs < 1 or self.chunk_bytes < 1:
             raise ValueError("Elasticsearch chunk sizes must be positive")
+        if self.chunk_bytes > MAX_CONTENT_LENGTH:
+            raise ValueError(
+                f"an Elasticsearch bulk request of {self.chunk_bytes} bytes exceeds the "
+                f"default http.max_content_length ({MAX_CONTENT_LENGTH} bytes)"
+            )
 
 
 def worst_case_seconds(

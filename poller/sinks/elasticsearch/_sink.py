@@ -69,7 +69,9 @@ class ElasticsearchSink:
         self._client = self.cluster.client
         self._errors = self.cluster.errors
         self._keeper = IndexKeeper(self.cluster)
-        self._dead_letters = DeadLetterIndex(self.cluster, self._keeper, self.indices.deadletter)
+        self._dead_letters = DeadLetterIndex(
+            self.cluster, self._keeper, self.indices.deadletter, self._options
+        )
         self._writer = DataStreamWriter(
             self.cluster, self._options, self._retry, self._dead_letters
         )

@@ -25,9 +25,12 @@ Remaining gap: a copy written less than one refresh interval (1 s) before a roll
 invisible to the step-1 search until that refresh, so a rewrite in that instant could create a
 second copy in the new write index.
 
-Worst-case time of one `write()` of N documents, with B = ceil(N / chunk_docs), R and C the
-item and conflict retries of `ItemRetry`, T = `EsConnection.timeout` (which bounds a whole
-request, even an answer that trickles in: `DeadlineHttpNode`) and t the transport's retries:
+Bulk requests hold at most `chunk_docs` documents and `chunk_bytes` bytes of body (`_bulk`).
+Worst-case time of one `write()` of N documents, with B = ceil(N / chunk_docs) (the number of
+bulk requests while documents average under chunk_bytes / chunk_docs, 10 KiB at the defaults;
+usage documents are 1-3 KB), R and C the item and conflict retries of `ItemRetry`,
+T = `EsConnection.timeout` (which bounds a whole request, even an answer that trickles in:
+`DeadlineHttpNode`) and t the transport's retries:
 
     one request  <= (1 + t) * T + sum(min(cap, base * 2**n) for n < t)    (transport layer)
     rounds       <= 1 + R + C    (each further round retries 429/5xx items or re-plans 409s)
@@ -44,7 +47,6 @@ starts once it has passed, so a write ends within it plus one round ((B + 1) req
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -55,6 +57,7 @@ from poller.documents.model import Document
 from poller.errors import SinkUnavailableError
 from poller.sinks._canonical import same_source
 from poller.sinks._contract import WriteReport
+from poller.sinks.elasticsearch._bulk import batches, ndjson_bytes
 from poller.sinks.elasticsearch._connection import Cluster
 from poller.sinks.elasticsearch._deadletters import BULK_FILTER, DeadLetterIndex, Refused
 from poller.sinks.elasticsearch._errors import describe_error
@@ -81,7 +84,6 @@ _MGET_FILTER = [
     "docs._primary_term",
     "docs._source",
 ]
-_ACTION_OVERHEAD = 200  # bytes of an action line, for chunk sizing
 _BACKING_GENERATION = re.compile(r"-(\d+)$")
 
 
@@ -242,17 +244,10 @@ class DataStreamWriter:
         return _Op(doc, stored, conflicts)
 
     def _chunks(self, ops: Sequence[_Op]) -> Iterator[list[_Op]]:
-        chunk: list[_Op] = []
-        size = 0
-        for op in ops:
-            op_size = len(json.dumps(op.doc.source, default=str)) + _ACTION_OVERHEAD
-            if chunk and (len(chunk) >= self._chunk_docs or size + op_size > self._chunk_bytes):
-                yield chunk
-                chunk, size = [], 0
-            chunk.append(op)
-            size += op_size
-        if chunk:
-            yield chunk
+        return batches(
+            ops, lambda op: ndjson_bytes(op.action(), op.doc.source),
+            self._chunk_docs, self._chunk_bytes,
+        )
 
     def _bulk(self, chunk: Sequence[_Op]) -> list[Mapping[str, Any]]:
         operations: list[Mapping[str, Any]] = []

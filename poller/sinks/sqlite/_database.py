@@ -1,5 +1,5 @@
-"""The embedded store's file: its schema, one connection guarded by one lock, and SQLite's
-errors turned into the poller's.
+"""The embedded store's connection: its settings, one lock guarding it, transactions and
+snapshots, and SQLite's errors turned into the poller's.
 
 A full disk rolls the transaction back and raises one clear `SinkUnavailableError` ("cannot
 write the embedded store <path>: disk full (...)"). SQLite reports a full disk as SQLITE_FULL,
@@ -18,42 +18,17 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from poller.errors import PollerError, SinkRejectedError, SinkUnavailableError
+from poller.sinks.sqlite._files import connect
 
-__all__ = ["SCHEMA_VERSION", "Database", "disk_full_message"]
+__all__ = ["Access", "Database", "disk_full_message"]
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS documents (
-    data_stream TEXT NOT NULL,
-    doc_id      TEXT NOT NULL,
-    source      TEXT NOT NULL,  -- JSON, keys sorted
-    ts          INTEGER,        -- @timestamp in epoch milliseconds
-    updated_at  TEXT NOT NULL,
-    PRIMARY KEY (data_stream, doc_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS documents_by_time ON documents (data_stream, ts);
-CREATE TABLE IF NOT EXISTS state (
-    key        TEXT PRIMARY KEY,
-    state      TEXT NOT NULL,  -- JSON object
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS deadletter (
-    id          INTEGER PRIMARY KEY,
-    data_stream TEXT NOT NULL,
-    doc_id      TEXT NOT NULL,
-    status      INTEGER NOT NULL,
-    reason      TEXT NOT NULL,
-    source      TEXT NOT NULL,  -- the refused document, as JSON
-    failed_at   TEXT NOT NULL,
-    UNIQUE (data_stream, doc_id)
-);
-"""
 _UNAVAILABLE = ("SQLITE_FULL", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR")
 # Write-side I/O errors that may mean "no room": checked against the limit and the free space.
 _WRITE_IOERR = (
@@ -65,6 +40,7 @@ _NO_ROOM_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 # taken for a full disk (SQLite writes pages and WAL frames of a few KiB at a time).
 _LIMIT_MARGIN = 64 * 1024
 _SPACE_MARGIN = 1024 * 1024
+_CACHE_KIB = 16 * 1024
 
 
 def _no_room(path: str) -> str | None:
@@ -98,33 +74,33 @@ def disk_full_message(path: str, detail: str, action: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Access:
+    """How the store is opened: how long to wait for another writer's lock, the file's cap
+    (SQLite's `max_page_count`), and whether only to read it."""
+
+    busy_timeout: float = 30.0
+    max_size_bytes: int | None = None
+    read_only: bool = False
+
+
 class Database:
     """One connection, one lock, and SQLite errors turned into the poller's."""
 
-    def __init__(self, path: str, busy_timeout: float, max_size_bytes: int | None) -> None:
+    def __init__(self, path: str, access: Access) -> None:
         self.path = path
-        self._busy_timeout = busy_timeout
+        self.read_only = access.read_only
+        self._busy_timeout = access.busy_timeout
+        self._max_size_bytes = access.max_size_bytes
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         try:
-            if path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
+            conn = connect(path, access.busy_timeout, read_only=access.read_only)
             self._conn = conn
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal" and path != ":memory:":
-                logger.warning("embedded store %s runs in %s journal mode, not WAL", path, mode)
-            conn.execute("PRAGMA synchronous=FULL")
-            if max_size_bytes is not None:
-                page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
-                conn.execute(f"PRAGMA max_page_count={max(1, max_size_bytes // page_size)}")
-            with self.transaction("creating its tables") as tx:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        tx.execute(statement)
-                tx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            # A fixed page cache and no memory mapping: memory stays the same however large
+            # the store grows.
+            conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+            conn.execute("PRAGMA mmap_size=0")
         except OSError as exc:
             self.close()
             if exc.errno in _NO_ROOM_ERRNOS:
@@ -140,6 +116,25 @@ class Database:
             self.close()
             raise
 
+    def start_writing(self) -> None:
+        """WAL (readers never wait for the writer), full syncs, and the size cap: set once the
+        file is known to be a store, since WAL mode rewrites its header."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if str(mode).lower() != "wal" and self.path != ":memory:":
+                    logger.warning(
+                        "embedded store %s runs in %s journal mode, not WAL", self.path, mode
+                    )
+                conn.execute("PRAGMA synchronous=FULL")
+                if self._max_size_bytes is not None:
+                    page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+                    pages = max(1, self._max_size_bytes // page_size)
+                    conn.execute(f"PRAGMA max_page_count={pages}")
+            except sqlite3.Error as exc:
+                raise self.translate(exc, "opening it") from exc
+
     @property
     def is_open(self) -> bool:
         return self._conn is not None
@@ -152,10 +147,21 @@ class Database:
     @contextmanager
     def transaction(self, action: str) -> Iterator[sqlite3.Connection]:
         """All statements in the block commit together, or none of them do."""
+        with self._within("BEGIN IMMEDIATE", action) as conn:
+            yield conn
+
+    @contextmanager
+    def snapshot(self, action: str = "reading") -> Iterator[sqlite3.Connection]:
+        """All statements in the block read the same state of the store."""
+        with self._within("BEGIN", action) as conn:
+            yield conn
+
+    @contextmanager
+    def _within(self, begin: str, action: str) -> Iterator[sqlite3.Connection]:
         with self._lock:
             conn = self._connection()
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(begin)
                 yield conn
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
@@ -164,6 +170,14 @@ class Database:
             except BaseException:
                 self._rollback(conn)
                 raise
+
+    def execute_alone(self, sql: str, action: str) -> None:
+        """One statement outside any transaction (VACUUM cannot run inside one)."""
+        with self._lock:
+            try:
+                self._connection().execute(sql)
+            except sqlite3.Error as exc:
+                raise self.translate(exc, action) from exc
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:

@@ -6,8 +6,9 @@ classifies each document as created, updated or unchanged by comparing sources t
 `@timestamp` missing or not a date) goes to the `deadletter` table instead.
 
 Each `write()` is one `BEGIN IMMEDIATE` transaction (one id lookup per chunk of the batch's
-ids, one `executemany` of its new and changed documents): all of it is stored or, on any error,
-none of it (`_database` says how a full disk reads).
+ids, one `executemany` of its new and changed documents, see `_writer`): all of it is stored
+or, on any error, none of it (`_database` says how a full disk reads). How a document is laid
+out on disk is `_schema`'s, `_layout`'s and `_codec`'s.
 
 Thread safety: the sink holds **one connection guarded by one lock**; the daemon's job threads
 take turns, which SQLite would impose on writers anyway. Other processes (`report`, `status`)
@@ -20,8 +21,8 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -29,10 +30,13 @@ from typing import Any, Self
 
 from poller.documents.model import Document, Rejected
 from poller.errors import SinkRejectedError
-from poller.sinks._canonical import same_source, timestamp_millis
+from poller.sinks._canonical import timestamp_millis
 from poller.sinks._contract import REJECTED_STATUS, DeadLetter, WriteReport
-from poller.sinks.sqlite._database import Database
-from poller.sinks.sqlite._reader import SqliteReader, stored_sources
+from poller.sinks.sqlite._database import Access, Database
+from poller.sinks.sqlite._layout import Catalog
+from poller.sinks.sqlite._migration import prepare
+from poller.sinks.sqlite._reader import SqliteReader
+from poller.sinks.sqlite._writer import Changes, Item, store, stored_texts
 
 __all__ = ["SqliteSink"]
 
@@ -44,11 +48,6 @@ def _now() -> str:
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
-_UPSERT_DOCUMENT = (
-    "INSERT INTO documents (data_stream, doc_id, source, ts, updated_at) "
-    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (data_stream, doc_id) DO UPDATE SET "
-    "source = excluded.source, ts = excluded.ts, updated_at = excluded.updated_at"
-)
 _UPSERT_DEADLETTER = (
     "INSERT INTO deadletter (data_stream, doc_id, status, reason, source, failed_at) "
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (data_stream, doc_id) DO UPDATE SET "
@@ -61,73 +60,12 @@ def _json(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
-def _stored_sources(
-    conn: sqlite3.Connection, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], str]:
-    """The stored source text of each (data stream, doc id) in `keys` that is stored: one query
-    per data stream and per as many ids as SQLite takes parameters, not one per document."""
-    ids: dict[str, dict[str, None]] = {}
-    for data_stream, doc_id in keys:
-        ids.setdefault(data_stream, {})[doc_id] = None
-    per_query = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 1  # one is the data stream
-    return {
-        (data_stream, doc_id): source
-        for data_stream, wanted in ids.items()
-        for doc_id, source in stored_sources(conn.execute, data_stream, list(wanted), per_query)
-    }
-
-
-# A `documents` row: data_stream, doc_id, source, ts, updated_at.
-_Row = tuple[str, str, str, int, str]
-
-
-def _primary_key(row: _Row) -> tuple[str, str]:
-    return row[0], row[1]
-
-
-@dataclass
-class _Changes:
-    """The rows a batch writes (its created and updated documents) and its counts."""
-
-    rows: list[_Row] = field(default_factory=list)
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-
-    @classmethod
-    def of(
-        cls,
-        accepted: Sequence[tuple[Document, str, int]],
-        stored: dict[tuple[str, str], str],
-        now: str,
-    ) -> _Changes:
-        """Compares each document with the stored one as it stands when its turn comes (`stored`
-        takes each written text): a document repeated within the batch meets its earlier copy,
-        as if the batch were written one document at a time."""
-        changes = cls()
-        for doc, text, ts in accepted:
-            key = (doc.data_stream, doc.doc_id)
-            previous = stored.get(key)
-            if previous is None:
-                changes.created += 1
-            elif same_source(json.loads(previous), doc.source):
-                changes.unchanged += 1
-                continue
-            else:
-                changes.updated += 1
-            stored[key] = text
-            changes.rows.append((doc.data_stream, doc.doc_id, text, ts, now))
-        # In key order: ids are hashes, so in batch order each insert would land on a random page
-        # of the table. The sort is stable: a repeated id still ends as its last copy.
-        changes.rows.sort(key=_primary_key)
-        return changes
-
-
 class SqliteSink:
     """Writes `Document`s and cursor state into one SQLite file (see the module docstring).
 
     `max_size_bytes` caps the file (SQLite's `max_page_count`): beyond it writes fail exactly
-    as on a full disk.
+    as on a full disk. `read_only` opens an existing store for `report` and `status`: it never
+    creates a file, and writing through it raises `SinkRejectedError`.
     """
 
     def __init__(
@@ -136,9 +74,17 @@ class SqliteSink:
         *,
         busy_timeout: float = 30.0,
         max_size_bytes: int | None = None,
+        read_only: bool = False,
     ) -> None:
         self.path = str(path)
-        self._db = Database(self.path, busy_timeout, max_size_bytes)
+        self.read_only = read_only
+        self._db = Database(self.path, Access(busy_timeout, max_size_bytes, read_only))
+        try:
+            prepare(self._db)
+        except BaseException:
+            self._db.close()
+            raise
+        self._catalog = Catalog()
 
     def __enter__(self) -> Self:
         return self
@@ -152,9 +98,10 @@ class SqliteSink:
         self.close()
 
     def write(self, documents: Sequence[Document]) -> WriteReport:
+        self._writable()
         if not documents:
             return WriteReport()
-        accepted: list[tuple[Document, str, int]] = []
+        accepted: dict[str, list[Item]] = {}
         refused: list[tuple[Document, str]] = []
         for doc in documents:
             try:
@@ -168,12 +115,17 @@ class SqliteSink:
                     (doc, "document_parsing_exception: @timestamp is missing or not a date")
                 )
                 continue
-            accepted.append((doc, text, ts))
+            accepted.setdefault(doc.data_stream, []).append(Item(doc.doc_id, doc.source, text, ts))
         now = _now()
-        with self._db.transaction(f"writing {len(documents)} documents") as tx:
-            stored = _stored_sources(tx, [(doc.data_stream, doc.doc_id) for doc, _, _ in accepted])
-            changes = _Changes.of(accepted, stored, now)
-            tx.executemany(_UPSERT_DOCUMENT, changes.rows)
+        report = WriteReport()
+        with self._changing(f"writing {len(documents)} documents") as tx:
+            for data_stream, items in accepted.items():
+                layout = self._catalog.stream(tx, data_stream)
+                stored = stored_texts(tx, self._catalog, layout.id, [i.doc_id for i in items])
+                changes = Changes.of(items, {k: text for k, (_, text) in stored.items()})
+                rowids = {k: rowid for k, (rowid, _) in stored.items()}
+                store(tx, self._catalog, layout, list(changes.items.values()), rowids)
+                report += WriteReport(changes.created, changes.updated, changes.unchanged)
             tx.executemany(
                 _UPSERT_DEADLETTER,
                 [
@@ -189,16 +141,29 @@ class SqliteSink:
                 doc.data_stream,
                 reason,
             )
-        return WriteReport(
-            created=changes.created,
-            updated=changes.updated,
-            unchanged=changes.unchanged,
+        return report + WriteReport(
             dead_lettered=tuple(
                 DeadLetter(doc.doc_id, doc.data_stream, 400, reason) for doc, reason in refused
             ),
         )
 
+    @contextmanager
+    def _changing(self, action: str) -> Iterator[sqlite3.Connection]:
+        """A write transaction; after a rollback the catalog forgets what it learnt in it."""
+        try:
+            with self._db.transaction(action) as tx:
+                self._catalog.begin(tx)
+                yield tx
+        except BaseException:
+            self._catalog.forget()
+            raise
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise SinkRejectedError(f"the embedded store {self.path} is open read-only")
+
     def reject(self, items: Sequence[Rejected]) -> tuple[DeadLetter, ...]:
+        self._writable()
         now = _now()
         rows = [
             (r.doc.data_stream, r.doc.doc_id, REJECTED_STATUS, r.reason, _json(r.doc.source), now)
@@ -221,6 +186,7 @@ class SqliteSink:
         return state if isinstance(state, dict) else None
 
     def save_state(self, key: str, state: Mapping[str, Any]) -> None:
+        self._writable()
         try:
             text = _json(dict(state))
         except (TypeError, ValueError) as exc:
@@ -234,8 +200,9 @@ class SqliteSink:
             )
 
     def probe(self) -> bool:
-        """Whether the store is open: a local file answers whenever the process runs."""
-        return self._db.is_open
+        """Whether the store is open for writing: a local file answers whenever the process
+        runs."""
+        return self._db.is_open and not self.read_only
 
     def reader(self) -> SqliteReader:
         """A reader sharing this sink's connection (and lock)."""

@@ -18,9 +18,12 @@ from fakes.elasticsearch import (
     WRITE_INDEX,
     RecordedElasticsearch,
     Reply,
+    Request,
+    bulk_created,
     doc,
 )
 
+from poller.documents.model import Document, Rejected
 from poller.errors import SinkRejectedError, SinkUnavailableError
 from poller.sinks.elasticsearch import (
     Backoff,
@@ -410,6 +413,8 @@ def test_options_are_validated_with_value_errors() -> None:
         EsConnection(ES_URL, timeout=0)
     with pytest.raises(ValueError, match="chunk sizes must be positive"):
         EsWriteOptions(chunk_docs=0)
+    with pytest.raises(ValueError, match=r"of 104857601 bytes exceeds the default http\.max_"):
+        EsWriteOptions(chunk_bytes=100 * 1024 * 1024 + 1)
     with pytest.raises(ValueError, match="conflict retries must not be negative"):
         ItemRetry(conflicts=-1)
 
@@ -431,3 +436,64 @@ def test_probe_is_true_for_credentials_without_the_monitor_privilege(
 ) -> None:
     fake_es.on("GET", "/", Reply.of("error_403", 403))
     assert make_sink().probe() is True
+
+
+def _line_bytes(line: dict[str, object]) -> int:
+    """What one NDJSON line of a bulk body takes, written independently of the sink."""
+    return len(json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode()) + 1
+
+
+def _greedy(sizes: list[int], max_docs: int, max_bytes: int) -> list[list[int]]:
+    """The sizes of each request's operations, filling each as far as both bounds allow."""
+    runs: list[list[int]] = [[]]
+    for size in sizes:
+        if runs[-1] and (len(runs[-1]) == max_docs or sum(runs[-1]) + size > max_bytes):
+            runs.append([])
+        runs[-1].append(size)
+    return runs
+
+
+def test_bulk_requests_are_bounded_in_bytes_as_well_as_documents(
+    fake_es: RecordedElasticsearch, make_sink: SinkFactory
+) -> None:
+    fake_es.on("POST", SEARCH, *["search_ids_empty"] * 5)  # ids are looked up 6 at a time
+    fake_es.on("*", "/_bulk", *[bulk_created] * 20)
+    sink = make_sink(write=EsWriteOptions(chunk_docs=6, chunk_bytes=3000))
+    docs = [doc(f"d{i}", 10**i, model="m" * (40 * (i % 5))) for i in range(24)]
+    big = Document("completions", DS, "big", {**docs[0].source, "padding": "é" * 2000})
+    docs.insert(9, big)  # 4000 bytes of UTF-8 padding, beyond chunk_bytes: sent alone
+
+    report = sink.write(docs)
+
+    assert report.created == len(docs)
+    sizes = [
+        _line_bytes({"create": {"_index": DS, "_id": d.doc_id}}) + _line_bytes(dict(d.source))
+        for d in docs
+    ]
+    bulks = fake_es.to("/_bulk")
+    runs = _greedy(sizes, 6, 3000)  # cut by count (6), by bytes, and around the big one
+    assert [len(run) for run in runs] == [6, 3, 1, 5, 5, 5]
+    assert [len(b.bulk_pairs) for b in bulks] == [len(run) for run in runs]
+    assert [b.size for b in bulks] == [sum(run) for run in runs]
+    assert [meta["_id"] for b in bulks for _, meta, _ in b.bulk_pairs] == [d.doc_id for d in docs]
+    assert [b.size for b in bulks if b.size > 3000] == [sizes[9]]
+
+
+def test_dead_letters_are_kept_in_bulk_requests_bounded_alike(
+    fake_es: RecordedElasticsearch, make_sink: SinkFactory
+) -> None:
+    fake_es.on("HEAD", "/openai-poller-deadletter", Reply(200))
+    fake_es.on("*", "/_bulk", *[bulk_created] * 10)
+    sink = make_sink(write=EsWriteOptions(chunk_docs=3, chunk_bytes=2000))
+    items = [Rejected(doc(f"r{i}", i, model="m" * 200 * (i % 2)), "schema") for i in range(7)]
+
+    letters = sink.reject(items)
+
+    assert [letter.doc_id for letter in letters] == [f"r{i}" for i in range(7)]
+    bulks: list[Request] = fake_es.to("/_bulk")
+    assert [meta["_id"] for b in bulks for _, meta, _ in b.bulk_pairs] == [
+        f"{DS}/r{i}" for i in range(7)
+    ]
+    assert all(b.size <= 2000 and len(b.bulk_pairs) <= 3 for b in bulks)
+    assert [len(b.bulk_pairs) for b in bulks] == [2, 2, 2, 1]
+    assert all(b.params["refresh"] == "wait_for" for b in bulks)

@@ -1,5 +1,6 @@
 """The SQLite sink writes a batch with one id lookup per chunk of ids and one `executemany`, and
-counts, stores and revises exactly as writing its documents one at a time would."""
+counts, stores and revises exactly as writing its documents one at a time would. Lookups are
+one prepared statement, whatever the batch's size."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import pytest
 
 from poller.documents.model import Document
 from poller.sinks import SqliteSink, WriteReport
+from poller.sinks.sqlite._codec import decode_id, inflate
 
 COMPLETIONS = "logs-openai.completions-default"
 EMBEDDINGS = "logs-openai.embeddings-default"
 STREAMS = {COMPLETIONS: "completions", EMBEDDINGS: "embeddings"}
-LOOKUP = "SELECT doc_id, source FROM documents"
+LOOKUP = "SELECT d.id, d.doc_id, s.dictionary, s.body FROM documents"
+PUT = "REPLACE INTO documents"
 
 
 def _doc(data_stream: str, doc_id: str, tokens: Any, **extra: Any) -> Document:
@@ -29,8 +32,16 @@ def _counts(report: WriteReport) -> tuple[int, int, int, int]:
 
 
 def _stored(sink: SqliteSink) -> dict[tuple[str, str], tuple[str, int]]:
-    rows = sink._db.query("SELECT data_stream, doc_id, source, ts FROM documents")
-    return {(ds, doc_id): (source, ts) for ds, doc_id, source, ts in rows}
+    """(data stream, id) → (stored JSON text, ts) of every document."""
+    rows = sink._db.query(
+        "SELECT n.name, d.doc_id, d.ts, s.body, c.content FROM documents AS d "
+        "JOIN data_streams AS n ON n.id = d.data_stream JOIN sources AS s ON s.id = d.id "
+        "JOIN dictionaries AS c ON c.id = s.dictionary"
+    )
+    return {
+        (ds, decode_id(key)): (inflate(body, content).decode(), ts)
+        for ds, key, ts, body, content in rows
+    }
 
 
 @pytest.fixture
@@ -91,20 +102,32 @@ def test_one_lookup_per_data_stream_of_a_batch(sink: SqliteSink) -> None:
     statements = _lookups(sink)
     sink.write([_doc(COMPLETIONS, f"c{i}", i) for i in range(50)] + [_doc(EMBEDDINGS, "e", 0)])
     assert sum(s.startswith(LOOKUP) for s in statements) == 2
-    assert sum(s.startswith("INSERT INTO documents") for s in statements) == 51
+    assert sum(s.startswith(PUT) for s in statements) == 51
 
 
 def test_a_batch_beyond_the_variable_limit_is_looked_up_in_chunks(sink: SqliteSink) -> None:
-    sink._db._connection().setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 10)
-    first = sink.write([_doc(COMPLETIONS, f"d{i:02d}", i) for i in range(40)])
-    assert _counts(first) == (40, 0, 0, 0)
+    # A row takes 44 variables (id, data stream, doc id, ts and 40 field columns).
+    sink._db._connection().setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 50)
+    first = sink.write([_doc(COMPLETIONS, f"d{i:03d}", i) for i in range(100)])
+    assert _counts(first) == (100, 0, 0, 0)
 
     statements = _lookups(sink)
-    again = [_doc(COMPLETIONS, f"d{i:02d}", i + (i % 4 == 0)) for i in range(45)]
+    again = [_doc(COMPLETIONS, f"d{i:03d}", i + (i % 4 == 0)) for i in range(110)]
     report = sink.write(again)
-    assert _counts(report) == (5, 10, 30, 0)
-    assert sum(s.startswith(LOOKUP) for s in statements) == 5  # 45 ids, 9 a query
-    assert len(_stored(sink)) == 45
-    assert _stored(sink)[COMPLETIONS, "d08"][0] == (
+    assert _counts(report) == (10, 25, 75, 0)
+    assert sum(s.startswith(LOOKUP) for s in statements) == 3  # 110 ids, 49 a query
+    assert len(_stored(sink)) == 110
+    assert _stored(sink)[COMPLETIONS, "d008"][0] == (
         '{"@timestamp":"2026-03-01T00:00:00.000Z","openai":{"tokens":9}}'
     )
+
+
+def test_lookups_of_any_batch_size_are_one_prepared_statement(sink: SqliteSink) -> None:
+    """Schema 1 sent each batch's ids as one list of its own length: every page size was a
+    statement of its own, cached with its bound ids, and memory grew with a long backfill."""
+    statements = _lookups(sink)
+    for size in (1, 7, 300, 513):
+        sink.write([_doc(COMPLETIONS, f"s{size}-{i}", i) for i in range(size)])
+    # The trace shows each statement with its values bound: 256 ids each, 1 + 1 + 2 + 3 lookups.
+    ids = [len(s.split(" IN (")[1].split(", ")) for s in statements if s.startswith(LOOKUP)]
+    assert ids == [256] * 7
