@@ -35,10 +35,11 @@ __all__ = [
 ]
 
 
-def open_sink(settings: Settings) -> ReadableSink:
-    """Elasticsearch when `ELASTICSEARCH_URL` is set, else the embedded SQLite store."""
+def open_sink(settings: Settings, *, read_only: bool = False) -> ReadableSink:
+    """Elasticsearch when `ELASTICSEARCH_URL` is set, else the embedded SQLite store;
+    `read_only` opens the store without ever creating or changing it (`status`, `report`)."""
     if settings.elasticsearch.url is None:
-        return SqliteSink(str(settings.store_path))
+        return SqliteSink(str(settings.store_path), read_only=read_only)
     return open_elasticsearch(settings)
 
 

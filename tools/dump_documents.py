@@ -34,6 +34,7 @@ from poller.cli import main as poller_main
 from poller.simulator.app import SimulatorApp
 from poller.simulator.organization import build_organization
 from poller.simulator.server import SimulatorServer
+from poller.sinks import SqliteSink
 
 KEY: Final = "sk-admin-dump-0123456789"
 HOUR: Final = 3_600
@@ -112,18 +113,20 @@ def _backfill(streams: Sequence[str], width: str, since: int, until: int) -> Non
 
 
 def _lines(store: Path) -> list[str]:
-    connection = sqlite3.connect(store)
-    try:
-        documents = connection.execute("SELECT data_stream, doc_id, source FROM documents")
+    with SqliteSink(str(store), read_only=True) as sink:
+        reader = sink.reader()
         lines = [
             json.dumps(
-                {"data_stream": data_stream, "_id": doc_id, "source": json.loads(source)},
+                {"data_stream": data_stream, "_id": doc_id, "source": source},
                 sort_keys=True,
                 separators=(",", ":"),
                 ensure_ascii=False,
             )
-            for data_stream, doc_id, source in documents
+            for data_stream in reader.data_streams()
+            for doc_id, source in reader.all_documents(data_stream).items()
         ]
+    connection = sqlite3.connect(store)
+    try:
         rejected = connection.execute(
             "SELECT data_stream, doc_id, status, reason, source FROM deadletter"
         )

@@ -24,4 +24,4 @@ def open_for_reading(settings: Settings) -> ReadableSink:
                 f"no embedded store at {path} -- fix: point POLLER_STORE_PATH at the poller's "
                 "store, or set ELASTICSEARCH_URL"
             )
-    return open_sink(settings)
+    return open_sink(settings, read_only=True)

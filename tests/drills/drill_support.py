@@ -28,10 +28,12 @@ import httpx
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 from own_env import foreign_environ
 
+from poller.errors import PollerError
 from poller.simulator.app import SimulatorApp
 from poller.simulator.faults import FaultPlan
 from poller.simulator.organization import Organization, build_organization
 from poller.simulator.server import SimulatorServer
+from poller.sinks.sqlite import SqliteSink
 from poller.state import StreamState
 from poller.streams import BUCKET_SECONDS, USAGE_ENDPOINTS
 
@@ -145,9 +147,9 @@ class SqliteStore:
             db.close()
 
     def documents(self, stream: str) -> list[dict[str, Any]]:
-        rows = self._query("SELECT source FROM documents WHERE data_stream = ?",
-                           (f"logs-openai.{stream}-{self.namespace}",))
-        return [json.loads(source) for (source,) in rows]
+        with SqliteSink(self.path, read_only=True) as sink:
+            found = sink.reader().all_documents(f"logs-openai.{stream}-{self.namespace}")
+        return [dict(source) for source in found.values()]
 
     def state(self, stream: str) -> StreamState:
         rows = self._query("SELECT state FROM state WHERE key = ?", (f"{ORG}/{stream}",))
@@ -303,6 +305,21 @@ class SecretScan:
 SCANS = SecretScan()
 
 
+def _decoded_documents(path: Path) -> bytes:
+    """An embedded store's documents as JSON: their sources are deflated on disk, where the
+    file's bytes alone would hide a secret inside one. Nothing for any other file."""
+    with path.open("rb") as head:
+        if path.name.endswith(("-wal", "-shm")) or head.read(16) != b"SQLite format 3\0":
+            return b""
+    try:
+        with SqliteSink(path, read_only=True) as sink:
+            reader = sink.reader()
+            return b"".join(json.dumps(doc).encode() for ds in reader.data_streams()
+                            for doc in reader.all_documents(ds).values())
+    except PollerError:  # a SQLite file that is not a store
+        return b""
+
+
 def scan_for_secrets(
     *, paths: tuple[Path, ...] = (), texts: tuple[str, ...] = (), secrets: tuple[str, ...] = ()
 ) -> list[str]:
@@ -316,7 +333,7 @@ def scan_for_secrets(
         for path in files:
             if not path.exists():
                 continue
-            data = path.read_bytes()
+            data = path.read_bytes() + _decoded_documents(path)
             SCANS.files += 1
             SCANS.bytes += len(data)
             hits += [f"{path}: secret #{i}" for i, s in enumerate(wanted) if s.encode() in data]

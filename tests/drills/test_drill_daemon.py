@@ -10,7 +10,6 @@ compared with the simulator's settled truth for exactly what the state says was 
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
@@ -26,7 +25,6 @@ import pytest
 from drill_support import (
     RUN_CMD,
     Check,
-    SqliteStore,
     bucket_window,
     compare,
     compare_audit,
@@ -48,6 +46,7 @@ from drill_support import (
 from loopback import free_port
 
 from poller.simulator.organization import Organization
+from poller.sinks.sqlite import SqliteSink
 from poller.state import StreamState
 from poller.streams import USAGE_ENDPOINTS
 
@@ -307,11 +306,9 @@ def test_run_sigterm_mid_cycle_then_restart(tmp_path: Path) -> None:
 
 
 def _documents_by_id(store: Path, stream: str) -> dict[str, dict[str, Any]]:
-    rows = SqliteStore(store)._query(
-        "SELECT doc_id, source FROM documents WHERE data_stream = ?",
-        (f"logs-openai.{stream}-default",),
-    )
-    return {doc_id: json.loads(source) for doc_id, source in rows}
+    with SqliteSink(store, read_only=True) as sink:
+        found = sink.reader().all_documents(f"logs-openai.{stream}-default")
+    return {doc_id: dict(source) for doc_id, source in found.items()}
 
 
 def _minute(doc: dict[str, Any]) -> int:

@@ -9,9 +9,7 @@ crossed and the same limits reached this month, with the same numbers.
 
 from __future__ import annotations
 
-import json
 import math
-import sqlite3
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -232,8 +230,10 @@ def stored(tmp_path: Path) -> Iterator[list[Row]]:
             window = BackfillWindow(since=NOW - 40 * DAY, until=NOW, now=NOW)
             result = backfill_org(rt, sink, STREAM_NAMES, window)
             assert (result.failures, result.interrupted) == (0, False)
-    with sqlite3.connect(path) as db:
-        yield [json.loads(source) for (source,) in db.execute("SELECT source FROM documents")]
+    with SqliteSink(str(path), read_only=True) as sink:
+        reader = sink.reader()
+        yield [dict(source) for data_stream in reader.data_streams()
+               for source in reader.all_documents(data_stream).values()]
 
 
 def test_the_rules_steps_over_the_store_equal_the_budget_report(tmp_path: Path) -> None:
