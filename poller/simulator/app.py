@@ -94,7 +94,7 @@ class _Response:
 class SimulatorApp:
     """The WSGI application. Thread-safe: the server calls it from one thread per request."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the simulator's knobs, each a CLI flag, kept flat for its tests
         self,
         org: SimOrganization,
         *,

@@ -325,7 +325,7 @@ class FaultProxy:
                 self.observer(Exchange(method, path, body, status, answer))
         return status, answer_headers, answer
 
-    def _respond(  # noqa: PLR0917 - one call site
+    def _respond(
         self, conn: socket.socket, method: str, path: str, status: int,
         headers: list[tuple[str, str]], answer: bytes,
     ) -> None:

@@ -25,7 +25,7 @@ KEY = "acme/completions"
 def _cycle(client: FakeClient, sink: RecordingSink, group_by: tuple[str, ...]) -> None:
     stream = replace(config("completions"), group_by=group_by)
     source = cycle_source(access(client), stream, T0 + 5 * H + 1800)
-    run_source(source, sink, clock=FakeClock())  # type: ignore[arg-type]
+    run_source(source, sink, clock=FakeClock())
 
 
 def _calls(client: FakeClient) -> list[tuple[int, int, object]]:

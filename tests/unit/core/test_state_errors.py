@@ -79,7 +79,7 @@ def test_a_cycle_reports_impossible_state_as_its_stream_failure_and_fetches_noth
     future = Coverage((Segment(T0, T0 + 40 * D, BucketWidth.HOUR, (), "org-1"),))
     sink = RecordingSink(states={"acme/completions": StreamState(coverage=future).to_json()})
     client = FakeClient()
-    result = cycle(access(client), config("completions"), sink, now=T0 + D)  # type: ignore[arg-type]
+    result = cycle(access(client), config("completions"), sink, now=T0 + D)
     assert isinstance(result.error, StateError)
     assert str(result.error).startswith("acme/completions: saved position is 3369600 s after")
     assert result.report is None and not result.stopped
