@@ -14,9 +14,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from poller.client import AdminClient
+from poller.coverage import Segment
+from poller.documents import MappingContext
 from poller.documents.model import Document, Rejected
+from poller.pipeline import run_source
 from poller.sinks import REJECTED_STATUS, DeadLetter, ReadableSink, SqliteSink
 from poller.sinks.elasticsearch import (
     ElasticsearchSink,
@@ -25,6 +30,8 @@ from poller.sinks.elasticsearch import (
     EsIndices,
     ItemRetry,
 )
+from poller.sources import BucketSource, OrgAccess
+from poller.streams import BucketWidth
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 MODELS = ("gpt-4o", "gpt-4o-mini", "o3")
@@ -298,3 +305,58 @@ def test_reject_keeps_a_poison_item_in_the_dead_letter_store(
 
 def test_an_open_sink_is_ready(sink: ReadableSink) -> None:
     assert sink.probe() is True
+
+
+# --- a poison item end to end: the real client, source and pipeline -----------------------
+
+
+def _usage_page(start: int) -> dict[str, Any]:
+    """Two hourly buckets of completions; the first holds one item that fails the schema."""
+
+    def result(tokens: Any) -> dict[str, Any]:
+        return {"object": "organization.usage.completions.result", "input_tokens": tokens,
+                "output_tokens": 5, "num_model_requests": 1}
+
+    buckets = [
+        {"object": "bucket", "start_time": start, "end_time": start + 3600,
+         "results": [result(10), result("lots")]},
+        {"object": "bucket", "start_time": start + 3600, "end_time": start + 7200,
+         "results": [result(20)]},
+    ]
+    return {"object": "page", "data": buckets, "has_more": False, "next_page": None}
+
+
+class _NoNames:
+    """Ungrouped results name nothing, so the names are never listed."""
+
+    def snapshot(self) -> Any:
+        raise AssertionError("an ungrouped run lists no names")
+
+
+def test_a_poison_item_is_dead_lettered_and_its_stream_keeps_moving(
+    store: Store, sink: ReadableSink
+) -> None:
+    start = int(T0.timestamp())
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=_usage_page(start)))
+    client = AdminClient(admin_key="sk-admin-poison-test", transport=transport)
+    context = MappingContext(organization_id="org-poison", namespace=store.namespace,
+                             bucket_width=BucketWidth.HOUR)
+    access = OrgAccess("poison", client, context, _NoNames())
+    source = BucketSource(access, "completions",
+                          lambda _: [Segment(start, start + 7200, BucketWidth.HOUR)], ())
+
+    report = run_source(source, sink)
+
+    ds = store.data_stream("completions")
+    assert (report.written.created, len(report.written.dead_lettered)) == (2, 1)
+    (letter,) = report.written.dead_lettered
+    assert (letter.data_stream, letter.status) == (ds, REJECTED_STATUS)
+    assert "input_tokens" in letter.reason and "lots" not in letter.reason  # no input echoed
+    assert report.state.coverage.end == start + 7200  # the cursor moved past the poison item
+    store.refresh()
+    assert sink.reader().count(ds) == 2
+    (kept,) = sink.reader().dead_letters(data_stream=ds)
+    assert json.loads(kept.source)["input_tokens"] == "lots"  # kept whole, as the API sent it
+    assert run_source(source, sink).written.created == 0  # a re-read adds nothing
+    store.refresh()
+    assert len(sink.reader().dead_letters(data_stream=ds)) == 1
