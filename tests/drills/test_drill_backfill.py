@@ -35,14 +35,19 @@ from drill_support import (
 )
 
 from poller.simulator.faults import FAULT_KINDS, FaultInjector, FaultPlan
-from poller.streams import STREAM_NAMES
+from poller.streams import STREAM_NAMES, StreamKind, get_stream
 
 pytestmark = pytest.mark.drill
 
 # Every kind the simulator injects, each at 5-6 %: about 37 % of requests fail in some way.
 ALL_FAULTS = "429=0.06,500=0.05,502=0.05,503=0.05,timeout=0.05,malformed=0.05,drift=0.06"
 LIGHT_FAULTS = "500=0.05,503=0.05,malformed=0.03,drift=0.05"
-ALL_STREAMS = [s for s in STREAM_NAMES if s != "rate_limits"]  # 10 usage streams, costs, audit
+# The 10 usage streams, costs and audit: the snapshot streams (rate limits, spend controls)
+# reconcile in tests/integration/test_collection_e2e.py and test_spend_streams.py.
+ALL_STREAMS = [
+    s for s in STREAM_NAMES
+    if get_stream(s).kind in (StreamKind.USAGE, StreamKind.COSTS, StreamKind.AUDIT)
+]
 MORE_STREAMS = [
     "completions", "embeddings", "moderations", "images", "audio_speeches", "web_search_calls",
     "vector_stores", "costs", "audit",

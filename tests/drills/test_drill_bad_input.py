@@ -607,7 +607,7 @@ _LIMITED = (
     "sys.argv[0] = 'poller'; "
     "runpy.run_module('poller', run_name='__main__', alter_sys=True)"
 )
-FILE_LIMIT = 2_500_000  # room for the first batch of completions (~1.2 MB of WAL), not the second
+FILE_LIMIT = 500_000  # room for the first batch of completions (compact store), not the rest
 DISK_STREAMS = ["completions", "embeddings", "costs"]
 
 

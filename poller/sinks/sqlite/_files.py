@@ -53,6 +53,11 @@ def connect(path: str, busy_timeout: float, *, read_only: bool) -> sqlite3.Conne
         return sqlite3.connect(
             path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
         )
+    if os.path.isdir(path):
+        raise SinkRejectedError(
+            f"the embedded store {os.path.abspath(path)} cannot be used: it is a directory; "
+            "point POLLER_STORE_PATH at a file"
+        )
     if path == ":memory:" or not os.path.isfile(path):
         raise SinkRejectedError(missing_message(path))
     uri = Path(os.path.abspath(path)).as_uri()
