@@ -49,9 +49,9 @@ from bench.common import (
     simulator,
 )
 from bench.memory import peak_rss_bytes
-from poller.cli._report_data import Window, build_namespace
 from poller.documents.model import Document, Rejected
 from poller.pipeline import run_source
+from poller.reporting import Window, build_namespace
 from poller.sinks import DeadLetter, WriteReport
 from poller.sinks.sqlite import SqliteSink
 from poller.sources import BackfillWindow, backfill_source

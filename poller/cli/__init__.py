@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from poller import __version__
 from poller.errors import AuthenticationError, ConfigError, PollerError
 from poller.redaction import redact
+from poller.reporting import BY_CHOICES
 
 from ._help import EPILOG, HELP, WHEN, Formatter
-from ._report_data import BY_CHOICES
 from ._text import short_error
 
 if TYPE_CHECKING:

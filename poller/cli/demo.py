@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from poller.collect import BackfillRequest
+from poller.reporting import Window
 from poller.settings import load_settings
 from poller.simulator.app import SimulatorApp
 from poller.simulator.organization import build_organization
@@ -17,7 +18,6 @@ from poller.simulator.server import SimulatorServer
 from poller.sinks.sqlite import SqliteSink
 from poller.sources import BackfillWindow
 
-from ._report_data import Window
 from .backfill import run_backfill
 from .report import ReportRequest, billed_through, report
 

@@ -20,10 +20,10 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from poller.errors import ConfigError
+from poller.reporting import BY_CHOICES, NamespaceReport, Row, Table, Window, build_namespace
 from poller.sinks import Sink, SinkReader
 from poller.state import load_stream_state
 
-from ._report_data import BY_CHOICES, NamespaceReport, Row, Table, Window, build_namespace
 from ._text import plain, safe
 from .when import parse_when
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from poller.cli._report_data import NamespaceReport, Row, Window, build_namespace
 from poller.cli.report import ReportRequest, report
 from poller.documents.model import Document
+from poller.reporting import NamespaceReport, Row, Window, build_namespace
 from poller.sinks import SinkReader
 from poller.sinks.sqlite import SqliteSink
 
