@@ -1,6 +1,6 @@
 """The `openai-poller` command line: argument parsing and dispatch to one module per command.
 
-Exit codes (INTERFACE.md): 0 success; 2 usage or configuration error, reported as one line on
+Exit codes (docs/interface.md): 0 success; 2 usage or configuration error, reported as one line on
 stderr with no traceback; 1 a runtime failure after start-up.
 """
 

@@ -92,7 +92,7 @@ def merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
 
 @dataclass(frozen=True)
 class Skeleton:
-    """The fields every document of one stream and org carries (INTERFACE.md), worked out once
+    """The fields every document of one stream and org carries (docs/interface.md), worked out once
     so that a mapper of many documents only stamps them."""
 
     dataset: str
@@ -123,7 +123,7 @@ class Skeleton:
 
 
 def skeleton(stream: str, ctx: MappingContext, timestamp: int, kind: str) -> dict[str, Any]:
-    """The fields every document carries (INTERFACE.md), for a document stamped `timestamp`."""
+    """The fields every document carries (docs/interface.md), for a document stamped `timestamp`."""
     parts = Skeleton.of(stream, ctx.organization_id, ctx.organization_name, ctx.namespace)
     return parts.source(iso_time(timestamp), kind)
 
