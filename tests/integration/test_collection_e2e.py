@@ -13,12 +13,11 @@ The simulator and the poller share one fixed clock, so "now" is exact. The check
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from elasticsearch import Elasticsearch
 
 from poller.collect import backfill_org, cycle
 from poller.coverage import Coverage
@@ -28,7 +27,7 @@ from poller.simulator.app import SimulatorApp
 from poller.simulator.organization import Organization, build_organization
 from poller.simulator.server import SimulatorServer
 from poller.sinks import SqliteSink
-from poller.sinks.elasticsearch import ElasticsearchSink, EsConnection, EsCredentials, EsIndices
+from poller.sinks.elasticsearch import ElasticsearchSink
 from poller.sources import BackfillWindow
 from poller.sources.plans import backfill_segments
 from poller.streams import BUCKET_SECONDS, STREAM_NAMES, USAGE_ENDPOINTS
@@ -156,26 +155,9 @@ def test_sqlite_sink_equals_simulator_truth(tmp_path: Any) -> None:
 
 
 def test_elasticsearch_sink_equals_simulator_truth(
-    elasticsearch_url: str,
-    elasticsearch_api_key: str | None,
-    elasticsearch_ca_certs: str | None,
-    es_client: Elasticsearch,
-    es_namespace: Any,
+    es_sink: ElasticsearchSink, es_refresh: Callable[[], None], es_namespace: Any
 ) -> None:
-    sink = ElasticsearchSink(
-        EsConnection(
-            elasticsearch_url,
-            credentials=EsCredentials(api_key=elasticsearch_api_key),
-            ca_certs=elasticsearch_ca_certs,
-        ),
-        indices=EsIndices(state=es_namespace.state_index, deadletter=es_namespace.deadletter_index),
-    )
-
-    def refresh() -> None:
-        es_client.indices.refresh(index=f"logs-openai.*-{es_namespace.name}")
-
-    with sink:
-        scenario(sink, sink.reader(), es_namespace.name, refresh)
+    scenario(es_sink, es_sink.reader(), es_namespace.name, es_refresh)
 
 
 def test_daemon_cycles_apply_late_revisions_in_place(tmp_path: Any) -> None:

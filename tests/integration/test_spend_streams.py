@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from elasticsearch import Elasticsearch
 
 from poller.collect import backfill_org
 from poller.documents.spend import spend_doc_id
@@ -24,7 +23,7 @@ from poller.simulator.app import SimulatorApp
 from poller.simulator.organization import Organization, build_organization
 from poller.simulator.server import SimulatorServer
 from poller.sinks import SqliteSink
-from poller.sinks.elasticsearch import ElasticsearchSink, EsConnection, EsCredentials, EsIndices
+from poller.sinks.elasticsearch import ElasticsearchSink
 from poller.sources import BackfillWindow, slot_start
 
 pytestmark = pytest.mark.integration
@@ -128,23 +127,6 @@ def test_sqlite_stores_the_simulators_spend_controls(tmp_path: Any) -> None:
 
 
 def test_elasticsearch_stores_the_simulators_spend_controls(
-    elasticsearch_url: str,
-    elasticsearch_api_key: str | None,
-    elasticsearch_ca_certs: str | None,
-    es_client: Elasticsearch,
-    es_namespace: Any,
+    es_sink: ElasticsearchSink, es_refresh: Callable[[], None], es_namespace: Any
 ) -> None:
-    sink = ElasticsearchSink(
-        EsConnection(
-            elasticsearch_url,
-            credentials=EsCredentials(api_key=elasticsearch_api_key),
-            ca_certs=elasticsearch_ca_certs,
-        ),
-        indices=EsIndices(state=es_namespace.state_index, deadletter=es_namespace.deadletter_index),
-    )
-
-    def refresh() -> None:
-        es_client.indices.refresh(index=f"logs-openai.*-{es_namespace.name}")
-
-    with sink:
-        scenario(sink, sink.reader(), es_namespace.name, refresh)
+    scenario(es_sink, es_sink.reader(), es_namespace.name, es_refresh)
