@@ -7,7 +7,6 @@ It reads what the store holds, not only what is configured: an org or stream fou
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,7 +75,9 @@ def _other_orgs(settings: Settings, sink: ReadableSink) -> list[str]:
     return names[len(settings.orgs) :]
 
 
-def _states(settings: Settings, sink: ReadableSink) -> Iterator[tuple[str, str, StreamState]]:
+def _states(
+    settings: Settings, sink: ReadableSink, now: float
+) -> Iterator[tuple[str, str, StreamState]]:
     """The configured orgs' streams first (a sink that cannot be read fails on its state, as
     every command does), then streams with a saved state, of any org found in the store.
     Unreadable state, or a position after now, is a `StateError`: one line naming the fix."""
@@ -85,7 +86,7 @@ def _states(settings: Settings, sink: ReadableSink) -> Iterator[tuple[str, str, 
         for stream in STREAM_NAMES:
             saved = saved_state(sink, org, stream)
             if saved is not None:
-                check_position(saved, org=org, stream=stream, now=int(time.time()))
+                check_position(saved, org=org, stream=stream, now=int(now))
             if saved is not None or stream in wanted:
                 yield org, stream, saved if saved is not None else StreamState()
 
@@ -93,7 +94,7 @@ def _states(settings: Settings, sink: ReadableSink) -> Iterator[tuple[str, str, 
 def status_rows(settings: Settings, sink: ReadableSink, *, now: float) -> list[dict[str, Any]]:
     configured = {org.name: org for org in settings.orgs}
     rows: list[dict[str, Any]] = []
-    for org, stream, state in _states(settings, sink):
+    for org, stream, state in _states(settings, sink, now):
         audit = get_stream(stream).kind is StreamKind.AUDIT
         found = verdict(state, now=now, allowed_lag=_allowed_lag(configured.get(org), stream),
                         audit=audit)
