@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from cli_run import WIDTH, poller, widest
 
+from poller.cli._text import human_age
 from poller.coverage import Coverage, Segment
 from poller.documents.model import Document
 from poller.sinks.sqlite import SqliteSink
@@ -41,7 +42,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
     states = {
         # 3 minutes behind, succeeded a minute ago: ok.
         state_key("default", "completions"): StreamState(
-            coverage=_covered(minute - 180), last_success=now - 60),
+            coverage=_covered(_completions_end(now)), last_success=now - 60),
         # Failed, then succeeded: the old error is no longer shown.
         state_key("default", "embeddings"): StreamState(
             coverage=_covered(minute - 120), last_success=now - 30, last_error="old",
@@ -69,9 +70,26 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
 
 
 def _status(store: Path, *argv: str) -> tuple[int, str, str]:
+    code, out, err, _ = _timed_status(store, *argv)
+    return code, out, err
+
+
+def _timed_status(store: Path, *argv: str) -> tuple[int, str, str, tuple[float, float]]:
+    """The status run with the wall-clock span it ran in: its 'now' lies inside that span, so
+    an age can be checked exactly however slow the machine is."""
     env = {"POLLER_STORE_PATH": str(store), "OPENAI_ADMIN_KEY": "sk-admin-status-test"}
+    before = time.time()
     result = poller("status", *argv, cwd=store.parent, env=env)
-    return result.returncode, result.stdout, result.stderr
+    return result.returncode, result.stdout, result.stderr, (before, time.time())
+
+
+def _ages(since: float, span: tuple[float, float]) -> set[str]:
+    """Every way an age since `since` can read for a status that ran within `span`."""
+    return {human_age(span[0] - since), human_age(span[1] - since)}
+
+
+def _completions_end(now: float) -> int:
+    return int(now) // 60 * 60 - 180
 
 
 def _rows(store: Path) -> dict[tuple[str, str], dict[str, Any]]:
@@ -108,21 +126,28 @@ def test_a_later_success_clears_the_error(store: tuple[Path, float]) -> None:
 
 
 def test_lags_read_as_people_say_them(store: tuple[Path, float]) -> None:
-    rows = _rows(store[0])
+    code, out, err, span = _timed_status(store[0], "--json")
+    assert code == 0, err
+    rows = {(row["org"], row["stream"]): row for row in json.loads(out)}
+    end = _completions_end(store[1])
     lag = rows[("default", "completions")]["lag_seconds"]
-    assert 180 <= lag < 240
-    assert rows[("default", "completions")]["lag"] == "3m"
+    assert span[0] - end - 1 <= lag <= span[1] - end
+    assert rows[("default", "completions")]["lag"] == human_age(lag)
+    assert human_age(lag) in {"3m", "4m", "5m"}
     assert rows[("legacy", "completions")]["lag"] == "1d 2h"
     assert rows[("default", "moderations")]["lag"] == "never"
 
 
 def test_the_table_fits_80_columns_and_the_error_is_short(store: tuple[Path, float]) -> None:
-    code, out, err = _status(store[0])
+    code, out, err, span = _timed_status(store[0])
     assert code == 0, err
     assert widest(out) <= WIDTH
     lines = out.splitlines()
     completions = next(line for line in lines if " completions " in line and "default" in line)
-    assert completions.split() == ["default", "completions", "ok", "3m", "1m", "ago"]
+    org, stream, verdict, lag, *ago = completions.split()
+    assert (org, stream, verdict, ago[-1]) == ("default", "completions", "ok", "ago")
+    assert lag in _ages(_completions_end(store[1]), span)
+    assert " ".join(ago[:-1]) in _ages(store[1] - 60, span)
     [at] = [i for i, line in enumerate(lines) if line.startswith("default/audit failed at ")]
     message = " ".join(line.strip() for line in lines[at + 1 :] if line.startswith("  "))
     assert message.startswith("check status.openai.com and wait \N{EM DASH} failed: HTTP 500 "
