@@ -16,6 +16,7 @@ Elasticsearch.
 from __future__ import annotations
 
 from poller.defaults import DEFAULT_BASE_URL
+from poller.settings._ha import HaSettings
 from poller.settings._load import load_settings, secret_values
 from poller.settings._model import ElasticsearchSettings, MetricsSettings, Settings
 from poller.settings._orgs import (
@@ -32,6 +33,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "AlertSettings",
     "ElasticsearchSettings",
+    "HaSettings",
     "MetricsSettings",
     "OrgDefaults",
     "OrgSettings",

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from poller.defaults import DEFAULT_BASE_URL, DEFAULT_DEADLETTER_INDEX, DEFAULT_STATE_INDEX
 from poller.errors import ConfigError
+from poller.settings._ha import HaSettings
 from poller.settings._orgs import OrgDefaults, OrgSettings
 from poller.settings._setup import AlertSettings, SetupSettings
 from poller.settings._sources import (
@@ -215,6 +216,10 @@ class Settings(BaseSettings):
         default=MetricsSettings(),
         description="The HTTP server of `run` for Prometheus (`/metrics`) and the liveness "
         "and readiness probes (`/healthz`, `/readyz`).",
+    )
+    ha: HaSettings = Field(
+        default=HaSettings(),
+        description="Several replicas of `run` on one sink: leases share the orgs among them.",
     )
     log_format: LogFormat = Field(
         default="auto",

@@ -10,6 +10,7 @@ errors as the sink does; `Compat8Transport` serves clients outside the sink (tes
 from poller.sinks.elasticsearch._connection import Cluster
 from poller.sinks.elasticsearch._diagnostics import ClusterDiagnostics, ClusterInfo, PrivilegeCheck
 from poller.sinks.elasticsearch._errors import ErrorTranslator, describe_error, redact_url
+from poller.sinks.elasticsearch._leases import StateCells
 from poller.sinks.elasticsearch._options import (
     EsConnection,
     EsCredentials,
@@ -37,6 +38,7 @@ __all__ = [
     "EsWriteOptions",
     "ItemRetry",
     "PrivilegeCheck",
+    "StateCells",
     "describe_error",
     "redact_url",
     "worst_case_seconds",
