@@ -23,6 +23,7 @@ from poller.destinations import Retention
 from poller.destinations.backends import DestinationContext, DestinationMetrics, build_fanout
 from poller.errors import SinkUnavailableError
 from poller.health import CycleHealth, HealthServer, ReadinessGate
+from poller.leases import LeaseKeeper, LeaseLostError, open_ha
 from poller.logs import FailureLog
 from poller.metrics import Metrics
 from poller.runtime import check_sink, open_sink, org_runtime
@@ -66,6 +67,7 @@ class _JobContext:
     health: CycleHealth
     failures: FailureLog
     clock: Callable[[], float] = time.time
+    leases: LeaseKeeper | None = None  # None: every org is ours (ha.enabled off)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,9 @@ class _StreamJob:
     def __call__(self) -> None:
         org, name, ctx = self.access.org, self.stream.name, self.ctx
         ctx.health.started()
+        if ctx.leases is not None and ctx.leases.held(org) is None:
+            ctx.health.finished(org, name, None)  # another replica collects it: idle, healthy
+            return
         started = ctx.clock()
         error: BaseException | None = None
         report = None
@@ -96,6 +101,10 @@ class _StreamJob:
             error = exc
         finally:
             ctx.metrics.observe_cycle(org, name, ctx.clock() - started)
+        if isinstance(error, LeaseLostError):
+            log.info("cycle %s/%s ended: %s", org, name, error)
+            error = None  # the org passed to another replica: a handoff, not a failure
+            report = None
         ctx.health.finished(org, name, error)
         if error is not None:
             ctx.metrics.mark_error(org, name, at=ctx.clock())
@@ -130,7 +139,9 @@ def run_daemon(settings: Settings) -> int:
             {(o.name, s) for o in settings.orgs for s in o.streams},
             stale_after=stale_after(settings),
         )
-        ctx = _JobContext(sink, metrics, stop, health, FailureLog())
+        ha = stack.enter_context(open_ha(settings, sink, on_change=metrics.set_lease_held))
+        ctx = _JobContext(sink if ha is None else ha.sink, metrics, stop, health, FailureLog(),
+                          leases=None if ha is None else ha.keeper)
         jobs: list[Job] = []
         destination_metrics = DestinationMetrics(metrics.registry)
         for org in settings.orgs:

@@ -64,6 +64,9 @@ class Metrics:
         self._last_error = gauge(
             "last_error_timestamp_seconds", "Unix time of the last failed cycle"
         )
+        self._leases = gauge(
+            "leases_held", "1 while this replica holds the org's lease and collects it", ("org",)
+        )
         self._cycle = Histogram(
             f"{PREFIX}_cycle_duration_seconds",
             "Duration of one collection cycle",
@@ -113,3 +116,6 @@ class Metrics:
 
     def observe_cycle(self, org: str, stream: str, seconds: float) -> None:
         self._cycle.labels(org, stream).observe(seconds)
+
+    def set_lease_held(self, org: str, held: bool) -> None:
+        self._leases.labels(org).set(1 if held else 0)

@@ -76,8 +76,10 @@ class LeaseKeeper:
         """One round; a store that cannot be reached leaves the leases to run out."""
         try:
             held = self._round()
-        except PollerError as exc:
-            log.warning("leases: %s; holding on to unexpired leases until the store answers", exc)
+        except Exception as exc:  # the loop must go on; the leases then run out
+            text = str(exc) if isinstance(exc, PollerError) else type(exc).__name__
+            log.warning("leases: %s; holding on to unexpired leases until the store answers",
+                        text, exc_info=not isinstance(exc, PollerError))
             return
         self._set(held)
 

@@ -7,8 +7,8 @@ write replaces it only `WHERE state = <the text read>`, one statement, so two pr
 cannot both win.
 
 The file locks are the embedded store's stronger guarantee: the store lives on one host, so an
-exclusive `flock` per org (files in `<store>.leases/`) held for as long as the lease is proves
-whether its holder still runs. Two processes can never both hold it; the kernel releases it the
+exclusive `flock` per org (on an empty file `<store>.lease.<org>` beside the store), held as
+long as the lease is, proves whether its holder still runs. Two processes can never both hold it; the kernel releases it the
 moment a holder dies (kill -9 included), so another process takes over at once instead of after
 the TTL; and a paused holder (SIGSTOP) keeps it, so nobody collects its org behind its back.
 """
@@ -21,7 +21,6 @@ import os
 import threading
 from collections.abc import Hashable, Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final, Literal
 
 from poller.sinks.sqlite._database import Access, Database
@@ -106,7 +105,7 @@ class OrgLocks:
     """An exclusive, non-blocking `flock` per org, held by this process until `unlock`."""
 
     def __init__(self, store_path: str) -> None:
-        self._dir = Path(f"{store_path}.leases")
+        self._prefix = f"{store_path}.lease."
         self._held: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -115,8 +114,7 @@ class OrgLocks:
         with self._lock:
             if org in self._held:
                 return True
-            self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self._dir / f"{org}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+            fd = os.open(self._prefix + org, os.O_CREAT | os.O_RDWR, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -8,6 +8,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, cast
 
 import pytest
+from fakes import FakeClock, RecordingSink
 
 from poller.errors import SinkUnavailableError
 from poller.leases import (
@@ -22,8 +23,6 @@ from poller.leases import (
     Versioned,
 )
 from poller.sinks import ReadableSink
-from tests.fakes.clock import FakeClock
-from tests.fakes.sink import RecordingSink
 
 TTL = 30.0
 
