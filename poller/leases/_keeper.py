@@ -6,7 +6,7 @@ keeper writes its heartbeat into the roster, counts the live replicas N, and aim
 ceil(M / N) of the M orgs. A replica that joins makes the others release their extras, which it
 takes on its next round; one that dies stops renewing, its leases and heartbeat expire after the
 TTL, and the others take its orgs on their next round: an org is uncollected for at most the
-TTL plus one interval (on the embedded store the file lock shows the death at once).
+TTL plus one interval.
 
 An org's jobs ask `held(org)` before each cycle: the lease as long as it has not expired on this
 replica's clock, else None. A round that cannot reach the store changes nothing; leases then

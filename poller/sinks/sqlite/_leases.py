@@ -9,9 +9,8 @@ cannot both win.
 The file locks are the embedded store's stronger guarantee: the store lives on one host, so an
 exclusive `flock` per org (on an empty file `<store>.lease.<org>` beside the store), held as
 long as the lease is, proves whether its holder still runs. Two processes can never both hold
-it; the kernel releases it the moment a holder dies (kill -9 included), so another process takes
-over at once instead of after the TTL; and a paused holder (SIGSTOP) keeps it, so nobody
-collects its org behind its back.
+it, even with clocks that disagree; the kernel releases it when a holder dies (kill -9
+included); and a paused holder (SIGSTOP) keeps it, so nobody collects its org behind its back.
 """
 
 from __future__ import annotations
