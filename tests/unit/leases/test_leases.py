@@ -123,7 +123,7 @@ class Locks:
 
 
 def test_a_free_lock_proves_the_holder_gone_and_passes_the_lease_before_its_expiry() -> None:
-    clock, cells, owners = FakeClock(), MemoryCells(), {}
+    clock, cells, owners = FakeClock(), MemoryCells(), dict[str, str]()
     a = LockedLeases(CellLeases(cells, clock=clock), Locks(owners, "a"))
     b = LockedLeases(CellLeases(cells, clock=clock), Locks(owners, "b"))
     assert a.acquire("acme", "a", TTL) is not None

@@ -38,8 +38,8 @@ def _models(annotation: Any) -> Iterator[type[BaseModel]]:
 
 def test_every_setting_has_a_description() -> None:
     models = set(_models(Settings))
-    assert len(models) == 16  # Settings, org defaults and orgs, stream, retry, es, metrics,
-    # setup and its retention, alerts, and the five destinations with their delivery retry
+    assert len(models) == 17  # Settings, org defaults and orgs, stream, retry, es, metrics,
+    # ha, setup and its retention, alerts, and the five destinations with their delivery retry
     undescribed = [
         f"{model.__name__}.{name}"
         for model in models
