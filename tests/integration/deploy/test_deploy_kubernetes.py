@@ -85,10 +85,17 @@ def test_the_validator_rejects_a_broken_deployment(
 # --- Deployment --------------------------------------------------------------------------------
 
 
-def test_deployment_runs_exactly_one_replica(deployment: dict[str, Any]) -> None:
-    # APScheduler cannot coordinate processes: two pods would poll everything twice.
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+def test_deployment_runs_two_replicas_spread_over_nodes_and_a_disruption_budget(
+    deployment: dict[str, Any],
+) -> None:
+    # Leases share the orgs between the pods (poller.leases): a second one is a hot standby.
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    spread = deployment["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+    term = spread["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    budgets = [doc for _, doc in _manifests() if doc["kind"] == "PodDisruptionBudget"]
+    assert [b["spec"]["minAvailable"] for b in budgets] == [1]
 
 
 def test_deployment_is_locked_down(deployment: dict[str, Any], container: dict[str, Any]) -> None:
