@@ -54,6 +54,15 @@ HELP = {
               "after lost or damaged state, or a cursor in the future: derives each stream's "
               "coverage from the stored documents, so no window is collected twice.\n"
               "example:\n  openai-poller state rebuild --streams completions"),
+    "replay-deadletters": (
+        "write dead-lettered documents into the sink once the cause is fixed",
+        "after fixing a mapping (openai-poller doctor names it): each refused document is "
+        "written with its own id, so a second run changes nothing, and its dead letter is "
+        "removed once the sink acknowledged it; documents still refused stay. Letters of "
+        "buckets the stream now holds in another shape, and API items no document was built "
+        "from, are skipped and kept. Exit 1 when any stream failed or a document is still "
+        "refused.\n"
+        "example:\n  openai-poller replay-deadletters --stream completions --since 7d"),
     "report": ("usage, estimated and billed cost, and audit activity read back from the sink",
                "costs the price table cannot estimate read `unpriced`, never 0.\nexamples:\n"
                "  openai-poller report --since 7d --by project --top 10\n"
