@@ -46,8 +46,8 @@ HELP = {
                "even when not configured.\nexample:\n"
                "  POLLER_STORE_PATH=/var/lib/openai-poller/openai-poller.sqlite3 \\\n"
                "    openai-poller status"),
-    "doctor": ("check the admin key, audit logging, the sink's reachability, privileges and "
-               "templates",
+    "doctor": ("check the admin key, audit logging, the sink's reachability, privileges, "
+               "templates and the mappings of existing data streams",
                "each check prints ok, FAIL (with its fix) or skip; exit 1 when one failed.\n"
                "example:\n  openai-poller doctor"),
     "state": ("repair saved stream state from the documents the sink holds",
