@@ -30,7 +30,14 @@ from poller.documents.fields import result_path
 from poller.errors import MappingConflictError
 from poller.pipeline import run_source
 from poller.rebuild import RebuildTarget, candidate_ids
-from poller.replay import API_ITEM, NOT_COLLECTED, UNREADABLE, ReplayRequest, replay_dead_letters
+from poller.replay import (
+    API_ITEM,
+    NOT_COLLECTED,
+    OTHER_SHAPE,
+    UNREADABLE,
+    ReplayRequest,
+    replay_dead_letters,
+)
 from poller.sinks import REJECTED_STATUS, SqliteSink
 from poller.sinks.elasticsearch import ElasticsearchSink, EsConnection, EsCredentials, EsIndices
 from poller.sources import BucketSource, OrgAccess
@@ -186,15 +193,18 @@ def _letter(db: sqlite3.Connection, doc_id: str, source: Any, status: int = 400)
     )
 
 
-def _moved(source: dict[str, Any], *, project: str, start: int) -> tuple[str, dict[str, Any]]:
-    """A document of the same shape for another project (and bucket), with the id the poller
-    gives it."""
+def _moved(
+    source: dict[str, Any], *, project: str, start: int, group_by: tuple[str, ...] = ()
+) -> tuple[str, dict[str, Any]]:
+    """A document for another project (and bucket), with the id the poller gives it when the
+    bucket is requested grouped by `group_by`."""
     moved = json.loads(json.dumps(source))
     moved["openai"]["base"]["project_id"] = project
     moved["openai"]["base"]["start_time"] = f"{_iso(start)}"
     values = {d: [_lookup(moved, result_path("completions", d))]
               for d in USAGE_ENDPOINTS["completions"].dimensions}
-    return candidate_ids("completions", ORG_ID, start, BucketWidth.HOUR, values)[()][0], moved
+    ids = candidate_ids("completions", ORG_ID, start, BucketWidth.HOUR, values)
+    return ids[group_by][0], moved
 
 
 def _lookup(source: dict[str, Any], dotted: str) -> Any:
@@ -218,11 +228,14 @@ def test_each_kind_of_letter_follows_its_rule_on_sqlite(tmp_path: Path) -> None:
                               if v["openai"]["base"]["project_id"] == "p1")
         new_id, new = _moved(dict(source), project="p9", start=START)
         far_id, far = _moved(dict(source), project="p9", start=START + 86400)
+        grouped_id, grouped = _moved(dict(source), project="p8", start=START,
+                                     group_by=("project_id",))
     db = sqlite3.connect(path)
     with db:
         _letter(db, doc_id, source)  # already stored
         _letter(db, new_id, new)  # replayable: its bucket is covered in its shape
         _letter(db, far_id, far)  # a day later: not collected
+        _letter(db, grouped_id, grouped)  # grouped by project: the bucket is stored ungrouped
         _letter(db, "garbage", "not a document")
     db.close()
 
@@ -234,7 +247,8 @@ def test_each_kind_of_letter_follows_its_rule_on_sqlite(tmp_path: Path) -> None:
         total = _tokens(sink, ds)
 
     assert (outcome.replayed, outcome.already_stored, outcome.removed) == (1, 1, 2)
-    assert outcome.skipped == {API_ITEM: 1, NOT_COLLECTED: 1, UNREADABLE: 1}
+    assert outcome.skipped == {API_ITEM: 1, NOT_COLLECTED: 1, OTHER_SHAPE: 1, UNREADABLE: 1}
     assert (again.replayed, again.already_stored) == (0, 0)
-    assert len(left) == 3 and (far_id, 400) in left and ("garbage", 400) in left
+    assert len(left) == 4
+    assert {(far_id, 400), (grouped_id, 400), ("garbage", 400)} < set(left)
     assert total == 10 + 20 + 30 + 40 + 50 + 10  # p9 is p1's copy in the first bucket

@@ -14,9 +14,10 @@ from datetime import datetime
 from typing import Any, Final
 
 from poller.errors import SinkUnavailableError
-from poller.sinks._contract import DeadLetterRecord, HeldLetter
+from poller.sinks._contract import HeldLetter
 from poller.sinks.elasticsearch._connection import Cluster
 from poller.sinks.elasticsearch._errors import describe_error
+from poller.sinks.elasticsearch._reader import _record
 
 __all__ = ["HeldLetters"]
 
@@ -76,18 +77,10 @@ class HeldLetters:
                 return
             after = hits[-1]["sort"]
 
-    def _held(self, hit: Mapping[str, Any]) -> HeldLetter:
-        src = hit.get("_source", {})
-        record = DeadLetterRecord(
-            doc_id=str(src.get("doc_id", "")),
-            data_stream=str(src.get("data_stream", "")),
-            status=int(src.get("status", 0)),
-            reason=str(src.get("reason", "")),
-            source=str(src.get("source", "")),
-            failed_at=str(src.get("@timestamp", "")),
-        )
+    @staticmethod
+    def _held(hit: Mapping[str, Any]) -> HeldLetter:
         token = json.dumps([hit["_id"], hit["_seq_no"], hit["_primary_term"]])
-        return HeldLetter(record, token)
+        return HeldLetter(_record(hit.get("_source", {})), token)
 
     def release(self, letters: Sequence[HeldLetter]) -> int:
         if not letters:
