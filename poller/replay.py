@@ -9,8 +9,12 @@ only after the sink acknowledged its document, and only if it is still the versi
 A replay must not double-count either, so a letter is written only when its document is the
 one the stream's coverage says belongs there:
 
-- its id is already stored (the window was collected again meanwhile): the stored copy is as
-  new or newer, so the letter is removed and nothing is written;
+- its document is already stored with the same values (the window was collected again
+  meanwhile): the letter is removed and nothing is written;
+- its id is stored with other values: documents carry no collection time, so which version is
+  newer cannot be told (a revision refused after the first version was stored, or a bucket
+  collected again after the refusal). The letter is skipped and kept: replaying it could put
+  an old value over a newer one, and removing it could drop a revision;
 - a usage or costs document whose bucket the coverage holds in another shape (width, grouping,
   org id), or does not hold at all, is skipped and kept: it would sit beside documents of other
   ids for the same moment (`backfill` collects an uncovered window in the current shape);
@@ -33,11 +37,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
+from poller.assets import INGESTED_FIELD
 from poller.coverage import Coverage
 from poller.documents.model import Document
 from poller.errors import PollerError
 from poller.rebuild import RebuildTarget, recover_group_by
-from poller.sinks import REJECTED_STATUS, DeadLetterStore, HeldLetter, Readable, Sink
+from poller.sinks import (
+    REJECTED_STATUS,
+    DeadLetterStore,
+    HeldLetter,
+    Readable,
+    Sink,
+    same_source,
+)
 from poller.state import load_stream_state
 from poller.streams import BUCKET_SECONDS, BucketWidth, StreamKind, get_stream
 
@@ -45,6 +57,7 @@ __all__ = [
     "API_ITEM",
     "NOT_COLLECTED",
     "OTHER_SHAPE",
+    "OTHER_VERSION",
     "UNREADABLE",
     "ReplayOutcome",
     "ReplayRequest",
@@ -59,6 +72,7 @@ API_ITEM: Final = "API items no document was built from (re-collect their window
 OTHER_SHAPE: Final = "bucket stored in another shape"
 NOT_COLLECTED: Final = "bucket outside the stream's coverage (backfill collects it)"
 UNREADABLE: Final = "source is not a JSON document"
+OTHER_VERSION: Final = "stored with other values"
 
 
 class ReplaySink(Sink, Readable, DeadLetterStore, Protocol):
@@ -77,8 +91,9 @@ class ReplayRequest:
 @dataclass(frozen=True)
 class ReplayOutcome:
     """What a replay did to one stream's dead letters. `replayed` were written now and
-    `already_stored` found stored; both were removed (`removed` counts what was still as
-    read). `still_refused` and `skipped` (by reason) stay. `error` ended the stream early."""
+    `already_stored` found stored with the same values; both were removed (`removed` counts
+    what was still as read). `still_refused` and `skipped` (by reason) stay. `error` ended the
+    stream early."""
 
     target: RebuildTarget
     replayed: int = 0
@@ -144,13 +159,18 @@ def _replay_page(
             candidates[doc.doc_id] = (letter, doc)
     if not candidates:
         return
-    stored = set(sink.reader().documents(target.data_stream, list(candidates)))
+    stored = sink.reader().documents(target.data_stream, list(candidates))
+    for doc_id, copy in stored.items():
+        # The audit streams' ingest pipeline stamps stored copies with the time they arrived.
+        if not same_source(copy, candidates[doc_id][1].source, ignore=(INGESTED_FIELD,)):
+            del candidates[doc_id]
+            tally.skipped[OTHER_VERSION] += 1
     fresh = [doc for doc_id, (_, doc) in candidates.items() if doc_id not in stored]
     report = sink.write(fresh) if fresh else None
     refused = {d.doc_id for d in report.dead_lettered} if report is not None else set()
     done = [letter for doc_id, (letter, _) in candidates.items() if doc_id not in refused]
     tally.removed += sink.release_letters(done)
-    tally.already_stored += len(stored)
+    tally.already_stored += len(candidates) - len(fresh)
     tally.replayed += len(fresh) - len(refused)
     tally.still_refused += len(refused)
 

@@ -59,8 +59,8 @@ HELP = {
         "after fixing a mapping (openai-poller doctor names it): each refused document is "
         "written with its own id, so a second run changes nothing, and its dead letter is "
         "removed once the sink acknowledged it; documents still refused stay. Letters of "
-        "buckets the stream now holds in another shape, and API items no document was built "
-        "from, are skipped and kept. Exit 1 when any stream failed or a document is still "
+        "buckets the stream now holds in another shape, of ids stored with other values, and "
+        "API items no document was built from, are skipped and kept. Exit 1 when any stream failed or a document is still "
         "refused.\n"
         "example:\n  openai-poller replay-deadletters --stream completions --since 7d"),
     "report": ("usage, estimated and billed cost, and audit activity read back from the sink",

@@ -34,6 +34,7 @@ from poller.replay import (
     API_ITEM,
     NOT_COLLECTED,
     OTHER_SHAPE,
+    OTHER_VERSION,
     UNREADABLE,
     ReplayRequest,
     replay_dead_letters,
@@ -230,12 +231,16 @@ def test_each_kind_of_letter_follows_its_rule_on_sqlite(tmp_path: Path) -> None:
         far_id, far = _moved(dict(source), project="p9", start=START + 86400)
         grouped_id, grouped = _moved(dict(source), project="p8", start=START,
                                      group_by=("project_id",))
+        other_id, other = next((k, json.loads(json.dumps(v))) for k, v in stored.items()
+                               if v["openai"]["base"]["project_id"] == "p2")
+        other["openai"]["completions"]["input_tokens"] += 1
     db = sqlite3.connect(path)
     with db:
         _letter(db, doc_id, source)  # already stored
         _letter(db, new_id, new)  # replayable: its bucket is covered in its shape
         _letter(db, far_id, far)  # a day later: not collected
         _letter(db, grouped_id, grouped)  # grouped by project: the bucket is stored ungrouped
+        _letter(db, other_id, other)  # its id stored with other values: which is newer?
         _letter(db, "garbage", "not a document")
     db.close()
 
@@ -247,8 +252,9 @@ def test_each_kind_of_letter_follows_its_rule_on_sqlite(tmp_path: Path) -> None:
         total = _tokens(sink, ds)
 
     assert (outcome.replayed, outcome.already_stored, outcome.removed) == (1, 1, 2)
-    assert outcome.skipped == {API_ITEM: 1, NOT_COLLECTED: 1, OTHER_SHAPE: 1, UNREADABLE: 1}
+    assert outcome.skipped == {API_ITEM: 1, NOT_COLLECTED: 1, OTHER_SHAPE: 1, OTHER_VERSION: 1,
+                               UNREADABLE: 1}
     assert (again.replayed, again.already_stored) == (0, 0)
-    assert len(left) == 4
-    assert {(far_id, 400), (grouped_id, 400), ("garbage", 400)} < set(left)
+    assert len(left) == 5
+    assert {(far_id, 400), (grouped_id, 400), (other_id, 400), ("garbage", 400)} < set(left)
     assert total == 10 + 20 + 30 + 40 + 50 + 10  # p9 is p1's copy in the first bucket
