@@ -60,8 +60,8 @@ HELP = {
         "written with its own id, so a second run changes nothing, and its dead letter is "
         "removed once the sink acknowledged it; documents still refused stay. Letters of "
         "buckets the stream now holds in another shape, of ids stored with other values, and "
-        "API items no document was built from, are skipped and kept. Exit 1 when any stream failed or a document is still "
-        "refused.\n"
+        "API items no document was built from, are skipped and kept. Exit 1 when any stream "
+        "failed or a document is still refused.\n"
         "example:\n  openai-poller replay-deadletters --stream completions --since 7d"),
     "report": ("usage, estimated and billed cost, and audit activity read back from the sink",
                "costs the price table cannot estimate read `unpriced`, never 0.\nexamples:\n"
