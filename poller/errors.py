@@ -17,6 +17,8 @@ reads it, callers read `scope`.
     - SinkUnavailableError retryable the sink could not be reached or answered 429/5xx
     - SinkRejectedError             the sink refused a request for good (credentials,
                                     privileges, a mapping that refuses every document)
+      - MappingConflictError        scope "stream": most of a batch refused for one mapping
+                                    reason; its data stream's mapping is wrong, not the data
   - StreamError                     scope "stream": fails one stream, the others go on
     - RateLimitedError    retryable HTTP 429; `retry_after` is the server's hint
     - ServerError         retryable HTTP 408, 409, 5xx
@@ -46,6 +48,7 @@ __all__ = [
     "AuthenticationError",
     "ConfigError",
     "MalformedResponseError",
+    "MappingConflictError",
     "MappingError",
     "OrgError",
     "PollerError",
@@ -144,6 +147,22 @@ class SinkUnavailableError(OrgError):
 
 class SinkRejectedError(OrgError):
     """The sink refused a request for good (bad credentials, missing privileges, a mapping)."""
+
+
+class MappingConflictError(SinkRejectedError):
+    """Most of a batch for one data stream was refused for the same mapping reason on the same
+    field: the data stream's mapping is at fault, not the documents, so none is dead-lettered
+    and the cursor holds until the mapping is fixed (`doctor` names the field and the fix).
+
+    A sink refusal, but of one data stream only: its scope is the stream's, so the org's other
+    streams go on (health still reads it as the sink refusing this stream's writes)."""
+
+    scope: ClassVar[Scope] = "stream"
+
+    def __init__(self, message: str, *, data_stream: str, field: str | None) -> None:
+        super().__init__(message)
+        self.data_stream = data_stream
+        self.field = field
 
 
 class MappingError(StreamError):

@@ -93,6 +93,18 @@ def _state(args: argparse.Namespace) -> int:
         return state_rebuild(targets, sink, now=int(time.time()))
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from poller.runtime import open_sink
+
+    from .replay import replay, replay_request
+
+    settings = _settings(require_orgs=True)
+    now = time.time()
+    request = replay_request(settings, args, now=int(now))
+    with open_sink(settings) as sink:
+        return replay(request, sink, now=now)
+
+
 def _report(args: argparse.Namespace) -> int:
     from ._reading import open_for_reading
     from .report import billed_through, report, report_request
@@ -208,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--streams", metavar="LIST",
                          help="comma-separated stream names (default: the configured streams)")
     rebuild.set_defaults(handler=_state)
+    replay = _command(sub, "replay-deadletters", _replay)
+    replay.add_argument("--org", metavar="NAME", help="only this org (default: every org)")
+    replay.add_argument("--streams", "--stream", metavar="LIST",
+                        help="comma-separated stream names (default: the configured streams)")
+    replay.add_argument("--since", metavar="WHEN",
+                        help=f"only letters kept from then on (default: all): {WHEN}")
     report = _command(sub, "report", _report)
     report.add_argument("--since", metavar="WHEN", help=f"window start (default: the first "
                         f"document): {WHEN}")

@@ -46,14 +46,23 @@ HELP = {
                "even when not configured.\nexample:\n"
                "  POLLER_STORE_PATH=/var/lib/openai-poller/openai-poller.sqlite3 \\\n"
                "    openai-poller status"),
-    "doctor": ("check the admin key, audit logging, the sink's reachability, privileges and "
-               "templates",
+    "doctor": ("check the admin key, audit logging, the sink's reachability, privileges, "
+               "templates and the mappings of existing data streams",
                "each check prints ok, FAIL (with its fix) or skip; exit 1 when one failed.\n"
                "example:\n  openai-poller doctor"),
     "state": ("repair saved stream state from the documents the sink holds",
               "after lost or damaged state, or a cursor in the future: derives each stream's "
               "coverage from the stored documents, so no window is collected twice.\n"
               "example:\n  openai-poller state rebuild --streams completions"),
+    "replay-deadletters": (
+        "write dead-lettered documents into the sink once the cause is fixed",
+        "after fixing a mapping (openai-poller doctor names it): each refused document is "
+        "written with its own id, so a second run changes nothing, and its dead letter is "
+        "removed once the sink acknowledged it; documents still refused stay. Letters of "
+        "buckets the stream now holds in another shape, of ids stored with other values, and "
+        "API items no document was built from, are skipped and kept. Exit 1 when any stream "
+        "failed or a document is still refused.\n"
+        "example:\n  openai-poller replay-deadletters --stream completions --since 7d"),
     "report": ("usage, estimated and billed cost, and audit activity read back from the sink",
                "costs the price table cannot estimate read `unpriced`, never 0.\nexamples:\n"
                "  openai-poller report --since 7d --by project --top 10\n"

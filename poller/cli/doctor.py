@@ -6,10 +6,17 @@ from collections.abc import Callable
 from typing import Protocol
 
 from poller.errors import AuthenticationError, PollerError, SinkRejectedError
-from poller.install import check_privileges, missing_templates, run_setup, writer_role
+from poller.install import (
+    check_privileges,
+    live_conflicts,
+    missing_templates,
+    run_setup,
+    writer_role,
+)
 from poller.runtime import open_elasticsearch, open_sink, org_runtime
 from poller.settings import Settings
 from poller.sinks.elasticsearch import ClusterDiagnostics, ElasticsearchSink
+from poller.streams import get_stream
 
 from .setup import setup_options
 
@@ -136,8 +143,25 @@ def _check_elasticsearch(sink: ElasticsearchSink, check: Check, settings: Settin
             )
         return "templates installed"
 
+    def mappings() -> str:
+        targets = sorted({
+            (stream, get_stream(stream).data_stream(org.namespace))
+            for org in settings.orgs for stream in org.streams
+        })
+        found = live_conflicts(sink.client, targets)
+        conflicts = found.conflicts
+        if conflicts:
+            raise OSError(
+                f"{len(conflicts)} field(s) of existing data streams mapped with another type "
+                "than the templates:\n" + "\n".join(f"  {c.describe()}" for c in conflicts)
+            )
+        if not found.existing:
+            return "no data stream of the configured streams exists yet"
+        return f"{len(found.existing)} existing data streams map every field as the templates do"
+
     needs = None if check("elasticsearch: reachable", reachable) else (
         "a reachable cluster that accepts the credentials"
     )
     check("elasticsearch: privileges", privileges, needs=needs)
     check("elasticsearch: templates", templates, needs=needs)
+    check("elasticsearch: mappings", mappings, needs=needs)

@@ -19,10 +19,20 @@ before the error.
 - `_missing`: `missing_templates`, what `run` and `backfill` need before writing;
 - `_privileges`: the writer's and setup's roles, and `check_privileges` against a role;
 - `_compare`: whether an installed body already holds ours;
+- `_live_mappings`: `live_conflicts`, the fields existing data streams map with another type
+  than the templates (what `doctor` reports, with each fix);
 - `_report`: the `Change`s of a run and its `SetupReport`.
 """
 
 from poller.install._kibana import KibanaAuth
+from poller.install._live_mappings import (
+    FieldConflict,
+    LiveIndex,
+    MappingCheck,
+    field_conflicts,
+    live_conflicts,
+    read_indices,
+)
 from poller.install._missing import missing_templates
 from poller.install._options import RuleParameters, SetupOptions, duration_text
 from poller.install._privileges import (
@@ -40,16 +50,22 @@ __all__ = [
     "SETUP_ROLE",
     "WRITER_ROLE",
     "Change",
+    "FieldConflict",
     "KibanaAuth",
     "Listener",
+    "LiveIndex",
+    "MappingCheck",
     "PrivilegeReport",
     "RuleParameters",
     "SetupOptions",
     "SetupReport",
     "check_privileges",
     "duration_text",
+    "field_conflicts",
+    "live_conflicts",
     "missing_templates",
     "plan_setup",
+    "read_indices",
     "run_setup",
     "setup_role",
     "writer_role",

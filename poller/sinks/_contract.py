@@ -6,7 +6,8 @@ Anything else raises, so the caller never moves a cursor past an unacknowledged 
 
 What a sink can do beyond that is a Protocol of its own, so callers ask for a capability in
 their signature instead of testing a concrete class: `Readable` for a sink whose documents can
-be read back (`report`, `status`, the tests), `ReadableSink` for what `open_sink` returns.
+be read back (`report`, `status`, the tests), `DeadLetterStore` for one whose dead letters can
+be replayed (`replay-deadletters`), `ReadableSink` for what `open_sink` returns.
 Readers answer alike on both backends: a time range is `start <= @timestamp < end` (aware
 datetimes), a sum over no documents is 0.0, and documents that lack the `group_by` field form
 the group `None`; a group's `name` is the `name_field` of its newest document having one, so a
@@ -15,7 +16,7 @@ renamed project shows its latest name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -27,6 +28,8 @@ __all__ = [
     "REJECTED_STATUS",
     "DeadLetter",
     "DeadLetterRecord",
+    "DeadLetterStore",
+    "HeldLetter",
     "Readable",
     "ReadableSink",
     "Sink",
@@ -56,6 +59,15 @@ class DeadLetterRecord(DeadLetter):
 
     source: str = ""
     failed_at: str = ""  # ISO-8601, UTC
+
+
+@dataclass(frozen=True)
+class HeldLetter:
+    """A dead letter as read for replay, with the store's token of exactly this version: a
+    letter kept again after the read (refused again) has another, so it is not released."""
+
+    record: DeadLetterRecord
+    token: str
 
 
 @dataclass(frozen=True)
@@ -157,15 +169,29 @@ class SinkReader(Protocol):
         ...
 
 
+class DeadLetterStore(Protocol):
+    def held_letters(
+        self, data_stream: str, *, since: datetime | None, until: datetime, page: int
+    ) -> Iterator[list[HeldLetter]]:
+        """The dead letters of `data_stream` kept at `since <= time < until`, oldest first,
+        in pages of at most `page`. Letters released between pages are not met again, and
+        one kept again (refused anew) at or after `until` is left for a later run."""
+        ...
+
+    def release_letters(self, letters: Sequence[HeldLetter]) -> int:
+        """Remove each letter that is still as it was read; how many were removed."""
+        ...
+
+
 class Readable(Protocol):
     def reader(self) -> SinkReader:
         """A reader of what this sink stored, on the sink's own connection."""
         ...
 
 
-class ReadableSink(Sink, Readable, Protocol):
-    """A sink that can be read back and closes at the end of a `with` block: what the commands
-    open from the settings."""
+class ReadableSink(Sink, Readable, DeadLetterStore, Protocol):
+    """A sink that can be read back, replays its dead letters, and closes at the end of a
+    `with` block: what the commands open from the settings."""
 
     def __enter__(self) -> Self: ...
 

@@ -44,6 +44,7 @@ class Refused:
     doc: Document
     status: int
     reason: str
+    kind: str = ""  # the error's type, e.g. "document_parsing_exception"
 
     def letter(self) -> DeadLetter:
         return DeadLetter(self.doc.doc_id, self.doc.data_stream, self.status, self.reason)

@@ -3,13 +3,14 @@
 `write()` is `DataStreamWriter` (the algorithm, its item classification and its worst-case time
 are described in `_writer`). Cursor state lives in the plain index `EsIndices.state` (one
 document per key, written with `refresh=wait_for`); documents refused for good live in
-`EsIndices.deadletter`. `reader()` serves `report` and `status`; what `doctor` asks the cluster
-is in `_diagnostics`.
+`EsIndices.deadletter` (`_held` reads and removes them for a replay). `reader()` serves
+`report` and `status`; what `doctor` asks the cluster is in `_diagnostics`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -18,9 +19,10 @@ from elastic_transport import TransportError as ElasticTransportError
 from elasticsearch import ApiError, AuthorizationException, Elasticsearch, NotFoundError
 
 from poller.documents.model import Document, Rejected
-from poller.sinks._contract import DeadLetter, WriteReport
+from poller.sinks._contract import DeadLetter, HeldLetter, WriteReport
 from poller.sinks.elasticsearch._connection import Cluster, IndexKeeper, now_utc
 from poller.sinks.elasticsearch._deadletters import DeadLetterIndex
+from poller.sinks.elasticsearch._held import HeldLetters
 from poller.sinks.elasticsearch._options import (
     EsConnection,
     EsIndices,
@@ -75,6 +77,7 @@ class ElasticsearchSink:
         self._writer = DataStreamWriter(
             self.cluster, self._options, self._retry, self._dead_letters
         )
+        self._held = HeldLetters(self.cluster, self.indices.deadletter)
 
     def __enter__(self) -> Self:
         return self
@@ -102,6 +105,14 @@ class ElasticsearchSink:
 
     def reject(self, items: Sequence[Rejected]) -> tuple[DeadLetter, ...]:
         return self._dead_letters.reject(items)
+
+    def held_letters(
+        self, data_stream: str, *, since: datetime | None, until: datetime, page: int
+    ) -> Iterator[list[HeldLetter]]:
+        return self._held.pages(data_stream, since=since, until=until, page=page)
+
+    def release_letters(self, letters: Sequence[HeldLetter]) -> int:
+        return self._held.release(letters)
 
     def load_state(self, key: str) -> Mapping[str, Any] | None:
         with self._errors(f"reading state {key!r}"):

@@ -17,7 +17,10 @@ plain `create` would duplicate a document written before a rollover and could ne
 Every bulk item is classified (Beats semantics): below 300 done; 409 as above; 429 and 5xx
 retried, only those items, with full-jitter backoff; any other status is final, so the document
 goes to the dead-letter index with its status and reason, is logged at ERROR with its `_id`, and
-is returned in `WriteReport.dead_lettered`. Items still failing after their item retries, an
+is returned in `WriteReport.dead_lettered`, unless most of what the write sent to a data stream
+was refused for one mapping reason on one field: that is the data stream's mapping, not the
+documents (`_systemic`), so nothing is dead-lettered and `MappingConflictError` is raised.
+Items still failing after their item retries, an
 unreachable cluster or a 5xx answer to a whole request raise `SinkUnavailableError`; 401/403
 raise `SinkRejectedError`. Either way the caller keeps its cursor.
 
@@ -63,6 +66,7 @@ from poller.sinks.elasticsearch._deadletters import BULK_FILTER, DeadLetterIndex
 from poller.sinks.elasticsearch._errors import describe_error
 from poller.sinks.elasticsearch._options import EsWriteOptions
 from poller.sinks.elasticsearch._retry import ItemRetry
+from poller.sinks.elasticsearch._systemic import systemic_conflict
 
 __all__ = ["DataStreamWriter"]
 
@@ -123,6 +127,11 @@ class _Tally:
     unchanged: int = 0
 
 
+def _kind(item: Mapping[str, Any]) -> str:
+    error = item.get("error")
+    return str(error.get("type", "")) if isinstance(error, Mapping) else ""
+
+
 def _generation(index: str) -> int:
     match = _BACKING_GENERATION.search(index)
     return int(match.group(1)) if match else -1
@@ -173,6 +182,18 @@ class DataStreamWriter:
                     ops.append(op)
         refused = self._run(ops, tally, started)
         if refused:
+            sent: dict[str, int] = {}
+            for op in ops:
+                sent[op.doc.data_stream] = sent.get(op.doc.data_stream, 0) + 1
+            conflict = systemic_conflict(refused, sent)
+            if conflict is not None:
+                raise conflict
+            for r in refused:
+                logger.error(
+                    "Elasticsearch refused document %s for %s for good: HTTP %d %s; "
+                    "keeping it in %s",
+                    r.doc.doc_id, r.doc.data_stream, r.status, r.reason, self._dead_letters.name,
+                )
             self._dead_letters.keep(refused)
         for doc in superseded:
             final = latest[(doc.data_stream, doc.doc_id)]
@@ -297,16 +318,7 @@ class DataStreamWriter:
                         last_failure = f"HTTP {status} {describe_error(item, '')}"
                     else:
                         reason = describe_error(item, f"HTTP {status}")
-                        logger.error(
-                            "Elasticsearch refused document %s for %s for good: HTTP %d %s; "
-                            "keeping it in %s",
-                            op.doc.doc_id,
-                            op.doc.data_stream,
-                            status,
-                            reason,
-                            self._dead_letters.name,
-                        )
-                        refused.append(Refused(op.doc, status, reason))
+                        refused.append(Refused(op.doc, status, reason, _kind(item)))
             ops = self._resolve_conflicts(conflicted, tally)
             if transient:
                 if attempt >= self._retry.backoff.retries:

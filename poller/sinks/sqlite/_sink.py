@@ -31,8 +31,9 @@ from typing import Any, Self
 from poller.documents.model import Document, Rejected
 from poller.errors import SinkRejectedError
 from poller.sinks._canonical import timestamp_millis
-from poller.sinks._contract import REJECTED_STATUS, DeadLetter, WriteReport
+from poller.sinks._contract import REJECTED_STATUS, DeadLetter, HeldLetter, WriteReport
 from poller.sinks.sqlite._database import Access, Database
+from poller.sinks.sqlite._held import held_pages, release
 from poller.sinks.sqlite._layout import Catalog
 from poller.sinks.sqlite._migration import prepare
 from poller.sinks.sqlite._reader import SqliteReader
@@ -207,6 +208,15 @@ class SqliteSink:
     def reader(self) -> SqliteReader:
         """A reader sharing this sink's connection (and lock)."""
         return SqliteReader(self._db)
+
+    def held_letters(
+        self, data_stream: str, *, since: datetime | None, until: datetime, page: int
+    ) -> Iterator[list[HeldLetter]]:
+        return held_pages(self._db, data_stream, since=since, until=until, page=page)
+
+    def release_letters(self, letters: Sequence[HeldLetter]) -> int:
+        self._writable()
+        return release(self._db, letters)
 
     def close(self) -> None:
         self._db.close()

@@ -303,4 +303,5 @@ def test_doctor_reports_an_unreachable_cluster_once(
     assert out[3:] == [
         "skip  elasticsearch: privileges: needs a reachable cluster that accepts the credentials",
         "skip  elasticsearch: templates: needs a reachable cluster that accepts the credentials",
+        "skip  elasticsearch: mappings: needs a reachable cluster that accepts the credentials",
     ]
