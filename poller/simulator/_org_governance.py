@@ -92,7 +92,7 @@ def build_governance(
             p.id: _tool_permissions(rng, current.get(p.id, _Current())) for p in projects
         },
     )
-    others = [p.id for p in projects if p.id != default]
+    others = [p.id for p in projects if p.id != default and p.archived_at is None]
     return replace(base, changes=_changes(rng, base, others, current))
 
 
