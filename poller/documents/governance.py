@@ -40,11 +40,14 @@ __all__ = [
     "GovernanceSnapshot",
     "Setting",
     "certificate_item",
+    "change_doc_id",
     "changes",
     "data_retention_item",
     "hosted_tools_item",
     "map_snapshot",
     "model_permissions_item",
+    "setting_key",
+    "snapshot_doc_id",
 ]
 
 _STREAM: Final = StreamName.GOVERNANCE
@@ -73,6 +76,22 @@ _EVENT_TYPE: Final = {
 }
 
 
+def setting_key(setting: str, project_id: str | None, certificate_id: str | None) -> str:
+    """Which setting of which owner: what a snapshot's and a change's id are made of."""
+    return "|".join((setting, project_id or "", certificate_id or ""))
+
+
+def snapshot_doc_id(organization_id: str, key: str, slot_start: int) -> str:
+    """The id of the snapshot of the setting `key` in the slot starting at `slot_start`."""
+    return _digest(organization_id, _STREAM.value, "snapshot", key, slot_start)
+
+
+def change_doc_id(organization_id: str, key: str, previous_collected_at: int | None) -> str:
+    """The id of the change of the setting `key` since the snapshot collected at
+    `previous_collected_at` (None: the baseline)."""
+    return _digest(organization_id, _STREAM.value, "change", key, previous_collected_at)
+
+
 @dataclass(frozen=True)
 class GovernanceItem:
     """One setting of one owner as collected now: `value` is what is compared, `unknown`
@@ -86,7 +105,7 @@ class GovernanceItem:
 
     @property
     def key(self) -> str:
-        return "|".join((self.setting, self.owner.project_id or "", self.certificate_id or ""))
+        return setting_key(self.setting, self.owner.project_id, self.certificate_id)
 
     def record(self) -> dict[str, Any]:
         """What the state keeps of it for the next comparison."""
@@ -226,7 +245,7 @@ def map_snapshot(ctx: MappingContext, item: GovernanceItem, slot_start: int) -> 
     source["openai"] = {_STREAM.value: fields}
     if item.unknown:
         put(source, UNMAPPED, dict(item.unknown))
-    doc_id = _digest(ctx.organization_id, _STREAM.value, "snapshot", item.key, slot_start)
+    doc_id = snapshot_doc_id(ctx.organization_id, item.key, slot_start)
     return make_document(_STREAM, ctx, doc_id, source)
 
 
@@ -280,7 +299,7 @@ def _change_document(
     if since is not None:
         fields["previous_collected_at"] = iso_time(since)
     source["openai"] = {_STREAM.value: fields}
-    doc_id = _digest(ctx.organization_id, _STREAM.value, "change", diff.key, since)
+    doc_id = change_doc_id(ctx.organization_id, diff.key, since)
     return make_document(_STREAM, ctx, doc_id, source)
 
 
