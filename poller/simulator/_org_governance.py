@@ -8,8 +8,8 @@ holds every organization certificate, `active` saying whether it is activated fo
 
 Settings change over time, deterministically (`Governance.changes`, served by
 `governance_at`): from 30 days before the horizon on, one change every `CHANGE_EVERY_DAYS`
-days, at a random hour: a project's data retention, its deny list gaining or losing a costly
-model it does not use, a hosted tool it does not use switched, or the organization's data
+days, at a random hour: a project's data retention, its allow or deny list gaining or losing
+a costly model it does not use, a hosted tool it does not use switched, or the organization's data
 retention. Each keeps the agreement with the traffic above.
 """
 
@@ -165,7 +165,7 @@ def _next_value(
     draw = rng.random()
     permissions = state["model_permissions"][project]
     unused = [m for m in _COSTLY_MODELS if m not in use.models]
-    if draw < 0.4 and permissions["mode"] == "deny_list" and unused:
+    if draw < 0.4 and unused:
         model = rng.choice(unused)
         denied = set(permissions["model_ids"]) ^ {model}
         value = {**permissions, "model_ids": sorted(denied)}

@@ -153,7 +153,8 @@ def scenario(sink: Any, reader: Any, namespace: str, refresh: Callable[[], None]
         assert {ids[i]: doc["openai"]["governance"]["value"] for i, doc in stored.items()} == before
         baselines = {change_doc_id(organization_id, k, None): k for k in before}
         stored = reader.documents(data_stream, list(baselines))
-        assert {baselines[i]: d["openai"]["governance"]["after"] for i, d in stored.items()} == before
+        afters = {baselines[i]: d["openai"]["governance"]["after"] for i, d in stored.items()}
+        assert afters == before
 
         # The simulated change, a slot later: exactly one change document, before and after.
         clock[0] = second
