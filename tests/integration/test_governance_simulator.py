@@ -4,6 +4,8 @@ moment on, exactly, and every governance path still conforms to the official sch
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import httpx
 import pytest
 from test_simulator_conformance import ADMIN_KEY, BASE, conforms
@@ -43,7 +45,7 @@ def test_each_change_is_served_from_its_moment_on_and_conforms() -> None:
     org = build_organization(seed=5, size="small", settle_seconds=600)
     changes = org.governance.changes
     assert len(changes) > 100
-    gaps = [b.at - a.at for a, b in zip(changes, changes[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in pairwise(changes)]
     assert min(gaps) > (CHANGE_EVERY_DAYS - 1) * DAY
     assert {c.setting for c in changes} == set(PATHS)  # every kind occurs
     clock = [0.0]
