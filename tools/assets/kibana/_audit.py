@@ -16,6 +16,7 @@ from tools.assets.kibana._common import (
     dumps,
     kql_dataset,
 )
+from tools.assets.kibana._governance import governance_panels
 from tools.assets.kibana._lens import Lens, by_time
 from tools.assets.kibana._panels import GeoHeatmap, Markdown, Panel, SearchPanel, dashboard
 
@@ -188,12 +189,13 @@ def audit_dashboard() -> dict[str, Any]:
         _event_table("API key, admin key and service account lifecycle", _KEY_ACTIONS),
         _event_table("Role and membership changes", ROLE_ACTIONS),
         SearchPanel("Audit log", AUDIT_SEARCH_ID),
+        *governance_panels(),
     ]
     return dashboard(
         AUDIT_DASHBOARD_ID,
         "[OpenAI poller] Audit and security",
         "Audit events over time and by type, actors, source IPs on a map, failed logins, key "
-        "lifecycle and role changes.",
+        "lifecycle and role changes, governance changes.",
         panels,
         "now-7d",
     )
