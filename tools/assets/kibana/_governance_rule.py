@@ -25,19 +25,22 @@ def governance_rule() -> Rule:
         name="[OpenAI poller] Data retention or model permissions changed",
         tags=("severity:warning", "security"),
         interval="15m",
-        params=_dsl(
-            {"term": {"data_stream.dataset": "openai.governance"}},
-            {"term": {"event.kind": "event"}},
-            {"term": {f"{FIELD}.change": "changed"}},
-            {"terms": {f"{FIELD}.setting": list(WATCHED_SETTINGS)}},
-            agg=None,
-            group="organization.id",
-            threshold="${min_changes}",
-            comparator=">=",
-            window=(60, "m"),
-            time_field=INGESTED_FIELD,
-        ),
-        parameters={"min_changes": 1},
+        params={
+            **_dsl(
+                {"term": {"data_stream.dataset": "openai.governance"}},
+                {"term": {"event.kind": "event"}},
+                {"term": {f"{FIELD}.change": "changed"}},
+                {"terms": {f"{FIELD}.setting": list(WATCHED_SETTINGS)}},
+                agg=None,
+                group="organization.id",
+                threshold="1",
+                comparator=">=",
+                window=(60, "m"),
+                time_field=INGESTED_FIELD,
+            ),
+            "threshold": [1],
+        },
+        parameters={},
         description=(
             "The organization's or a project's data retention, or a project's model "
             "permissions (allow or deny list), differ from the previous governance snapshot. "
