@@ -248,3 +248,18 @@ def test_the_saved_snapshot_survives_the_state_round_trip(access: OrgAccess) -> 
     _, state = run(access, StreamState(), SLOT)
     assert StreamState.from_json(state.to_json()) == state
     assert "snapshot" not in StreamState(last_slot=SLOT).to_json()
+
+
+def test_fields_openai_adds_are_kept_unmapped_and_never_read_as_a_change(
+    access: OrgAccess, served: dict[str, Any]
+) -> None:
+    _, state = run(access, StreamState(), SLOT)
+    permissions = served["/projects/proj_a/model_permissions"]
+    served["/projects/proj_a/model_permissions"] = {**permissions, "updated_at": 1_767_000_000}
+    served["/data_retention"] = {**served["/data_retention"], "region": "eu"}
+    batch, _ = run(access, state, SLOT + 6 * HOUR)
+    snapshots, changes = split(batch)
+    assert changes == []
+    unmapped = [d.source["openai"].get("unmapped") for d in snapshots]
+    assert unmapped[0] == {"region": "eu"}
+    assert unmapped[3] == {"updated_at": 1_767_000_000}
