@@ -13,7 +13,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from tools.assets.kibana._common import DATA_VIEW_TITLE, PANEL_VERSION
+from tools.assets.kibana._common import DATA_VIEW_TITLE
+from tools.assets.kibana._lens import lens_panel
 from tools.assets.kibana._panels import Grid, Rendered
 
 __all__ = ["EsqlColumn", "EsqlTable"]
@@ -96,12 +97,4 @@ class EsqlTable:
                 },
             },
         }
-        panel = {
-            "version": PANEL_VERSION,
-            "type": "lens",
-            "gridData": {**grid.place(self.w, self.h), "i": panel_id},
-            "panelIndex": panel_id,
-            "embeddableConfig": {"attributes": attributes, "enhancements": {}},
-            "title": self.title,
-        }
-        return panel, []
+        return lens_panel(panel_id, grid.place(self.w, self.h), attributes), []

@@ -10,15 +10,9 @@ from __future__ import annotations
 from typing import Any, Final
 
 from tools.assets.kibana._columns import Metric, Terms, count
-from tools.assets.kibana._common import (
-    CORE_MIGRATION_VERSION,
-    DATA_VIEW_ID,
-    TYPE_MIGRATION_VERSION,
-    dumps,
-    kql_dataset,
-)
+from tools.assets.kibana._common import kql_dataset
 from tools.assets.kibana._lens import Lens
-from tools.assets.kibana._panels import Panel, SearchPanel
+from tools.assets.kibana._panels import Panel, SearchPanel, saved_search
 
 __all__ = ["FIELD", "GOVERNANCE_SEARCH_ID", "governance_panels", "governance_search"]
 
@@ -31,47 +25,21 @@ FIELD: Final = "openai.governance"
 
 
 def governance_search() -> dict[str, Any]:
-    source = {
-        "query": {"query": _CHANGES, "language": "kuery"},
-        "filter": [],
-        "highlightAll": True,
-        "version": True,
-        "indexRefName": "kibanaSavedObjectMeta.searchSourceJSON.index",
-    }
     columns = ["setting", "change", "project_name", "project_id", "certificate_id"]
     columns += ["changed_fields"]
     for side in ("before", "after"):
         columns += [f"{side}.{name}" for name in ("type", "mode", "model_ids", "enabled_tools")]
         columns.append(f"{side}.active")
-    return {
-        "id": GOVERNANCE_SEARCH_ID,
-        "type": "search",
-        "coreMigrationVersion": CORE_MIGRATION_VERSION,
-        "typeMigrationVersion": TYPE_MIGRATION_VERSION["search"],
-        "managed": False,
-        "attributes": {
-            "title": "[OpenAI poller] Governance changes",
-            "description": (
-                "Every change to data retention, model and hosted-tool permissions and "
-                "certificates the governance snapshots found, with the value before and after, "
-                "newest first (@timestamp: the snapshot that found it; previous_collected_at: "
-                "the one before, which did not have it yet)."
-            ),
-            "columns": [f"{FIELD}.{column}" for column in columns],
-            "sort": [["@timestamp", "desc"]],
-            "grid": {},
-            "hideChart": False,
-            "isTextBasedQuery": False,
-            "kibanaSavedObjectMeta": {"searchSourceJSON": dumps(source)},
-        },
-        "references": [
-            {
-                "type": "index-pattern",
-                "id": DATA_VIEW_ID,
-                "name": "kibanaSavedObjectMeta.searchSourceJSON.index",
-            }
-        ],
-    }
+    return saved_search(
+        GOVERNANCE_SEARCH_ID,
+        "[OpenAI poller] Governance changes",
+        "Every change to data retention, model and hosted-tool permissions and certificates "
+        "the governance snapshots found, with the value before and after, newest first "
+        "(@timestamp: the snapshot that found it; previous_collected_at: the one before, which "
+        "did not have it yet).",
+        _CHANGES,
+        [f"{FIELD}.{column}" for column in columns],
+    )
 
 
 def governance_panels() -> list[Panel]:
