@@ -23,6 +23,7 @@ from poller.runtime import OrgRuntime, org_runtime
 from poller.settings import load_settings
 from poller.simulator._org_governance import governance_at
 from poller.simulator.app import SimulatorApp
+from poller.simulator.faults import FaultPlan
 from poller.simulator.model import Governance, GovernanceChange
 from poller.simulator.organization import Organization, build_organization
 from poller.simulator.server import SimulatorServer
@@ -108,9 +109,12 @@ def a_change(org: Organization) -> GovernanceChange:
 
 
 @contextmanager
-def simulated(namespace: str, clock: list[int]) -> Iterator[tuple[Organization, OrgRuntime]]:
+def simulated(
+    namespace: str, clock: list[int], faults: str = ""
+) -> Iterator[tuple[Organization, OrgRuntime]]:
     org = build_organization(seed=7, size="medium", settle_seconds=600)
-    app = SimulatorApp(org, admin_key=KEY, clock=lambda: clock[0])
+    plan = FaultPlan.parse(faults)
+    app = SimulatorApp(org, admin_key=KEY, clock=lambda: clock[0], faults=plan)
     with SimulatorServer(app) as server:
         org_settings = {"name": "gov", "admin_key": KEY, "base_url": server.base_url}
         settings = load_settings(orgs=[{**org_settings, "namespace": namespace}])
@@ -190,3 +194,29 @@ def test_elasticsearch_stores_the_simulators_governance_and_its_change(
     es_sink: ElasticsearchSink, es_refresh: Callable[[], None], es_namespace: Any
 ) -> None:
     scenario(es_sink, es_sink.reader(), es_namespace.name, es_refresh)
+
+
+def test_the_apis_next_fields_never_read_as_a_change(tmp_path: Any) -> None:
+    """The simulator's drift mode adds fields to every answer: they are kept unmapped, and two
+    snapshots of unchanged settings still give no change document."""
+    clock = [0]
+    with (
+        SqliteSink(str(tmp_path / "drift.sqlite3")) as sink,
+        simulated("default", clock, faults="drift=1") as (org, rt),
+    ):
+        change = a_change(org)
+        first = change.at + 60
+        settings = truth(org, first)
+        for now in (first, first + SLOT):
+            clock[0] = now
+            backfill(rt, sink, now)
+        data_stream = "logs-openai.governance-default"
+        assert kinds(sink.reader(), data_stream) == {
+            None: 2 * len(settings),
+            "baseline": len(settings),
+        }
+        slot = slot_start(first, SLOT)
+        doc_id = snapshot_doc_id(rt.access.context.organization_id, "data_retention||", slot)
+        (stored,) = sink.reader().documents(data_stream, [doc_id]).values()
+        assert stored["openai"]["governance"]["value"] == settings["data_retention||"]
+        assert stored["openai"]["unmapped"]  # what drift added
