@@ -216,7 +216,8 @@ def test_the_apis_next_fields_never_read_as_a_change(tmp_path: Any) -> None:
             "baseline": len(settings),
         }
         slot = slot_start(first, SLOT)
-        doc_id = snapshot_doc_id(rt.access.context.organization_id, "data_retention||", slot)
+        key = setting_key("data_retention", None, None)
+        doc_id = snapshot_doc_id(rt.access.context.organization_id, key, slot)
         (stored,) = sink.reader().documents(data_stream, [doc_id]).values()
-        assert stored["openai"]["governance"]["value"] == settings["data_retention||"]
+        assert stored["openai"]["governance"]["value"] == settings[key]
         assert stored["openai"]["unmapped"]  # what drift added
