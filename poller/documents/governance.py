@@ -135,7 +135,9 @@ class GovernanceSnapshot:
         if isinstance(collected_at, bool) or not isinstance(collected_at, int):
             raise TypeError(f"collected_at must be int, not {collected_at!r:.40}")
         if not isinstance(records, Mapping) or not all(
-            isinstance(r, Mapping) and isinstance(r.get("value"), Mapping)
+            isinstance(r, Mapping)
+            and isinstance(r.get("value"), Mapping)
+            and isinstance(r.get("setting"), str)
             for r in records.values()
         ):
             raise TypeError("records must map keys to setting records")

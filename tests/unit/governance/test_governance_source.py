@@ -263,3 +263,20 @@ def test_fields_openai_adds_are_kept_unmapped_and_never_read_as_a_change(
     unmapped = [d.source["openai"].get("unmapped") for d in snapshots]
     assert unmapped[0] == {"region": "eu"}
     assert unmapped[3] == {"updated_at": 1_767_000_000}
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda s: s.pop("records"),
+        lambda s: s.update(records=[]),
+        lambda s: next(iter(s["records"].values())).pop("setting"),
+        lambda s: next(iter(s["records"].values())).update(value="zero"),
+    ],
+)
+def test_every_damaged_snapshot_is_a_state_error(access: OrgAccess, damage: Any) -> None:
+    _, state = run(access, StreamState(), SLOT)
+    broken = copy.deepcopy(dict(state.snapshot or {}))
+    damage(broken)
+    with pytest.raises(StateError, match="governance snapshot is unreadable"):
+        next(GovernanceSource(access, SLOT, SLOT).batches(StreamState(snapshot=broken)))
