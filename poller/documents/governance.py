@@ -212,16 +212,18 @@ def certificate_item(owner: SpendOwner, certificate: GovernanceCertificate) -> G
 
 
 def _owner_fields(
-    setting: str, project: SpendOwner | None, record: Mapping[str, Any]
+    setting: str, owner: SpendOwner | None, record: Mapping[str, Any]
 ) -> dict[str, Any]:
+    """Whose setting: from the record, with the project's name and status when the project
+    was listed (a removed setting's project may be gone)."""
     fields: dict[str, Any] = {"setting": setting}
     project_id = record.get("project_id")
     fields["scope"] = "project" if project_id else "organization"
     if project_id:
         fields["project_id"] = project_id
-    if project is not None and project.project is not None:
+    if owner is not None and owner.project is not None:
         for name in ("name", "status"):
-            if value := getattr(project.project, name):
+            if value := getattr(owner.project, name):
                 fields[f"project_{name}"] = value
     if record.get("certificate_id"):
         fields["certificate_id"] = record["certificate_id"]
