@@ -77,6 +77,7 @@ class EsqlTable:
                                 "index": _ADHOC_ID,
                                 "query": {"esql": self.query},
                                 "columns": columns,
+                                "allColumns": columns,
                             }
                         }
                     }
