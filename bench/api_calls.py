@@ -62,7 +62,7 @@ def _auto_pieces(since: int, until: int, now: int) -> list[tuple[int, int, Bucke
 
 def minimum_calls(
     stream: str, mode: str, since: int, until: int, *, audit_events: int, rate_limit_pages: int,
-    spend_pages: int,
+    spend_pages: int, governance_pages: int = 0,
 ) -> int:
     if stream == "audit":
         return _pages(audit_events, PAGE_ITEMS)
@@ -70,6 +70,8 @@ def minimum_calls(
         return rate_limit_pages
     if stream in ("spend_limits", "spend_alerts"):
         return spend_pages
+    if stream == "governance":
+        return governance_pages
     if stream == "costs":
         return _pages((until - since) // DAY, COSTS_MAX_LIMIT)
     if mode == "auto":
@@ -117,6 +119,11 @@ def run(sim: Simulator, *, size: str, seed: int, days: int, modes: list[str]) ->
     )
     # A spend snapshot lists the projects, reads the org's object, then each active project's.
     spend_pages = _pages(len(active), PAGE_ITEMS) + 1 + len(active)
+    # A governance snapshot: the projects, the org's retention and certificates, then each
+    # active project's retention, model and tool permissions and certificates.
+    certificates = _pages(len(org.governance.certificates), PAGE_ITEMS)
+    governance_pages = _pages(len(active), PAGE_ITEMS) + 1 + (1 + len(active)) * certificates
+    governance_pages += 3 * len(active)
     settings = org_settings(sim.base_url, STREAM_NAMES, group_by=())
     out: dict[str, Any] = {
         "window": {"since": since, "until": until, "now": NOW, "days": days},
@@ -140,7 +147,7 @@ def run(sim: Simulator, *, size: str, seed: int, days: int, modes: list[str]) ->
                 minimum = minimum_calls(
                     stream, mode, since, until,
                     audit_events=audit_events, rate_limit_pages=rate_limit_pages,
-                    spend_pages=spend_pages,
+                    spend_pages=spend_pages, governance_pages=governance_pages,
                 )
                 rows[stream] = {
                     "calls": calls,

@@ -33,6 +33,7 @@ __all__ = [
     "DASHBOARD_COMPONENT",
     "ECS_COMPONENT",
     "INGESTED_FIELD",
+    "INGESTED_KINDS",
     "INGEST_PIPELINE",
     "PREFIX",
     "RETENTION",
@@ -57,10 +58,13 @@ DASHBOARD_COMPONENT: Final = f"{PREFIX}@dashboards"
 # received it, so the single-event audit rules window on arrival, however late OpenAI reports.
 INGESTED_FIELD: Final = "event.ingested"
 INGEST_PIPELINE: Final = f"{PREFIX}-event-ingested"
+# The streams it runs on: the audit log, and governance changes (an access review's record, kept
+# as long as the audit log; its rule windows on arrival too).
+INGESTED_KINDS: Final = frozenset({StreamKind.AUDIT, StreamKind.GOVERNANCE})
 
 
 def retention_class(stream: str) -> str:
-    return "audit" if get_stream(stream).kind is StreamKind.AUDIT else "metrics"
+    return "audit" if get_stream(stream).kind in INGESTED_KINDS else "metrics"
 
 
 # ---- how the templates compose ------------------------------------------------------------------

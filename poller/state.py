@@ -53,12 +53,15 @@ class StreamState:
 
     - usage and costs: `coverage`, the stretches collected and in which shape;
     - audit: `high_water`, the newest `effective_at` of a fully acknowledged window;
-    - rate limits: `last_slot`, the last collection slot written.
+    - rate limits, spend controls, governance: `last_slot`, the last collection slot written;
+    - governance: also `snapshot`, the settings of the last snapshot written, which the next
+      one is compared with (`poller.documents.governance.GovernanceSnapshot`).
     """
 
     coverage: Coverage = field(default_factory=Coverage)
     high_water: int | None = None
     last_slot: int | None = None
+    snapshot: Mapping[str, Any] | None = None
     last_success: float | None = None
     last_error: str | None = None
     last_error_at: float | None = None
@@ -84,7 +87,9 @@ class StreamState:
         return replace(self, last_error=message, last_error_at=at)
 
     def to_json(self) -> dict[str, Any]:
+        snapshot = {} if self.snapshot is None else {"snapshot": dict(self.snapshot)}
         return {
+            **snapshot,
             "version": STATE_VERSION,
             "coverage": self.coverage.to_json(),
             "high_water": self.high_water,
@@ -108,6 +113,7 @@ class StreamState:
             coverage=Coverage.from_json(data.get("coverage") or ()),
             high_water=_optional(data, "high_water", int),
             last_slot=_optional(data, "last_slot", int),
+            snapshot=_optional(data, "snapshot", Mapping),
             last_success=_optional(data, "last_success", float),
             last_error=_optional(data, "last_error", str),
             last_error_at=_optional(data, "last_error_at", float),

@@ -34,6 +34,7 @@ _BUILTIN_SECONDS: Final = {
     StreamKind.AUDIT: 3600.0,
     StreamKind.RATE_LIMITS: 3 * 3600.0,
     StreamKind.SPEND: 3 * 3600.0,
+    StreamKind.GOVERNANCE: 13 * 3600.0,
 }
 
 

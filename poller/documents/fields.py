@@ -27,6 +27,7 @@ from poller.documents.fitting import (
     Node,
     Tree,
 )
+from poller.documents.governance_fields import GOVERNANCE_FIELDS
 from poller.documents.spend_fields import SPEND_API_FIELDS, SPEND_OWN_FIELDS
 from poller.streams import STREAM_NAMES, StreamKind, UsageEndpoint, get_stream
 
@@ -297,12 +298,20 @@ def _spend_fields(stream: str) -> Iterator[FieldSpec]:
     yield FieldSpec(UNMAPPED, FLATTENED)
 
 
+def _governance_fields(stream: str) -> Iterator[FieldSpec]:
+    for path in ("event.created", "event.action", "event.category", "event.type"):
+        yield FieldSpec(path, DATE if path == "event.created" else KEYWORD)
+    yield from _flatten(GOVERNANCE_FIELDS, f"openai.{stream}")
+    yield FieldSpec(UNMAPPED, FLATTENED)
+
+
 _BY_KIND: Final = {
     StreamKind.USAGE: _usage_fields,
     StreamKind.COSTS: _bucket_fields,
     StreamKind.AUDIT: _audit_fields,
     StreamKind.RATE_LIMITS: _rate_limit_fields,
     StreamKind.SPEND: _spend_fields,
+    StreamKind.GOVERNANCE: _governance_fields,
 }
 
 

@@ -110,6 +110,9 @@ _INTERVAL: Final = {
     StreamKind.COSTS: timedelta(hours=1),
     StreamKind.RATE_LIMITS: timedelta(hours=1),
     StreamKind.SPEND: timedelta(hours=1),
+    # 4 requests per project and 2 more per snapshot: the costliest snapshot, of settings
+    # that change rarely; the audit log has the exact moment of most changes.
+    StreamKind.GOVERNANCE: timedelta(hours=6),
 }
 _SETTLEMENT_WINDOW: Final = {
     StreamKind.USAGE: timedelta(hours=1),

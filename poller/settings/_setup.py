@@ -107,11 +107,15 @@ class SetupSettings(Frozen):
         return self
 
 
-def _threshold(rule: str, parameter: str, default: float, description: str) -> Any:
+def _threshold(
+    rule: str, parameter: str, default: float, description: str, *, also: tuple[str, ...] = ()
+) -> Any:
+    """`also`: further rules that take the same parameter."""
+    rules = ", ".join(f"`{name}`" for name in (rule, *also))
     return Field(
         default=default,
-        description=f"Rule `{rule}`: {description}",
-        json_schema_extra={_RULE: rule, _PARAMETER: parameter},
+        description=f"Rule{'s' if also else ''} {rules}: {description}",
+        json_schema_extra={_RULE: ",".join((rule, *also)), _PARAMETER: parameter},
     )
 
 
@@ -124,7 +128,9 @@ class AlertSettings(Frozen):
         "budget_usd",
         1000,
         "alert when the billed cost of the calendar month so far (UTC) reaches this; set a "
-        "fraction of the budget for an early warning.",
+        "fraction of the budget for an early warning. The spend-limit rules take it as the "
+        "organization's limit where OpenAI reports none.",
+        also=("spend-limit-forecast", "spend-limit-reached"),
     )
     spend_spike_factor: Factor = _threshold(
         "spend-spike",
@@ -203,5 +209,6 @@ class AlertSettings(Frozen):
             value: float | int = getattr(self, name)
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
-            out.setdefault(str(extra[_RULE]), {})[str(extra[_PARAMETER])] = value
+            for rule in str(extra[_RULE]).split(","):
+                out.setdefault(rule, {})[str(extra[_PARAMETER])] = value
         return out

@@ -1,7 +1,8 @@
 """The governance endpoints: certificates, data retention, model and hosted-tool permissions.
 
 Certificate lists page by `after` (`limit` 1..100), newest first unless `order=asc`, as the
-spec says. A certificate looked up by id is the spec's `certificate` object: no `active` (it
+spec says. Retention and permissions are served as they stand at the request's time
+(`governance_at`). A certificate looked up by id is the spec's `certificate` object: no `active` (it
 depends on the scope), and its PEM `content` only with `include[]=content`.
 """
 
@@ -11,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final, TypeVar
 
 from poller.simulator._cursor_lists import find, paginate
+from poller.simulator._org_governance import governance_at
 from poller.simulator._routing import Call
 from poller.simulator.model import JSON, Directory, Governance
 from poller.simulator.params import parse_list
@@ -48,16 +50,17 @@ class GovernanceEndpoints:
         return _certificate_page(self._of_project(call, self._gov.project_certificates), call)
 
     def data_retention(self, call: Call) -> JSON:
-        return self._gov.data_retention
+        return governance_at(self._gov, call.now).data_retention
 
     def project_data_retention(self, call: Call) -> JSON:
-        return self._of_project(call, self._gov.project_data_retention)
+        return self._of_project(call, governance_at(self._gov, call.now).project_data_retention)
 
     def model_permissions(self, call: Call) -> JSON:
-        return self._of_project(call, self._gov.model_permissions)
+        return self._of_project(call, governance_at(self._gov, call.now).model_permissions)
 
     def hosted_tool_permissions(self, call: Call) -> JSON:
-        return self._of_project(call, self._gov.hosted_tool_permissions)
+        settings = governance_at(self._gov, call.now).hosted_tool_permissions
+        return self._of_project(call, settings)
 
     def _of_project(self, call: Call, items: Mapping[str, _T]) -> _T:
         """The path's project's entry of `items`: every project has one; 404 for no project."""

@@ -21,6 +21,7 @@ __all__ = [
     "Dims",
     "Directory",
     "Governance",
+    "GovernanceChange",
     "SimOrganization",
     "Size",
     "SpendControls",
@@ -84,8 +85,22 @@ class AccessControls:
 
 
 @dataclass(frozen=True)
+class GovernanceChange:
+    """A setting that changes at `at` (Unix seconds): `setting` names a `Governance` field
+    (`data_retention`, `project_data_retention`, `model_permissions` or
+    `hosted_tool_permissions`), `project_id` the project (None for the organization), `value`
+    the object served from then on."""
+
+    at: int
+    setting: str
+    project_id: str | None
+    value: JSON
+
+
+@dataclass(frozen=True)
 class Governance:
-    """Organization and project settings: mTLS certificates, data retention, permissions."""
+    """Organization and project settings: mTLS certificates, data retention, permissions,
+    as they stand before the first of `changes` (oldest first)."""
 
     certificates: Sequence[JSON]  # OrganizationCertificate, oldest first
     certificate_pems: Mapping[str, str]  # certificate id -> its PEM content
@@ -95,6 +110,7 @@ class Governance:
     project_data_retention: Mapping[str, JSON]  # project id -> ProjectDataRetention
     model_permissions: Mapping[str, JSON]  # project id -> ProjectModelPermissions
     hosted_tool_permissions: Mapping[str, JSON]  # project id -> ProjectHostedToolPermissions
+    changes: Sequence[GovernanceChange] = ()
 
 
 class SimOrganization(Protocol):

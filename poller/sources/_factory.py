@@ -7,7 +7,7 @@ from typing import Final
 
 from poller.pipeline import Source
 from poller.settings import StreamConfig
-from poller.sources import audit, buckets, rate_limits, spend
+from poller.sources import audit, buckets, governance, rate_limits, spend
 from poller.sources._base import BackfillWindow, OrgAccess
 from poller.streams import StreamKind
 
@@ -19,6 +19,7 @@ _CYCLE: Final[Mapping[StreamKind, Callable[[OrgAccess, StreamConfig, int], Sourc
     StreamKind.AUDIT: audit.cycle_source,
     StreamKind.RATE_LIMITS: rate_limits.cycle_source,
     StreamKind.SPEND: spend.cycle_source,
+    StreamKind.GOVERNANCE: governance.cycle_source,
 }
 _BACKFILL: Final[
     Mapping[StreamKind, Callable[[OrgAccess, StreamConfig, BackfillWindow], Source]]
@@ -28,6 +29,7 @@ _BACKFILL: Final[
     StreamKind.AUDIT: audit.backfill_source,
     StreamKind.RATE_LIMITS: rate_limits.backfill_source,
     StreamKind.SPEND: spend.backfill_source,
+    StreamKind.GOVERNANCE: governance.backfill_source,
 }
 
 

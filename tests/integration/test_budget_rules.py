@@ -34,7 +34,13 @@ from poller.simulator.server import SimulatorServer
 from poller.sinks import SqliteSink
 from poller.sources import BackfillWindow
 from poller.streams import STREAM_NAMES
-from tools.assets.kibana._budget_rules import FORECAST_ESQL, SNAPSHOT_HOURS, THRESHOLD_ESQL
+from tools.assets.kibana._budget_rules import (
+    BUDGET_TABLE_ESQL,
+    FORECAST_ESQL,
+    LIMIT_REACHED_ESQL,
+    SNAPSHOT_HOURS,
+    THRESHOLD_ESQL,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -64,8 +70,11 @@ def esql_syntax_errors(query: str) -> list[str]:
     return errors.errors
 
 
-@pytest.mark.parametrize("query", [THRESHOLD_ESQL, FORECAST_ESQL])
+@pytest.mark.parametrize(
+    "query", [THRESHOLD_ESQL, FORECAST_ESQL, LIMIT_REACHED_ESQL, BUDGET_TABLE_ESQL]
+)
 def test_budget_queries_are_valid_esql(query: str) -> None:
+    query = query.replace("${budget_usd}", "1000")  # as setup renders it
     assert esql_syntax_errors(query) == []
     assert esql_syntax_errors(query.replace("BY organization.id", "BY BY")) != []
 
@@ -137,8 +146,12 @@ def threshold_rule(docs: list[Row], now: datetime) -> set[tuple[str, str, float]
     return {(o, s, t) for (o, s), row in totals.items() for t in row["t"] if row["mtd"] >= t}
 
 
-def forecast_rule(docs: list[Row], now: datetime) -> dict[tuple[str, str], Row]:
-    """FORECAST_ESQL: rows by (organization.id, scope)."""
+def budget_rows(
+    docs: list[Row], now: datetime, budget_usd: float | None = None
+) -> dict[tuple[str, str], Row]:
+    """The head of FORECAST_ESQL and LIMIT_REACHED_ESQL (`_BUDGET_STATS`, `_FALLBACK` with
+    `budget_usd`, `_BUDGET_EVAL`; without it, BUDGET_TABLE_ESQL's): rows by (organization.id,
+    scope)."""
     today = now.date()
     groups = daily(docs, today - timedelta(days=38), "spend_limits", now)
     totals: dict[tuple[str, str], Row] = defaultdict(
@@ -155,29 +168,62 @@ def forecast_rule(docs: list[Row], now: datetime) -> dict[tuple[str, str], Row]:
     out = {}
     next_month = (today.replace(day=28) + timedelta(days=4)).replace(day=1)
     for key, row in totals.items():
-        # | EVAL month_to_date, days_left, days_to_limit = CASE(...)  | WHERE ...
+        # | EVAL limit_source = CASE(...), limit_usd = COALESCE(limit_usd, CASE(org, budget))
+        source = "openai" if row["limit"] is not None else None
+        if row["limit"] is None and key[1] == "organization" and budget_usd is not None:
+            row["limit"], source = budget_usd, "setting"
+        # | EVAL month_to_date, days_left, days_to_limit = CASE(...), forecast_month_end
         pace, limit = row["recent"] / 7, row["limit"]
         mtd, days_left = row["finished"] + row["current"], (next_month - today).days
-        if limit is None:
-            continue
-        days_to_limit = (
-            0.0
-            if mtd >= limit
-            else math.ceil((limit - row["finished"]) / pace)
-            if pace > 0
-            else None
-        )
-        if days_to_limit is not None and days_to_limit <= days_left:
-            forecast = row["finished"] + pace * days_left
-            out[key] = {"days_to_limit": days_to_limit, "month_to_date": mtd, "forecast": forecast}
+        days_to_limit = None
+        if limit is not None and mtd >= limit:
+            days_to_limit = 0.0
+        elif limit is not None and pace > 0:
+            days_to_limit = math.ceil((limit - row["finished"]) / pace)
+        out[key] = {
+            "limit": limit,
+            "limit_source": source,
+            "days_left": days_left,
+            "days_to_limit": days_to_limit,
+            "month_to_date": mtd,
+            "forecast": row["finished"] + pace * days_left,
+        }
     return out
+
+
+def forecast_rule(
+    docs: list[Row], now: datetime, budget_usd: float = 1000
+) -> dict[tuple[str, str], Row]:
+    """FORECAST_ESQL: | WHERE limit_usd IS NOT NULL AND days_to_limit IS NOT NULL AND
+    days_to_limit <= days_left"""
+    return {
+        key: row
+        for key, row in budget_rows(docs, now, budget_usd).items()
+        if row["limit"] is not None
+        and row["days_to_limit"] is not None
+        and row["days_to_limit"] <= row["days_left"]
+    }
+
+
+def limit_reached_rule(
+    docs: list[Row], now: datetime, budget_usd: float = 1000
+) -> dict[tuple[str, str], Row]:
+    """LIMIT_REACHED_ESQL: | WHERE limit_usd IS NOT NULL AND month_to_date >= limit_usd"""
+    return {
+        key: row
+        for key, row in budget_rows(docs, now, budget_usd).items()
+        if row["limit"] is not None and row["month_to_date"] >= row["limit"]
+    }
 
 
 # ---- the same documents through poller.report_budget -----------------------------------------
 
 
-def budgets(docs: list[Row], now: datetime) -> dict[tuple[str, str], Budget]:
-    """Each scope's daily bills and estimates, and its newest limit and alert thresholds."""
+def budgets(
+    docs: list[Row], now: datetime, budget_usd: float = 1000
+) -> dict[tuple[str, str], Budget]:
+    """Each scope's daily bills and estimates, its newest limit and alert thresholds, and for
+    the organization the configured budget (`alerts.monthly_budget_usd`) as the fallback."""
     billed: dict[tuple[str, str], dict[date, Decimal]] = defaultdict(dict)
     estimated: dict[tuple[str, str], dict[date, Decimal]] = defaultdict(dict)
     controls: dict[tuple[str, str], Row] = defaultdict(lambda: {"alerts": []})
@@ -211,6 +257,7 @@ def budgets(docs: list[Row], now: datetime) -> dict[tuple[str, str], Budget]:
                 enforcement=controls[key].get("enforcement"),
                 alert_cents=tuple(controls[key]["alerts"]),
             ),
+            fallback_limit_usd=Decimal(budget_usd) if key[1] == "organization" else None,
         )
         for key in {*billed, *estimated, *controls}
     }
@@ -263,3 +310,79 @@ def test_the_rules_steps_over_the_store_equal_the_budget_report(tmp_path: Path) 
     assert crossed
     assert len(crossed) < sum(len(s.thresholds_usd) for s in statuses.values())
     assert sorted(f["days_to_limit"] for f in forecast.values()) == [2, 4]
+    assert limit_reached_rule(docs, now).keys() == {
+        key for key, s in statuses.items() if s.limit_usd and s.month_to_date_usd >= s.limit_usd
+    }
+
+
+# ---- a constant daily rate, where every figure is known ----------------------------------------
+
+
+def _doc(dataset: str, stamp: datetime, fields: Mapping[str, Any]) -> Row:
+    doc: Row = {
+        "@timestamp": stamp.isoformat(),
+        "event": {"dataset": dataset},
+        "organization": {"id": "org-1"},
+    }
+    doc.update(fields)
+    return doc
+
+
+def constant_rate(limit_usd: float | None, now: datetime) -> list[Row]:
+    """$10 a day since the 20th of last month, billed up to yesterday; today's $10 only
+    estimated; the organization's hard limit as of an hour ago (None: OpenAI reports none)."""
+    docs = []
+    day = datetime(now.year, now.month, 1, tzinfo=UTC) - timedelta(days=9)
+    while day.date() < now.date():
+        docs.append(_doc("openai.costs", day, {"openai": {"costs": {"amount": {"value": 10.0}}}}))
+        day += timedelta(days=1)
+    estimate = {"openai": {"base": {"cost_estimate_usd": 10.0}}}
+    docs.append(_doc("openai.completions", now.replace(hour=1), estimate))
+    if limit_usd is not None:
+        threshold = {"usd": limit_usd, "cents": round(limit_usd * 100)}
+        fields = {"threshold": threshold, "enforcement": {"status": "inactive"}}
+        limit = {"openai": {"spend_limits": fields}}
+        docs.append(_doc("openai.spend_limits", now - timedelta(hours=1), limit))
+    return docs
+
+
+@pytest.mark.parametrize(
+    ("limit_usd", "budget_usd", "days_to_limit", "reached_on", "source"),
+    [
+        (150.0, 120.0, 6, date(2026, 3, 15), "openai"),
+        (100.0, 1000.0, 0, date(2026, 3, 10), "openai"),
+        (400.0, 150.0, 31, None, "openai"),
+        (None, 150.0, 6, date(2026, 3, 15), "setting"),
+        (None, 90.0, 0, date(2026, 3, 10), "setting"),
+    ],
+)
+def test_at_a_constant_daily_rate_the_forecast_and_its_date_are_exact(
+    limit_usd: float | None,
+    budget_usd: float,
+    days_to_limit: int,
+    reached_on: date | None,
+    source: str,
+) -> None:
+    """On 10 March, $10 a day: $90 for the 9 finished days, $100 with today; 22 days left at
+    $10 give $310 at the month's end. A $150 limit is reached on the 6th day counting today
+    (the 15th), $100 today; $400 not this month (31 days). The configured budget stands in only
+    where OpenAI reports no limit."""
+    now = datetime(2026, 3, 10, 11, 0, tzinfo=UTC)
+    docs = constant_rate(limit_usd, now)
+    org = ("org-1", "organization")
+    assert budget_rows(docs, now, budget_usd)[org] == {
+        "limit": limit_usd or budget_usd,
+        "limit_source": source,
+        "days_left": 22,
+        "days_to_limit": days_to_limit,
+        "month_to_date": 100.0,
+        "forecast": 310.0,
+    }
+    in_month = set() if reached_on is None else {org}
+    assert forecast_rule(docs, now, budget_usd).keys() == in_month
+    reached = limit_reached_rule(docs, now, budget_usd)
+    assert reached.keys() == ({org} if days_to_limit == 0 else set())
+    status = budget_status(budgets(docs, now, budget_usd)[org], now.date())
+    assert status.limit_reached_on == reached_on
+    assert status.forecast_month_end_usd == Decimal(310)
+    assert status.limit_source == source

@@ -104,6 +104,8 @@ def _lens_uses(attributes: Mapping[str, Any], where: str) -> Iterator[FieldUse]:
                 yield FieldUse(source, _LENS_USE.get(column["operationType"], "any"), where)
             if column.get("filter"):
                 yield from _kql(column["filter"]["query"], where)
+    for layer in state["datasourceStates"].get("textBased", {}).get("layers", {}).values():
+        yield from _esql(layer["query"]["esql"], where)
 
 
 def _panel_uses(panel: Mapping[str, Any], where: str) -> Iterator[FieldUse]:

@@ -15,13 +15,14 @@ from poller.assets import (
     ECS_COMPONENT,
     INGEST_PIPELINE,
     INGESTED_FIELD,
+    INGESTED_KINDS,
     PREFIX,
     RETENTION,
     composed_of,
     retention_class,
 )
 from poller.documents import FieldSpec, all_stream_fields, mapped_only_fields
-from poller.streams import STREAM_NAMES, StreamKind, get_stream
+from poller.streams import STREAM_NAMES, get_stream
 
 __all__ = [
     "ALIASES",
@@ -56,7 +57,7 @@ def _stream_fields() -> dict[str, tuple[FieldSpec, ...]]:
     fields = all_stream_fields()
     for stream, specs in fields.items():
         fields[stream] = (*specs, *mapped_only_fields(stream))
-        if get_stream(stream).kind is StreamKind.AUDIT:
+        if get_stream(stream).kind in INGESTED_KINDS:
             fields[stream] = (*fields[stream], FieldSpec(INGESTED_FIELD, "date"))
     return fields
 
@@ -158,7 +159,7 @@ def component_templates(referenced: Iterable[str]) -> dict[str, dict[str, Any]]:
             "lifecycle": {"data_retention": RETENTION[retention_class(stream)]},
         }
         what = "Fields and retention"
-        if get_stream(stream).kind is StreamKind.AUDIT:
+        if get_stream(stream).kind in INGESTED_KINDS:
             # final, not default: a default_pipeline of yours (in @custom) still runs.
             template["settings"] = {"index": {"final_pipeline": INGEST_PIPELINE}}
             what = f"Fields, retention and final pipeline ({INGESTED_FIELD})"

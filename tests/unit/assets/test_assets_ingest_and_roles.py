@@ -34,10 +34,12 @@ def test_audit_streams_run_the_pipeline_that_stamps_event_ingested() -> None:
             }
         }
     ]
-    audit = _components()["openai-poller.audit@package"]["template"]
-    assert audit["settings"] == {"index": {"final_pipeline": INGEST_PIPELINE}}
-    assert audit["mappings"]["properties"]["event"]["properties"]["ingested"] == {"type": "date"}
-    others = [name for name in STREAM_NAMES if name != "audit"]
+    for stamped in ("audit", "governance"):
+        template = _components()[f"openai-poller.{stamped}@package"]["template"]
+        assert template["settings"] == {"index": {"final_pipeline": INGEST_PIPELINE}}
+        ingested = template["mappings"]["properties"]["event"]["properties"]["ingested"]
+        assert ingested == {"type": "date"}
+    others = [name for name in STREAM_NAMES if name not in ("audit", "governance")]
     assert all(
         "settings" not in _components()[f"openai-poller.{name}@package"]["template"]
         for name in others
@@ -53,7 +55,7 @@ def test_retention_is_rewritten_per_class_in_templates_and_policies() -> None:
         if name.endswith("@package")
     }
     assert lifecycles == {
-        f"openai-poller.{name}@package": "3650d" if name == "audit" else "90d"
+        f"openai-poller.{name}@package": "3650d" if name in ("audit", "governance") else "90d"
         for name in STREAM_NAMES
     }
     policies = {

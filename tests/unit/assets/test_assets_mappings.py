@@ -131,7 +131,7 @@ def test_index_template_wins_over_elastic_and_the_stack(stream: str) -> None:
 @pytest.mark.parametrize("stream", STREAM_NAMES)
 def test_retention_is_a_data_stream_lifecycle(stream: str) -> None:
     package = COMPONENTS[f"openai-poller.{stream}@package"]["template"]
-    expected = "730d" if stream == "audit" else "400d"
+    expected = "730d" if stream in ("audit", "governance") else "400d"
     assert package["lifecycle"] == {"data_retention": expected}
     assert RETENTION[retention_class(stream)] == expected
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from typing import Any
 
@@ -47,7 +48,7 @@ def test_every_line_is_an_object_with_id_type_and_attributes() -> None:
     keys = Counter((o["type"], o["id"]) for o in OBJECTS)
     assert [k for k, n in keys.items() if n > 1] == []
     kinds = Counter(o["type"] for o in OBJECTS)
-    assert kinds == {"index-pattern": 1, "search": 1, "dashboard": 3}
+    assert kinds == {"index-pattern": 1, "search": 2, "dashboard": 3}
 
 
 def test_data_view_covers_every_stream_with_its_time_field() -> None:
@@ -78,7 +79,9 @@ def test_dashboard_panels_parse_and_reference_the_data_view(dashboard: dict[str,
         assert panel["gridData"]["i"] == panel["panelIndex"]
         assert panel["gridData"]["x"] + panel["gridData"]["w"] <= 48
         config = panel["embeddableConfig"]
-        if panel["type"] == "lens":
+        if panel["type"] == "lens" and "textBased" in _datasources(config):
+            _check_esql_panel(config["attributes"])
+        elif panel["type"] == "lens":
             attributes = config["attributes"]
             layers = attributes["state"]["datasourceStates"]["formBased"]["layers"]
             inner = {ref["name"]: ref for ref in attributes["references"]}
@@ -104,6 +107,27 @@ def test_dashboard_panels_parse_and_reference_the_data_view(dashboard: dict[str,
             assert refs[f"{panel['panelIndex']}:{panel['panelRefName']}"]["type"] == "search"
         else:
             assert config["savedVis"]["type"] == "markdown"
+
+
+def _datasources(config: dict[str, Any]) -> set[str]:
+    states = config["attributes"]["state"]["datasourceStates"]
+    return {name for name, state in states.items() if state["layers"]}
+
+
+def _check_esql_panel(attributes: dict[str, Any]) -> None:
+    """An ES|QL table: one layer on the query of the panel, its ad hoc data view on the
+    poller's index pattern, a column per field the query keeps, every one shown."""
+    state = attributes["state"]
+    (layer,) = state["datasourceStates"]["textBased"]["layers"].values()
+    assert layer["query"] == state["query"]
+    assert state["adHocDataViews"][layer["index"]]["title"] == DATA_VIEW["attributes"]["title"]
+    keep = re.search(r"\| KEEP ([^|]+)", state["query"]["esql"])
+    assert keep is not None
+    kept = [name.strip() for name in keep.group(1).split(",")]
+    assert [column["fieldName"] for column in layer["columns"]] == kept
+    shown = [column["columnId"] for column in state["visualization"]["columns"]]
+    assert shown == [column["columnId"] for column in layer["columns"]]
+    assert attributes["references"] == []
 
 
 def _accessors(visualization: dict[str, Any]) -> set[str]:

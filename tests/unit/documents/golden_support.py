@@ -24,6 +24,12 @@ from poller.client import (
     UsagePage,
     UsageResult,
 )
+from poller.client.governance import (
+    CertificatePage,
+    DataRetention,
+    HostedToolPermissions,
+    ModelPermissions,
+)
 from poller.client.spend import SpendAlertPage, SpendLimit
 from poller.documents import (
     Document,
@@ -32,6 +38,16 @@ from poller.documents import (
     map_costs_result,
     map_rate_limit,
     map_usage_result,
+)
+from poller.documents.governance import (
+    GovernanceItem,
+    GovernanceSnapshot,
+    certificate_item,
+    changes,
+    data_retention_item,
+    hosted_tools_item,
+    map_snapshot,
+    model_permissions_item,
 )
 from poller.documents.spend import SpendOwner, map_spend_alert, map_spend_limit
 from poller.streams import STREAM_NAMES, BucketWidth, StreamKind, get_stream
@@ -140,6 +156,8 @@ def map_case(stream: str, case: Mapping[str, Any]) -> Document:
         return map_audit_log(ctx, log)
     if kind is StreamKind.SPEND:
         return map_spend_case(ctx, case)
+    if kind is StreamKind.GOVERNANCE:
+        return map_governance_case(ctx, case)
     (limit,) = ProjectRateLimitPage.parse_json(_page_json([case["rate_limit"]])).data
     project = Project.model_validate_json(json.dumps(case["project"]))
     return map_rate_limit(ctx, limit, project, case["slot_start"])
@@ -155,6 +173,36 @@ def map_spend_case(ctx: MappingContext, case: Mapping[str, Any]) -> Document:
         return map_spend_limit(ctx, limit, owner, case["slot_start"])
     (alert,) = SpendAlertPage.parse_json(_page_json([case["spend_alert"]])).data
     return map_spend_alert(ctx, alert, owner, case["slot_start"])
+
+
+def governance_item(case: Mapping[str, Any]) -> GovernanceItem:
+    """The case's one setting (`data_retention`, `model_permissions`, `hosted_tool_permissions`
+    or `certificate`) of the organization, or of the case's `project` when it has one."""
+    project = case.get("project")
+    owner = SpendOwner(None if project is None else Project.model_validate(project))
+    if "data_retention" in case:
+        return data_retention_item(owner, DataRetention.model_validate(case["data_retention"]))
+    if "model_permissions" in case:
+        permissions = ModelPermissions.model_validate(case["model_permissions"])
+        return model_permissions_item(owner, permissions)
+    if "hosted_tool_permissions" in case:
+        tools = HostedToolPermissions.model_validate(case["hosted_tool_permissions"])
+        return hosted_tools_item(owner, tools)
+    (certificate,) = CertificatePage.parse_json(_page_json([case["certificate"]])).data
+    return certificate_item(owner, certificate)
+
+
+def map_governance_case(ctx: MappingContext, case: Mapping[str, Any]) -> Document:
+    """A snapshot document, or with `previous` (a saved `GovernanceSnapshot`, or null) and
+    `collected_at`, the one change document of the setting against it (the other settings of
+    `previous` count as not read, not as removed)."""
+    item = governance_item(case)
+    if "previous" not in case:
+        return map_snapshot(ctx, item, case["slot_start"])
+    previous = None if case["previous"] is None else GovernanceSnapshot.from_json(case["previous"])
+    unread = frozenset(previous.records if previous else ()) - {item.key}
+    (change,) = changes(ctx, previous, [item], case["collected_at"], unread)
+    return change
 
 
 def load_cases(stream: str) -> list[dict[str, Any]]:

@@ -16,6 +16,8 @@ from tools.assets.kibana._budget_rules import budget_rules
 from tools.assets.kibana._common import NDJSON_NAME, dumps
 from tools.assets.kibana._costs import costs_dashboard
 from tools.assets.kibana._data_view import data_view
+from tools.assets.kibana._governance import governance_search
+from tools.assets.kibana._governance_rule import governance_rule
 from tools.assets.kibana._rules import rules
 from tools.assets.kibana._usage import usage_dashboard
 
@@ -24,7 +26,14 @@ __all__ = ["NDJSON_NAME", "build", "rules", "saved_objects"]
 
 def saved_objects() -> list[dict[str, Any]]:
     """In import order: what the others reference comes first."""
-    return [data_view(), audit_search(), usage_dashboard(), costs_dashboard(), audit_dashboard()]
+    return [
+        data_view(),
+        audit_search(),
+        governance_search(),
+        usage_dashboard(),
+        costs_dashboard(),
+        audit_dashboard(),
+    ]
 
 
 def _ndjson(objects: Sequence[Mapping[str, Any]]) -> str:
@@ -34,7 +43,7 @@ def _ndjson(objects: Sequence[Mapping[str, Any]]) -> str:
 def build() -> dict[str, str]:
     """Every generated file under kibana/, by path relative to kibana/, with its text."""
     files = {NDJSON_NAME: _ndjson(saved_objects())}
-    for rule in (*rules(), *budget_rules()):
+    for rule in (*rules(), *budget_rules(), governance_rule()):
         files[f"rules/{rule.slug}.json"] = (
             json.dumps(rule.document(), indent=2, sort_keys=True) + "\n"
         )

@@ -6,60 +6,35 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from tools.assets.kibana._columns import Metric, Terms, count
-from tools.assets.kibana._common import (
-    AUDIT_DASHBOARD_ID,
-    AUDIT_SEARCH_ID,
-    CORE_MIGRATION_VERSION,
-    DATA_VIEW_ID,
-    NAV,
-    TYPE_MIGRATION_VERSION,
-    dumps,
-    kql_dataset,
-)
+from tools.assets.kibana._common import AUDIT_DASHBOARD_ID, AUDIT_SEARCH_ID, NAV, kql_dataset
+from tools.assets.kibana._governance import governance_panels
 from tools.assets.kibana._lens import Lens, by_time
-from tools.assets.kibana._panels import GeoHeatmap, Markdown, Panel, SearchPanel, dashboard
+from tools.assets.kibana._panels import (
+    GeoHeatmap,
+    Markdown,
+    Panel,
+    SearchPanel,
+    dashboard,
+    saved_search,
+)
 
 
 def audit_search() -> dict[str, Any]:
-    source = {
-        "query": {"query": kql_dataset("audit"), "language": "kuery"},
-        "filter": [],
-        "highlightAll": True,
-        "version": True,
-        "indexRefName": "kibanaSavedObjectMeta.searchSourceJSON.index",
-    }
-    return {
-        "id": AUDIT_SEARCH_ID,
-        "type": "search",
-        "coreMigrationVersion": CORE_MIGRATION_VERSION,
-        "typeMigrationVersion": TYPE_MIGRATION_VERSION["search"],
-        "managed": False,
-        "attributes": {
-            "title": "[OpenAI poller] Audit log",
-            "description": "Every OpenAI audit log event, newest first.",
-            "columns": [
-                "openai.audit.type",
-                "event.outcome",
-                "user.email",
-                "source.ip",
-                "source.geo.country_iso_code",
-                "openai.audit.project.name",
-                "openai.audit.actor.type",
-            ],
-            "sort": [["@timestamp", "desc"]],
-            "grid": {},
-            "hideChart": False,
-            "isTextBasedQuery": False,
-            "kibanaSavedObjectMeta": {"searchSourceJSON": dumps(source)},
-        },
-        "references": [
-            {
-                "type": "index-pattern",
-                "id": DATA_VIEW_ID,
-                "name": "kibanaSavedObjectMeta.searchSourceJSON.index",
-            }
+    return saved_search(
+        AUDIT_SEARCH_ID,
+        "[OpenAI poller] Audit log",
+        "Every OpenAI audit log event, newest first.",
+        kql_dataset("audit"),
+        [
+            "openai.audit.type",
+            "event.outcome",
+            "user.email",
+            "source.ip",
+            "source.geo.country_iso_code",
+            "openai.audit.project.name",
+            "openai.audit.actor.type",
         ],
-    }
+    )
 
 
 _KEY_ACTIONS: Final = (
@@ -188,12 +163,13 @@ def audit_dashboard() -> dict[str, Any]:
         _event_table("API key, admin key and service account lifecycle", _KEY_ACTIONS),
         _event_table("Role and membership changes", ROLE_ACTIONS),
         SearchPanel("Audit log", AUDIT_SEARCH_ID),
+        *governance_panels(),
     ]
     return dashboard(
         AUDIT_DASHBOARD_ID,
         "[OpenAI poller] Audit and security",
         "Audit events over time and by type, actors, source IPs on a map, failed logins, key "
-        "lifecycle and role changes.",
+        "lifecycle and role changes, governance changes.",
         panels,
         "now-7d",
     )

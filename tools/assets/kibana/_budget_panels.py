@@ -1,16 +1,18 @@
 """Costs-dashboard panels of the budget: OpenAI's hard limits and alert thresholds (the newest
 spend_limits / spend_alerts snapshot) next to month-to-date spend.
 
-Month to date here is billed cost plus the estimate over the whole month: Lens cannot switch a
-day from estimate to bill. The exact figure and the forecast are the budget rules'
-(`_budget_rules`) and `poller.report_budget`'s.
+The Lens metrics' month to date is billed cost plus the estimate over the whole month: Lens
+cannot switch a day from estimate to bill. The budget table is exact: it runs the budget rules'
+own ES|QL (`_budget_rules`), the figures `poller.report_budget` gives, with the forecast of the
+month's end and the days until the limit at the pace of the last 7 days.
 """
 
 from __future__ import annotations
 
-from tools.assets.kibana._budget_rules import SNAPSHOT_HOURS
+from tools.assets.kibana._budget_rules import BUDGET_TABLE_ESQL, SNAPSHOT_HOURS
 from tools.assets.kibana._columns import USD, Metric, Terms
 from tools.assets.kibana._common import kql_dataset
+from tools.assets.kibana._esql import EsqlColumn, EsqlTable
 from tools.assets.kibana._lens import Lens
 from tools.assets.kibana._panels import Panel
 
@@ -25,6 +27,29 @@ _MONTH = '@timestamp >= "now/M"'
 def budget_panels() -> list[Panel]:
     org_limit = f'{kql_dataset("spend_limits")} and openai.spend_limits.scope : "organization"'
     return [
+        EsqlTable(
+            "Budget: month to date against the hard limit, and the forecast",
+            BUDGET_TABLE_ESQL,
+            (
+                EsqlColumn("organization.id", "Organization", "string"),
+                EsqlColumn("scope", "Organization or project id", "string"),
+                EsqlColumn("month_to_date", "Month to date (USD)"),
+                EsqlColumn("limit_usd", "Hard limit (USD)"),
+                EsqlColumn("used", "Share of the limit"),
+                EsqlColumn("pace", "Daily pace, last 7 days (USD)"),
+                EsqlColumn("forecast_month_end", "Forecast, month end (USD)"),
+                EsqlColumn("days_to_limit", "Limit reached in (days; 1 = today)"),
+            ),
+            description=(
+                "Per organization and project: billed cost of billed days plus the usage "
+                "estimate of the others since the 1st (UTC), OpenAI's hard limit (newest "
+                "spend_limits snapshot; empty where none is set: the monthly-budget rule's "
+                "budget_usd stands in for it there), the month-end forecast at the average "
+                "daily spend of the 7 finished days before today, and the day the limit is "
+                "reached at that pace. Not cut by the time picker. The same query as the "
+                "spend-limit rules."
+            ),
+        ),
         Lens(
             "Hard spend limit (organization)",
             "metric",

@@ -16,7 +16,15 @@ from typing import Final
 
 from tools.assets.kibana._rules import Rule, _dsl, _esql
 
-__all__ = ["ENFORCING_SLUG", "FORECAST_ESQL", "SNAPSHOT_HOURS", "THRESHOLD_ESQL", "budget_rules"]
+__all__ = [
+    "BUDGET_TABLE_ESQL",
+    "ENFORCING_SLUG",
+    "FORECAST_ESQL",
+    "LIMIT_REACHED_ESQL",
+    "SNAPSHOT_HOURS",
+    "THRESHOLD_ESQL",
+    "budget_rules",
+]
 
 SNAPSHOT_HOURS: Final = 2
 ENFORCING_SLUG: Final = "spend-limit-enforcing"
@@ -56,28 +64,61 @@ THRESHOLD_ESQL: Final = (
 | LIMIT 1000"""
 )
 
-FORECAST_ESQL: Final = (
-    _DAILY.format(
-        since="DATE_TRUNC(1 day, NOW()) - 38 days",  # the month, and the 7 days before it
-        controls="spend_limits",
-        hours=SNAPSHOT_HOURS,
-        control="limit_usd",
-        aggregate="MAX",
-    )
-    + """| EVAL finished = CASE(day >= DATE_TRUNC(1 month, NOW()) AND day < today, spend, 0.0),
+# Rows: (organization.id, scope) with the finished days' spend, today's, the pace and the limit.
+_BUDGET_STATS: Final = _DAILY.format(
+    since="DATE_TRUNC(1 day, NOW()) - 38 days",  # the month, and the 7 days before it
+    controls="spend_limits",
+    hours=SNAPSHOT_HOURS,
+    control="limit_usd",
+    aggregate="MAX",
+) + """| EVAL finished = CASE(day >= DATE_TRUNC(1 month, NOW()) AND day < today, spend, 0.0),
        current = CASE(day == today, spend, 0.0),
        recent = CASE(day >= today - 7 days AND day < today, spend, 0.0)
 | STATS finished = SUM(finished), current = SUM(current), pace = SUM(recent) / 7,
         limit_usd = MAX(limit_usd)
     BY organization.id, scope
-| EVAL month_to_date = finished + current,
+"""
+# The rules' fallback: `budget_usd` (alerts.monthly_budget_usd) is the organization's limit
+# where OpenAI reports none, as in `poller.report_budget`.
+_FALLBACK: Final = """| EVAL limit_source = CASE(limit_usd IS NOT NULL, "openai",
+                            scope == "organization", "setting"),
+       limit_usd = COALESCE(limit_usd, CASE(scope == "organization", TO_DOUBLE(${budget_usd})))
+"""
+_BUDGET_EVAL: Final = """| EVAL month_to_date = finished + current,
        days_left = DATE_DIFF("day", DATE_TRUNC(1 day, NOW()), DATE_TRUNC(1 month, NOW()) + 1 month),
        days_to_limit = CASE(month_to_date >= limit_usd, 0.0,
-                            pace > 0, CEIL((limit_usd - finished) / pace))
-| WHERE limit_usd IS NOT NULL AND days_to_limit IS NOT NULL AND days_to_limit <= days_left
-| EVAL forecast_month_end = finished + pace * days_left
+                            pace > 0, CEIL((limit_usd - finished) / pace)),
+       forecast_month_end = finished + pace * days_left
+"""
+
+FORECAST_ESQL: Final = (
+    _BUDGET_STATS
+    + _FALLBACK
+    + _BUDGET_EVAL
+    + """| WHERE limit_usd IS NOT NULL AND days_to_limit IS NOT NULL AND days_to_limit <= days_left
 | SORT organization.id, scope
 | LIMIT 1000"""
+)
+
+LIMIT_REACHED_ESQL: Final = (
+    _BUDGET_STATS
+    + _FALLBACK
+    + _BUDGET_EVAL
+    + """| WHERE limit_usd IS NOT NULL AND month_to_date >= limit_usd
+| SORT organization.id, scope
+| LIMIT 1000"""
+)
+
+# The Costs dashboard's budget table: every scope, with or without a limit. A dashboard takes
+# no parameters, so its limits are OpenAI's only.
+BUDGET_TABLE_ESQL: Final = (
+    _BUDGET_STATS
+    + _BUDGET_EVAL
+    + """| EVAL used = ROUND(month_to_date / limit_usd, 3)
+| KEEP organization.id, scope, month_to_date, limit_usd, used, pace, forecast_month_end,
+       days_to_limit
+| SORT month_to_date DESC
+| LIMIT 500"""
 )
 
 
@@ -103,12 +144,28 @@ def budget_rules() -> list[Rule]:
             tags=("severity:warning", "cost"),
             interval="1h",
             params=_esql(FORECAST_ESQL, (40, "d")),
-            parameters={},
+            parameters={"budget_usd": 1000},
             description=(
                 "An organization or project whose month-to-date spend, continued at the average "
                 "daily spend of the 7 finished days before today, reaches its hard spend limit "
-                "(OpenAI's, from the spend_limits stream) before the month ends, or already has: "
-                "`days_to_limit` counts today as day 1 (0: reached)."
+                "(OpenAI's, from the spend_limits stream; for an organization without one, "
+                "`budget_usd`) before the month ends, or already has: `days_to_limit` counts "
+                "today as day 1 (0: reached); `limit_source` says whose limit it is."
+            ),
+        ),
+        Rule(
+            slug="spend-limit-reached",
+            name="[OpenAI poller] Month-to-date spend reached a hard spend limit",
+            tags=("severity:critical", "cost"),
+            interval="1h",
+            params=_esql(LIMIT_REACHED_ESQL, (40, "d")),
+            parameters={"budget_usd": 1000},
+            description=(
+                "An organization or project whose month-to-date spend (billed cost of billed "
+                "days plus the usage estimate of the others) reached its hard spend limit "
+                "(OpenAI's, from the spend_limits stream; for an organization without one, "
+                "`budget_usd`): OpenAI may start refusing its requests. Critical, as `report` "
+                "rates it."
             ),
         ),
         Rule(

@@ -76,14 +76,7 @@ class Lens:
                 "adHocDataViews": {},
             },
         }
-        panel = {
-            "version": PANEL_VERSION,
-            "type": "lens",
-            "gridData": {**grid.place(self.w, self.h), "i": panel_id},
-            "panelIndex": panel_id,
-            "embeddableConfig": {"attributes": attributes, "enhancements": {}},
-            "title": self.title,
-        }
+        panel = lens_panel(panel_id, grid.place(self.w, self.h), attributes)
         return panel, [
             {"type": "index-pattern", "id": DATA_VIEW_ID, "name": f"{panel_id}:{ref_name}"}
         ]
@@ -125,6 +118,18 @@ class Lens:
             "gridlinesVisibilitySettings": {"x": True, "yLeft": True, "yRight": True},
             "labelsOrientation": {"x": 0, "yLeft": 0, "yRight": 0},
         }
+
+
+def lens_panel(panel_id: str, spot: dict[str, int], attributes: dict[str, Any]) -> dict[str, Any]:
+    """A by-value Lens panel at `spot` (a `Grid` place) showing `attributes`."""
+    return {
+        "version": PANEL_VERSION,
+        "type": "lens",
+        "gridData": {**spot, "i": panel_id},
+        "panelIndex": panel_id,
+        "embeddableConfig": {"attributes": attributes, "enhancements": {}},
+        "title": attributes["title"],
+    }
 
 
 def by_time(

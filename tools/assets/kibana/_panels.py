@@ -193,6 +193,43 @@ class SearchPanel:
         ]
 
 
+def saved_search(
+    search_id: str, title: str, description: str, kql: str, columns: Sequence[str]
+) -> dict[str, Any]:
+    """A Discover search of the poller's data view: `kql`, these columns, newest first."""
+    source = {
+        "query": {"query": kql, "language": "kuery"},
+        "filter": [],
+        "highlightAll": True,
+        "version": True,
+        "indexRefName": "kibanaSavedObjectMeta.searchSourceJSON.index",
+    }
+    return {
+        "id": search_id,
+        "type": "search",
+        "coreMigrationVersion": CORE_MIGRATION_VERSION,
+        "typeMigrationVersion": TYPE_MIGRATION_VERSION["search"],
+        "managed": False,
+        "attributes": {
+            "title": title,
+            "description": description,
+            "columns": list(columns),
+            "sort": [["@timestamp", "desc"]],
+            "grid": {},
+            "hideChart": False,
+            "isTextBasedQuery": False,
+            "kibanaSavedObjectMeta": {"searchSourceJSON": dumps(source)},
+        },
+        "references": [
+            {
+                "type": "index-pattern",
+                "id": DATA_VIEW_ID,
+                "name": "kibanaSavedObjectMeta.searchSourceJSON.index",
+            }
+        ],
+    }
+
+
 def dashboard(
     dashboard_id: str, title: str, description: str, panels: Sequence[Panel], time_from: str
 ) -> dict[str, Any]:
