@@ -15,17 +15,17 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from poller import systemd
 from poller.collect import cycle
-from poller.destinations import Retention
-from poller.destinations.backends import DestinationContext, DestinationMetrics, build_fanout
+from poller.destinations import FanOut
+from poller.destinations.backends import DestinationMetrics
 from poller.errors import SinkUnavailableError
 from poller.health import CycleHealth, HealthServer, ReadinessGate
 from poller.logs import FailureLog
 from poller.metrics import Metrics
-from poller.runtime import check_sink, open_sink, org_runtime
+from poller.runtime import check_sink, open_sink, org_destinations, org_runtime
 from poller.scheduler import Job, build_scheduler, run_until_signal
 from poller.settings import Settings, StreamConfig
 from poller.sinks import Sink
@@ -108,6 +108,18 @@ class _StreamJob:
                 ctx.metrics.set_lag(org, name, ctx.clock() - report.state.position)
 
 
+def _readiness(health: CycleHealth, fanouts: list[tuple[str, FanOut]]) -> Callable[[], str | None]:
+    """The cycles' verdict, then the destinations': one whose last delivery failed holds the
+    cursors of its streams, even while the org's other streams succeed."""
+
+    def ready() -> str | None:
+        return health.readiness() or next(
+            (f"org {org}: {why}" for org, fanout in fanouts if (why := fanout.unready())), None
+        )
+
+    return ready
+
+
 def stale_after(settings: Settings) -> float:
     """Seconds without any cycle starting or finishing after which the daemon is not alive."""
     shortest = min(
@@ -133,16 +145,12 @@ def run_daemon(settings: Settings) -> int:
         ctx = _JobContext(sink, metrics, stop, health, FailureLog())
         jobs: list[Job] = []
         destination_metrics = DestinationMetrics(metrics.registry)
+        fanouts: list[tuple[str, FanOut]] = []
         for org in settings.orgs:
             rt = stack.enter_context(org_runtime(org, observer=metrics, stop=stop))
-            access = rt.access
-            if org.destinations:
-                fanout = build_fanout(org.destinations, DestinationContext(
-                    org.name, sink, destination_metrics,
-                    retention=Retention.for_streams(org.stream_configs()),
-                ))
-                stack.callback(fanout.close)
-                access = replace(access, destinations=fanout)
+            access = stack.enter_context(org_destinations(rt, sink, destination_metrics)).access
+            if access.destinations is not None:
+                fanouts.append((org.name, access.destinations))
             for stream in org.stream_configs():
                 metrics.declare(org.name, stream.name, stream.interval.total_seconds())
                 jobs.append(Job(
@@ -162,7 +170,7 @@ def run_daemon(settings: Settings) -> int:
                 host=settings.metrics.host,
                 port=settings.metrics.port,
                 live=live,
-                ready=ReadinessGate(sink.probe, cycles=health.readiness),
+                ready=ReadinessGate(sink.probe, cycles=_readiness(health, fanouts)),
             )
             server.start()
             stack.callback(server.stop)

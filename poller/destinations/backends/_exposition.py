@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.metrics_core import Metric
 
 from poller.destinations._dimensions import Labels
@@ -66,7 +66,9 @@ class UsageCollector:
 class DestinationMetrics:
     """The poller's counters about its destinations, and the scraped usage counters."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        """Without `registry`, one of its own: a `backfill`, which nobody scrapes."""
+        registry = registry if registry is not None else CollectorRegistry()
         self.usage = UsageCollector()
         registry.register(self.usage)
         self.series_dropped = Counter(
@@ -89,6 +91,13 @@ class DestinationMetrics:
             f"{_PREFIX}_destination_deliveries",
             "Batches delivered to a destination, by result (acknowledged, failed)",
             ("org", "destination", "result"),
+            registry=registry,
+        )
+        self.up = Gauge(
+            f"{_PREFIX}_destination_up",
+            "1 when the destination acknowledged its last delivery, 0 when it did not (its "
+            "streams' cursors are held until it does); absent before its first delivery",
+            ("org", "destination"),
             registry=registry,
         )
 
@@ -135,3 +144,4 @@ class Reporter:
     def delivered(self, ok: bool) -> None:
         result = "acknowledged" if ok else "failed"
         self.metrics.deliveries.labels(self.org, self.destination, result).inc()
+        self.metrics.up.labels(self.org, self.destination).set(1 if ok else 0)
