@@ -4,8 +4,6 @@ out-of-order window wide enough for backfilled buckets; its HTTP API for the che
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -66,67 +64,36 @@ storage:
 """
 
 
-class PrometheusProcess:
-    """Prometheus as a process an outage drill can stop and start again (same port, same data:
-    the port refuses connections in between) or pause (SIGSTOP: the port accepts connections
-    that nothing answers, as a hung server)."""
-
-    def __init__(self, workdir: Path, target: str) -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        self._workdir = workdir
-        self._config = workdir / "prometheus.yml"
-        self._config.write_text(_config(target), encoding="utf-8")
-        self.server = Prometheus(f"http://127.0.0.1:{free_port()}")
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        log_path = self._workdir / "prometheus.log"
-        port = self.server.url.rpartition(":")[2]
-        with log_path.open("ab") as log:
-            self._proc = subprocess.Popen(
-                ["prometheus", f"--config.file={self._config}",
-                 f"--storage.tsdb.path={self._workdir / 'data'}",
-                 f"--web.listen-address=127.0.0.1:{port}", "--web.enable-remote-write-receiver",
-                 "--log.level=warn"],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not _ready(self.server.url):
-            if self._proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(
-                    f"Prometheus did not start:\n{log_path.read_text(errors='replace')}"
-                )
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            self.resume()
-            stop_group(self._proc)
-            self._proc = None
-
-    def pause(self) -> None:
-        assert self._proc is not None
-        os.killpg(self._proc.pid, signal.SIGSTOP)
-
-    def resume(self) -> None:
-        if self._proc is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._proc.pid, signal.SIGCONT)
-
-
 @contextlib.contextmanager
 def prometheus(workdir: Path, target: str) -> Iterator[Prometheus]:
     """Prometheus scraping `target` (host:port), its data and log under `workdir`."""
-    process = PrometheusProcess(workdir, target)
-    process.start()
-    try:
-        yield process.server
-    finally:
-        process.stop()
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "prometheus.yml"
+    config.write_text(_config(target), encoding="utf-8")
+    port = free_port()
+    server = Prometheus(f"http://127.0.0.1:{port}")
+    log_path = workdir / "prometheus.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}", "--web.enable-remote-write-receiver",
+             "--log.level=warn"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + STARTUP_SECONDS
+            while not _ready(server.url):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"Prometheus did not start:\n{log_path.read_text(errors='replace')}"
+                    )
+                time.sleep(0.1)
+            yield server
+        finally:
+            stop_group(proc)
 
 
 def _ready(url: str) -> bool:

@@ -47,14 +47,6 @@ class Request:
 
 class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
-        hung: threading.Event | None = getattr(self.server, "hung", None)
-        if hung is not None and hung.is_set():
-            # A blackholed route: no answer at all; once the outage ends, the connection
-            # closes unanswered and the request is never taken.
-            released: threading.Event = self.server.released  # type: ignore[attr-defined]
-            released.wait()
-            self.close_connection = True
-            return
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         request = Request(
@@ -90,66 +82,6 @@ def serving(answer: Callable[[Request], Reply]) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
-
-
-class Switchable:
-    """A receiver on a fixed loopback port that an outage drill takes down and brings back:
-    `refuse()` closes the port (connections are refused), `hang()` keeps it open but never
-    answers, `restore()` serves again on the same port."""
-
-    def __init__(self, answer: Callable[[Request], Reply]) -> None:
-        self._answer = answer
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._hung = threading.Event()
-        self._released = threading.Event()
-        self.port = 0
-        self._start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _start(self) -> None:
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
-        server.daemon_threads = True  # a hung request never holds up a close
-        server.answer = self._answer  # type: ignore[attr-defined]
-        server.hung = self._hung  # type: ignore[attr-defined]
-        server.released = self._released  # type: ignore[attr-defined]
-        self.port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever,
-                                        kwargs={"poll_interval": 0.05})
-        self._thread.start()
-
-    def _stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join()
-            self._server = self._thread = None
-
-    def refuse(self) -> None:
-        self._release()
-        self._stop()
-
-    def hang(self) -> None:
-        if self._server is None:
-            self._start()
-        self._released.clear()
-        self._hung.set()
-
-    def restore(self) -> None:
-        self._release()
-        if self._server is None:
-            self._start()
-
-    def _release(self) -> None:
-        self._hung.clear()
-        self._released.set()
-
-    def close(self) -> None:
-        self.refuse()
 
 
 def _json(status: int, body: Any) -> Reply:
