@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 from poller import systemd
 from poller.collect import cycle
-from poller.destinations import FanOut
 from poller.destinations.backends import DestinationMetrics
 from poller.errors import SinkUnavailableError
 from poller.health import CycleHealth, HealthServer, ReadinessGate
@@ -108,16 +107,10 @@ class _StreamJob:
                 ctx.metrics.set_lag(org, name, ctx.clock() - report.state.position)
 
 
-def _readiness(health: CycleHealth, fanouts: list[tuple[str, FanOut]]) -> Callable[[], str | None]:
-    """The cycles' verdict, then the destinations': one whose last delivery failed holds the
+def _readiness(health: CycleHealth, destinations: DestinationMetrics) -> Callable[[], str | None]:
+    """The cycles' verdict, then the destinations': one that did not acknowledge holds the
     cursors of its streams, even while the org's other streams succeed."""
-
-    def ready() -> str | None:
-        return health.readiness() or next(
-            (f"org {org}: {why}" for org, fanout in fanouts if (why := fanout.unready())), None
-        )
-
-    return ready
+    return lambda: health.readiness() or destinations.unready()
 
 
 def stale_after(settings: Settings) -> float:
@@ -145,12 +138,9 @@ def run_daemon(settings: Settings) -> int:
         ctx = _JobContext(sink, metrics, stop, health, FailureLog())
         jobs: list[Job] = []
         destination_metrics = DestinationMetrics(metrics.registry)
-        fanouts: list[tuple[str, FanOut]] = []
         for org in settings.orgs:
             rt = stack.enter_context(org_runtime(org, observer=metrics, stop=stop))
             access = stack.enter_context(org_destinations(rt, sink, destination_metrics)).access
-            if access.destinations is not None:
-                fanouts.append((org.name, access.destinations))
             for stream in org.stream_configs():
                 metrics.declare(org.name, stream.name, stream.interval.total_seconds())
                 jobs.append(Job(
@@ -170,7 +160,7 @@ def run_daemon(settings: Settings) -> int:
                 host=settings.metrics.host,
                 port=settings.metrics.port,
                 live=live,
-                ready=ReadinessGate(sink.probe, cycles=_readiness(health, fanouts)),
+                ready=ReadinessGate(sink.probe, cycles=_readiness(health, destination_metrics)),
             )
             server.start()
             stack.callback(server.stop)

@@ -10,7 +10,6 @@ therefore see repeats, and each one is idempotent in its own way (see docs/desti
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -75,9 +74,6 @@ class FanOut:
         if len(set(names)) != len(names):
             raise ValueError(f"destination names must be unique: {names}")
         self.routes = tuple(routes)
-        # whose last delivery failed; the streams deliver from several threads
-        self._failing: set[str] = set()
-        self._lock = threading.Lock()
 
     def deliver(self, documents: Sequence[Document]) -> None:
         failures: list[PollerError] = []
@@ -85,29 +81,14 @@ class FanOut:
             taken = [doc for doc in documents if doc.stream in route.streams]
             if not taken:
                 continue
-            name = route.destination.name
             try:
                 route.destination.deliver(taken)
             except PollerError as exc:
-                log.warning("destination %s did not take %d documents: %s", name, len(taken), exc)
+                log.warning("destination %s did not take %d documents: %s",
+                            route.destination.name, len(taken), exc)
                 failures.append(exc)
-                with self._lock:
-                    self._failing.add(name)
-            else:
-                with self._lock:
-                    self._failing.discard(name)
         if failures:
             raise failures[0]
-
-    def unready(self) -> str | None:
-        """Why the org is not ready for its destinations: the first one (by name) whose last
-        delivery failed, which holds the cursors of the streams it takes until it acknowledges
-        again; None while every one acknowledged its last delivery (or none was tried yet)."""
-        with self._lock:
-            failing = min(self._failing, default=None)
-        if failing is None:
-            return None
-        return f"destination {failing} did not acknowledge its last delivery"
 
     def probe(self) -> dict[str, bool]:
         """Each destination's `probe()`, by name."""

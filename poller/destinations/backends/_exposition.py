@@ -9,6 +9,7 @@ set two orgs share, when `org` is not a dimension, is their sum).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -95,11 +96,33 @@ class DestinationMetrics:
         )
         self.up = Gauge(
             f"{_PREFIX}_destination_up",
-            "1 when the destination acknowledged its last delivery, 0 when it did not (its "
-            "streams' cursors are held until it does); absent before its first delivery",
+            "1 when the destination acknowledged the last request it was sent, 0 when it did "
+            "not (its streams' cursors are held until it does); absent before the first",
             ("org", "destination"),
             registry=registry,
         )
+        # (org, destination) whose last request was not acknowledged; streams deliver from
+        # several threads
+        self._down: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def unready(self) -> str | None:
+        """Why the daemon is not ready for its destinations: the first one (by org and name)
+        that did not acknowledge the last request it was sent, which holds the cursors of the
+        streams it takes until it acknowledges one; None while there is none."""
+        with self._lock:
+            down = min(self._down, default=None)
+        if down is None:
+            return None
+        return f"org {down[0]}: destination {down[1]} did not acknowledge its last delivery"
+
+    def mark(self, org: str, destination: str, *, up: bool) -> None:
+        self.up.labels(org, destination).set(1 if up else 0)
+        with self._lock:
+            if up:
+                self._down.discard((org, destination))
+            else:
+                self._down.add((org, destination))
 
     def reporter(self, org: str, destination: str, *, counting: bool) -> Reporter:
         """The recording methods of one destination; its series start at zero (those of the
@@ -141,7 +164,10 @@ class Reporter:
         log.warning("destination %s/%s refused %d documents for good: %s",
                     self.org, self.destination, count, reason)
 
-    def delivered(self, ok: bool) -> None:
+    def delivered(self, ok: bool, *, contacted: bool = True) -> None:
+        """A delivery's outcome. One that had nothing to send (`contacted` False: every
+        document a repeat) says nothing about the receiver, so it leaves `up` as it was."""
         result = "acknowledged" if ok else "failed"
         self.metrics.deliveries.labels(self.org, self.destination, result).inc()
-        self.metrics.up.labels(self.org, self.destination).set(1 if ok else 0)
+        if contacted or not ok:
+            self.metrics.mark(self.org, self.destination, up=ok)

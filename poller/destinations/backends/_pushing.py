@@ -58,21 +58,23 @@ class PushLoop:
         self._report = context.reporter(name, counting=True)
 
     def deliver(self, documents: Sequence[Document], send: Send) -> None:
+        sent = False
         try:
             for stream, taken in by_stream(documents):
                 saved, lock = self._states[stream]
                 with lock:
                     for first in range(0, len(taken), self._batch_size):
                         chunk = taken[first : first + self._batch_size]
-                        self._request(stream, saved, chunk, send)
+                        sent |= self._request(stream, saved, chunk, send)
         except PollerError:
             self._report.delivered(False)
             raise
-        self._report.delivered(True)
+        self._report.delivered(True, contacted=sent)
 
     def _request(
         self, stream: str, saved: Saved[Counting], documents: Sequence[Document], send: Send
-    ) -> None:
+    ) -> bool:
+        """Whether a request was sent: nothing is, when the documents add nothing."""
         now = self._context.clock()
         state = saved.load().working_copy(now, self._context.retention)
         counted = tally(documents, state.ledger, state.book, self._labeler, now=now)
@@ -81,3 +83,4 @@ class PushLoop:
         self._report.tallied(counted)
         if refused:
             self._report.refused(refused, why)
+        return bool(counted.deltas)

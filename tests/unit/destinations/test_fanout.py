@@ -62,26 +62,6 @@ def test_a_failure_reaches_every_destination_first_then_raises_the_first() -> No
     assert all(d.closed for d in (down, refusing, fine))
 
 
-def test_a_destination_whose_last_delivery_failed_makes_the_org_unready() -> None:
-    loki, hec = Recording("loki"), Recording("hec")
-    fanout = FanOut([Route(loki, frozenset({"audit"})), Route(hec, frozenset({"costs"}))])
-    assert fanout.unready() is None  # nothing tried yet
-    loki.failure = SinkUnavailableError("Loki loki did not acknowledge")
-    hec.failure = SinkUnavailableError("Splunk HEC hec did not acknowledge")
-    with pytest.raises(SinkUnavailableError):
-        fanout.deliver(DOCS)
-    assert fanout.unready() == "destination hec did not acknowledge its last delivery"
-    hec.failure = None
-    fanout.deliver([golden("completions", 0)])  # neither takes it: nothing changes
-    assert fanout.unready() == "destination hec did not acknowledge its last delivery"
-    with pytest.raises(SinkUnavailableError):
-        fanout.deliver(DOCS)  # hec acknowledged, loki still down
-    assert fanout.unready() == "destination loki did not acknowledge its last delivery"
-    loki.failure = None
-    fanout.deliver(DOCS)
-    assert fanout.unready() is None
-
-
 def test_destination_names_are_unique() -> None:
     with pytest.raises(ValueError, match="unique"):
         FanOut([Route(Recording("a"), frozenset()), Route(Recording("a"), frozenset())])
