@@ -108,9 +108,14 @@ class _StreamJob:
 
 
 def _readiness(health: CycleHealth, destinations: DestinationMetrics) -> Callable[[], str | None]:
-    """The cycles' verdict, then the destinations': one that did not acknowledge holds the
-    cursors of its streams, even while the org's other streams succeed."""
-    return lambda: health.readiness() or destinations.unready()
+    """The cycles' verdict and the destinations', both when both have one: a destination that
+    did not acknowledge holds the cursors of its streams, even while the org's other streams
+    succeed, and is named even when every stream fails on its account."""
+
+    def ready() -> str | None:
+        return "; ".join(filter(None, (health.readiness(), destinations.unready()))) or None
+
+    return ready
 
 
 def stale_after(settings: Settings) -> float:
