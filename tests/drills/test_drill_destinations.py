@@ -261,7 +261,9 @@ def _drill(kind: Kind, upstream: str, tmp_path: Path, sim_base: str) -> tuple[Da
     """Run the daemon with the destination behind a fault proxy in front of `upstream`; take
     the receiver down (refused, then hanging) and back; stop the daemon after a whole cycle of
     every stream succeeded after the recovery."""
-    store, log = tmp_path / "store.sqlite3", tmp_path / "daemon.log"
+    work = tmp_path / "run"  # the daemon's files: scanned for secrets after
+    work.mkdir()
+    store, log = work / "store.sqlite3", work / "daemon.log"
     labels = {"org": "default", "destination": kind.name}
     outage = Outage()
     with FaultProxy(upstream) as proxy:
@@ -334,7 +336,7 @@ def _assert_outage_seen(kind: Kind, outage: Outage) -> None:
     assert all(kind.what in (row["last_error"] or "") for row in failing), failing
 
 
-def _finish(kind: Kind, tmp_path: Path, daemon: Daemon, outage: Outage, check: Check) -> None:
+def _finish(kind: Kind, daemon: Daemon, outage: Outage, check: Check) -> None:
     record(f"run: {kind.name} down {OUTAGE_SECONDS:g}s", int(outage.failed_refused
                                                               + outage.failed_hanging), check,
            f"failed deliveries: {outage.failed_refused:g} refused, "
@@ -344,7 +346,7 @@ def _finish(kind: Kind, tmp_path: Path, daemon: Daemon, outage: Outage, check: C
     assert check.lost == 0 and check.duplicates == 0
     assert check.found == check.expected > 0
     assert "Traceback" not in daemon.log.read_text(errors="replace")
-    assert scan_for_secrets(paths=(tmp_path,), texts=tuple(daemon.texts),
+    assert scan_for_secrets(paths=(daemon.store.parent,), texts=tuple(daemon.texts),
                             secrets=(HEC_TOKEN,)) == []
 
 
@@ -370,7 +372,7 @@ def test_remote_write_to_prometheus_down_then_back(tmp_path: Path) -> None:
         )
         daemon, outage = _drill(kind, prom.url, tmp_path, base)
         check = kind.reconcile(Primary(daemon.store))
-    _finish(kind, tmp_path, daemon, outage, check)
+    _finish(kind, daemon, outage, check)
 
 
 def test_otlp_down_then_back(tmp_path: Path) -> None:
@@ -382,7 +384,7 @@ def test_otlp_down_then_back(tmp_path: Path) -> None:
             lambda primary: _metric_check(lambda m: receiver.total(OTLP_NAMES[m]), primary),
         )
         daemon, outage = _drill(kind, url, tmp_path, base)
-    _finish(kind, tmp_path, daemon, outage, kind.reconcile(Primary(daemon.store)))
+    _finish(kind, daemon, outage, kind.reconcile(Primary(daemon.store)))
 
 
 def test_loki_down_then_back(tmp_path: Path) -> None:
@@ -401,13 +403,13 @@ def test_loki_down_then_back(tmp_path: Path) -> None:
                     lambda proxied: {"type": "loki", "url": proxied, "streams": streams},
                     reconcile)
         daemon, outage = _drill(kind, url, tmp_path, base)
-    _finish(kind, tmp_path, daemon, outage, kind.reconcile(Primary(daemon.store)))
+    _finish(kind, daemon, outage, kind.reconcile(Primary(daemon.store)))
 
 
 def test_splunk_hec_down_then_back(tmp_path: Path) -> None:
     receiver = HecReceiver(HEC_TOKEN)
     streams = ["audit", "completions"]
-    token_file = tmp_path / "hec-token"
+    token_file = tmp_path / "hec-token"  # outside the scanned run directory
     token_file.write_text(HEC_TOKEN + "\n", encoding="utf-8")
 
     def reconcile(primary: Primary) -> Check:
@@ -424,4 +426,4 @@ def test_splunk_hec_down_then_back(tmp_path: Path) -> None:
             reconcile,
         )
         daemon, outage = _drill(kind, url, tmp_path, base)
-    _finish(kind, tmp_path, daemon, outage, kind.reconcile(Primary(daemon.store)))
+    _finish(kind, daemon, outage, kind.reconcile(Primary(daemon.store)))
