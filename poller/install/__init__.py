@@ -19,9 +19,16 @@ before the error.
 - `_missing`: `missing_templates`, what `run` and `backfill` need before writing;
 - `_privileges`: the writer's and setup's roles, and `check_privileges` against a role;
 - `_compare`: whether an installed body already holds ours;
-- `_report`: the `Change`s of a run and its `SetupReport`.
+- `_report`: the `Change`s of a run and its `SetupReport`;
+- `_destinations`: the files and notes each destination type needs on its receiving side.
 """
 
+from poller.install._destinations import (
+    DESTINATION_ASSETS,
+    DestinationAsset,
+    destination_notes,
+    write_destination_asset,
+)
 from poller.install._kibana import KibanaAuth
 from poller.install._missing import missing_templates
 from poller.install._options import RuleParameters, SetupOptions, duration_text
@@ -37,9 +44,11 @@ from poller.install._report import Change, Listener, SetupReport
 from poller.install._run import plan_setup, run_setup
 
 __all__ = [
+    "DESTINATION_ASSETS",
     "SETUP_ROLE",
     "WRITER_ROLE",
     "Change",
+    "DestinationAsset",
     "KibanaAuth",
     "Listener",
     "PrivilegeReport",
@@ -47,10 +56,12 @@ __all__ = [
     "SetupOptions",
     "SetupReport",
     "check_privileges",
+    "destination_notes",
     "duration_text",
     "missing_templates",
     "plan_setup",
     "run_setup",
     "setup_role",
+    "write_destination_asset",
     "writer_role",
 ]
