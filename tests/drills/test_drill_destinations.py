@@ -42,6 +42,7 @@ from drill_support import (
     Check,
     daemon_env,
     http_get,
+    merge_checks,
     metric_total,
     read_states,
     record,
@@ -427,3 +428,95 @@ def test_splunk_hec_down_then_back(tmp_path: Path) -> None:
         )
         daemon, outage = _drill(kind, url, tmp_path, base)
     _finish(kind, daemon, outage, kind.reconcile(Primary(daemon.store)))
+
+
+@tool("prometheus")
+def test_run_with_every_destination_then_a_restart_adds_nothing(tmp_path: Path) -> None:
+    """Every destination at once under `run`, on settled usage (no revisions): after a first
+    run each receiver holds exactly the primary sink's totals; a restarted run re-reads the
+    same window (its settlement re-reads) and sends none of it again: the totals still equal
+    the primary's, which has grown only by new buckets, and no event or line is there twice."""
+    otlp, loki, hec = OtlpReceiver(), LokiReceiver(), HecReceiver(HEC_TOKEN)
+    streams = ["completions", "embeddings", "audit"]
+    work = tmp_path / "run"
+    work.mkdir()
+    with ExitStack() as stack:
+        sim = stack.enter_context(simulator_with(seed=52, size="medium"))
+        prom: Prometheus = stack.enter_context(
+            prometheus(tmp_path / "prometheus", f"127.0.0.1:{free_port()}")
+        )
+        urls = [stack.enter_context(serving(r)) for r in (otlp, loki, hec)]
+        destinations = [
+            {"type": "prometheus", "new_series_hold": 0, "streams": list(USAGE)},
+            {"type": "remote_write", "url": prom.write_url, "streams": list(USAGE)},
+            {"type": "otlp", "url": f"{urls[0]}/v1/metrics", "streams": list(USAGE)},
+            {"type": "loki", "url": urls[1], "streams": streams},
+            {"type": "splunk_hec", "url": urls[2], "token": HEC_TOKEN, "ack": True,
+             "ack_poll_interval": 0.05, "streams": streams},
+        ]
+        org = {"name": "default", "admin_key": KEY, "base_url": sim.base_url,
+               "destinations": destinations}
+        store = work / "store.sqlite3"
+        daemon = Daemon(store, work / "daemon.log", daemon_env(
+            sim.base_url, store, streams, 0, ORGS=json.dumps([org]),
+            ORG_DEFAULTS__DEFAULTS__INTERVAL="2s",
+            ORG_DEFAULTS__DEFAULTS__INITIAL_INTERVAL="20m",
+            ORG_DEFAULTS__OVERRIDES__AUDIT__INITIAL_INTERVAL="3d",
+        ))
+        primary = Primary(store)
+        checks: list[Check] = []
+
+        def scraped_equal_primary() -> bool:
+            """The scraped counters equal the primary's sums (between two deliveries)."""
+            text = daemon.get("/metrics")[1]
+            return all(math.isclose(metric_total(text, f"{REMOTE_WRITE_NAMES[m]}_total"),
+                                    primary.sum(fields), rel_tol=1e-9)
+                       for m, fields in METRIC_FIELDS.items())
+
+        try:
+            for _ in range(2):  # the first run, then the restart
+                daemon.start()
+                began = time.time()
+                wait_until("/readyz", lambda: daemon.get("/readyz")[0] == 200, 90, 0.3)
+                wait_until("a cycle of every stream", lambda: daemon.running() and
+                           _succeeded_after(store, streams, began), 60, 0.3)  # noqa: B023
+                wait_until("the scraped counters to equal the primary sink",
+                           scraped_equal_primary, 30, 0.5)
+                assert daemon.terminate() == 0, daemon.tail()
+                checks.append(_every_destination(primary, prom, otlp, loki, hec, streams))
+        finally:
+            daemon.stop()
+    first, second = checks
+    record("run: every destination, restart", 0, second,
+           f"first run {first.found}/{first.expected}", "restart re-sent nothing")
+    for check in checks:
+        assert check.mismatches == []
+        assert check.lost == 0 and check.duplicates == 0
+        assert check.found == check.expected > 0
+    assert "Traceback" not in daemon.log.read_text(errors="replace")
+    assert scan_for_secrets(paths=(work,), texts=tuple(daemon.texts), secrets=(HEC_TOKEN,)) == []
+
+
+def _every_destination(
+    primary: Primary, prom: Prometheus, otlp: OtlpReceiver, loki: LokiReceiver,
+    hec: HecReceiver, streams: Sequence[str],
+) -> Check:
+    """Each receiver against the primary sink; one Check over all of them."""
+    remote = _metric_check(lambda m: prom.scalar(
+        f"sum(sum_over_time({REMOTE_WRITE_NAMES[m]}[1d]))") or 0.0, primary)
+    deltas = _metric_check(lambda m: otlp.total(OTLP_NAMES[m]), primary)
+    lines: dict[str, list[dict[str, Any]]] = {}
+    for _, _, line in loki.entries:
+        doc = json.loads(line)
+        lines.setdefault(_identity(doc), []).append(doc)
+    events: dict[str, list[dict[str, Any]]] = {}
+    for event in hec.events:
+        events.setdefault(_identity(event["event"]), []).append(event["event"])
+    merged = merge_checks(remote, deltas, _event_check(primary, streams, lines, ordered=False),
+                          _event_check(primary, streams, events, ordered=True))
+    # settled usage has no revisions: one event per document, as many lines as documents
+    if len(hec.events) != sum(len(v) for v in events.values()) or any(
+        len(v) != 1 for v in events.values()
+    ):
+        merged.mismatches.append("a document was sent to Splunk more than once")
+    return merged
