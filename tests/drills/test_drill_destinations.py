@@ -328,7 +328,7 @@ def _drill(kind: Kind, upstream: str, tmp_path: Path, sim_base: str) -> tuple[Da
 
 def _assert_outage_seen(kind: Kind, outage: Outage) -> None:
     assert outage.held, "a cursor moved while the destination was down"
-    assert outage.failed_refused >= 2 and outage.failed_hanging >= 2
+    assert outage.failed_refused >= 2 and outage.failed_hanging >= 1
     code, body = outage.readyz
     assert code == 503 and f"destination {kind.name} did not acknowledge" in body
     failing = [row for row in outage.status if row["stream"] in kind.streams
