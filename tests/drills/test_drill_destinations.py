@@ -57,6 +57,7 @@ from integration.destinations.receivers import HecReceiver, LokiReceiver, OtlpRe
 from loopback import free_port
 from needs import tool
 
+from poller.destinations import USAGE_METRICS
 from poller.sinks import SqliteSink
 from poller.state import StreamState
 
@@ -70,24 +71,14 @@ GRACE = 30
 HEC_TOKEN = "drill-hec-token-7c2e"
 # What each metric destination counts, and the document fields whose sums it must equal.
 USAGE = ("completions", "embeddings")
-METRIC_FIELDS = {
-    "input_tokens": {s: f"openai.{s}.input_tokens" for s in USAGE},
-    "output_tokens": {"completions": "openai.completions.output_tokens"},
-    "requests": dict.fromkeys(USAGE, "openai.base.num_model_requests"),
-    "cost_estimate": dict.fromkeys(USAGE, "openai.base.cost_estimate_usd"),
+METRIC_FIELDS = {  # by remote-write series name (scraped: plus `_total`)
+    "openai_usage_input_tokens": {s: f"openai.{s}.input_tokens" for s in USAGE},
+    "openai_usage_output_tokens": {"completions": "openai.completions.output_tokens"},
+    "openai_usage_requests": dict.fromkeys(USAGE, "openai.base.num_model_requests"),
+    "openai_cost_estimate_usd": dict.fromkeys(USAGE, "openai.base.cost_estimate_usd"),
 }
-REMOTE_WRITE_NAMES = {
-    "input_tokens": "openai_usage_input_tokens",
-    "output_tokens": "openai_usage_output_tokens",
-    "requests": "openai_usage_requests",
-    "cost_estimate": "openai_cost_estimate_usd",
-}
-OTLP_NAMES = {
-    "input_tokens": "openai.usage.input_tokens",
-    "output_tokens": "openai.usage.output_tokens",
-    "requests": "openai.usage.requests",
-    "cost_estimate": "openai.cost.estimate",
-}
+# The same metrics' OTLP names (tests/integration/destinations spells them out).
+OTLP_NAMES = {m.name: m.otlp_name for m in USAGE_METRICS}
 # A failed delivery: two tries, a quarter second apart, each of at most 2 s.
 DELIVERY = {"timeout": 2, "retry": {"attempts": 2, "backoff": 0.25, "max_backoff": 1}}
 
@@ -131,7 +122,7 @@ def _metric_check(found: Callable[[str], float], primary: Primary) -> Check:
     check = Check()
     for metric, fields in METRIC_FIELDS.items():
         truth, got = primary.sum(fields), found(metric)
-        scale = 100 if metric == "cost_estimate" else 1
+        scale = 100 if metric == "openai_cost_estimate_usd" else 1
         check.expected += round(truth * scale)
         check.found += round(got * scale)
         if not math.isclose(got, truth, rel_tol=1e-9, abs_tol=1e-9):
@@ -369,7 +360,7 @@ def test_remote_write_to_prometheus_down_then_back(tmp_path: Path) -> None:
             "remote_write", "remote write remote_write", list(USAGE),
             lambda url: {"type": "remote_write", "url": f"{url}/api/v1/write"},
             lambda primary: _metric_check(lambda m: prom.scalar(
-                f"sum(sum_over_time({REMOTE_WRITE_NAMES[m]}[1d]))") or 0.0, primary),
+                f"sum(sum_over_time({m}[1d]))") or 0.0, primary),
         )
         daemon, outage = _drill(kind, prom.url, tmp_path, base)
         check = kind.reconcile(Primary(daemon.store))
@@ -469,7 +460,7 @@ def test_run_with_every_destination_then_a_restart_adds_nothing(tmp_path: Path) 
         def scraped_equal_primary() -> bool:
             """The scraped counters equal the primary's sums (between two deliveries)."""
             text = daemon.get("/metrics")[1]
-            return all(math.isclose(metric_total(text, f"{REMOTE_WRITE_NAMES[m]}_total"),
+            return all(math.isclose(metric_total(text, f"{m}_total"),
                                     primary.sum(fields), rel_tol=1e-9)
                        for m, fields in METRIC_FIELDS.items())
 
@@ -503,7 +494,7 @@ def _every_destination(
 ) -> Check:
     """Each receiver against the primary sink; one Check over all of them."""
     remote = _metric_check(lambda m: prom.scalar(
-        f"sum(sum_over_time({REMOTE_WRITE_NAMES[m]}[1d]))") or 0.0, primary)
+        f"sum(sum_over_time({m}[1d]))") or 0.0, primary)
     deltas = _metric_check(lambda m: otlp.total(OTLP_NAMES[m]), primary)
     lines: dict[str, list[dict[str, Any]]] = {}
     for _, _, line in loki.entries:
