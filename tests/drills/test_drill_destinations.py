@@ -18,8 +18,11 @@ deliver: the outage is never hidden behind cycles that only repeat what was take
 events are rare (a few a day), so the event destinations take completions as well.
 
 Each destination promises (docs/destinations.md) exactly once in effect for what a receiver
-never acknowledged, which is all an outage of refused or unanswered connections produces: so
-the totals must be equal, not merely at least the primary's.
+never took, which is all an outage of refused or unanswered connections produces: so the
+totals must be equal, not merely at least the primary's. The outage starts between two
+requests; a request the receiver took whose answer was lost (where OTLP and HEC are at least
+once) is its own case, in tests/integration/destinations/test_remote_write_lost_answer.py and
+the destinations' unit tests.
 """
 
 from __future__ import annotations
@@ -281,6 +284,9 @@ def _drill(kind: Kind, upstream: str, tmp_path: Path, sim_base: str) -> tuple[Da
                 """Failed deliveries counted while the proxy was in `mode`."""
                 before = daemon.metric("openai_poller_destination_deliveries_total",
                                        result="failed", **labels)
+                # Between requests: an answer lost in flight is the lost-answer case, which
+                # the destinations' unit and integration tests cover on its own.
+                proxy.wait_idle()
                 proxy.set_mode(mode)
                 if mode == "refuse":
                     wait_until("a failed delivery", lambda: daemon.metric(
