@@ -2,9 +2,9 @@
 
 The files are read and reviewed where they live, `deploy/prometheus/` and `deploy/splunk/`;
 setuptools ships only files inside a package, so the wheel carries identical copies under
-`poller/_assets/destinations/` (a unit test keeps them equal, as for the mappings). `setup`
-prints, for the destination types the orgs configure, which files to install where and what
-else the receiver needs, and writes the files into a directory when asked.
+`poller/install/destination_files/` (a unit test keeps them equal: copy a changed file
+there). `setup` prints, for the destination types the orgs configure, which files to install
+where and what else the receiver needs, and writes the files into a directory when asked.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class DestinationAsset:
     types: frozenset[str]
 
     def text(self) -> bytes:
-        return (files("poller") / "_assets" / "destinations" / self.file).read_bytes()
+        return (files("poller.install") / "destination_files" / self.file).read_bytes()
 
 
 DESTINATION_ASSETS: Final = (
