@@ -157,7 +157,7 @@ def backfill(
         if stop.is_set():
             break
         with (org_runtime(org, stop=stop, fail_fast=True) as bare,
-              org_destinations(bare, sink, destination_metrics) as rt):
+              org_destinations(bare, sink, destination_metrics, stop) as rt):
             done = backfill_org(
                 rt, sink, streams, request.window, stop=stop, progress=progress, clock=clock
             )

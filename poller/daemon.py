@@ -145,7 +145,8 @@ def run_daemon(settings: Settings) -> int:
         destination_metrics = DestinationMetrics(metrics.registry)
         for org in settings.orgs:
             rt = stack.enter_context(org_runtime(org, observer=metrics, stop=stop))
-            access = stack.enter_context(org_destinations(rt, sink, destination_metrics)).access
+            rt = stack.enter_context(org_destinations(rt, sink, destination_metrics, stop))
+            access = rt.access
             for stream in org.stream_configs():
                 metrics.declare(org.name, stream.name, stream.interval.total_seconds())
                 jobs.append(Job(

@@ -146,18 +146,20 @@ def org_runtime(
 
 @contextmanager
 def org_destinations(
-    rt: OrgRuntime, sink: Sink, metrics: DestinationMetrics
+    rt: OrgRuntime, sink: Sink, metrics: DestinationMetrics, stop: threading.Event
 ) -> Iterator[OrgRuntime]:
     """`rt` delivering to its org's destinations, built once for all its streams, after `sink`
     acknowledged a batch and before its cursor moves (`run` and `backfill` alike); `rt` itself
-    without any. Their ledgers live in `sink`'s state store. A token file that cannot be read
-    is a ConfigError, before anything is fetched."""
+    without any. Their ledgers live in `sink`'s state store; `stop` ends their retry waits
+    (`StopRequested`). A token file that cannot be read is a ConfigError, before anything is
+    fetched."""
     org = rt.settings
     if not org.destinations:
         yield rt
         return
     context = DestinationContext(
-        org.name, sink, metrics, retention=Retention.for_streams(org.stream_configs())
+        org.name, sink, metrics, retention=Retention.for_streams(org.stream_configs()),
+        sleep=interruptible_sleep(stop),
     )
     try:
         fanout = build_fanout(org.destinations, context)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -21,13 +22,16 @@ from typing import Any
 import pytest
 from loopback import free_port
 from own_env import clear_own
-from receivers import HecReceiver, OtlpReceiver, serving
+from receivers import HecReceiver, OtlpReceiver, Reply, Request, serving
 
 from poller import cli
+from poller.collect import BackfillRequest, backfill
+from poller.settings import load_settings
 from poller.simulator.app import SimulatorApp
 from poller.simulator.organization import build_organization
 from poller.simulator.server import SimulatorServer
 from poller.sinks import SqliteSink
+from poller.sources import BackfillWindow
 from poller.state import StreamState, state_key
 
 KEY = "sk-admin-backfill-destinations"
@@ -58,6 +62,10 @@ class World:
 
 def _iso(t: int) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _epoch(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp())
 
 
 @pytest.fixture
@@ -148,3 +156,34 @@ def test_a_destination_that_is_down_holds_the_cursor_and_fails_the_backfill(
     states = _states(world.store)
     assert all(state.last_error is None for state in states.values())
     assert states["completions"].coverage.segments
+
+
+def test_a_stop_ends_a_destinations_retry_wait_at_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM (the stop event) while a busy receiver's retry waits an hour: the backfill ends
+    at once, interrupted, the cursor where it was (an uninterruptible wait would run into the
+    test's timeout)."""
+    stop = threading.Event()
+
+    def busy(request: Request) -> Reply:
+        stop.set()  # the stop comes while the destination is being delivered to
+        return 503, "application/json", b'{"text": "Server is busy", "code": 9}'
+
+    with serving(busy) as url:
+        monkeypatch.setenv("POLLER_ORGS", json.dumps([{
+            "name": "default", "admin_key": KEY, "base_url": world.api,
+            "destinations": [{"type": "splunk_hec", "url": url, "token": HEC_TOKEN,
+                              "streams": ["completions"],
+                              "retry": {"attempts": 3, "backoff": "1h", "max_backoff": "1h"}}],
+        }]))
+        monkeypatch.setenv("POLLER_STORE_PATH", str(world.store))
+        settings = load_settings()
+        request = BackfillRequest(
+            BackfillWindow(_epoch(world.since), _epoch(world.until), int(time.time()), None),
+            ((settings.orgs[0], ("completions",)),),
+        )
+        with SqliteSink(str(world.store)) as sink:
+            result = backfill(request, sink, stop=stop)
+    assert result.interrupted and result.failures == 0
+    assert _states(world.store)["completions"].coverage.segments == ()
