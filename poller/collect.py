@@ -29,10 +29,11 @@ from operator import add
 from types import FrameType
 from typing import Protocol, runtime_checkable
 
+from poller.destinations.backends import DestinationMetrics
 from poller.errors import PollerError, StopRequested
 from poller.pipeline import RunReport, run_source
 from poller.rebuild import RebuildTarget, check_backfill, rebuild_state
-from poller.runtime import OrgRuntime, check_sink, org_runtime
+from poller.runtime import OrgRuntime, check_sink, org_destinations, org_runtime
 from poller.settings import OrgSettings, StreamConfig
 from poller.sinks import Sink, SinkReader, WriteReport
 from poller.sources import BackfillWindow, OrgAccess, backfill_source, cycle_source
@@ -151,10 +152,12 @@ def backfill(
         with suppress(ValueError):
             check_sink(sink, first[0].name, first[1])
     results: list[StreamResult] = []
+    destination_metrics = DestinationMetrics()
     for org, streams in request.jobs:
         if stop.is_set():
             break
-        with org_runtime(org, stop=stop, fail_fast=True) as rt:
+        with (org_runtime(org, stop=stop, fail_fast=True) as bare,
+              org_destinations(bare, sink, destination_metrics, stop) as rt):
             done = backfill_org(
                 rt, sink, streams, request.window, stop=stop, progress=progress, clock=clock
             )

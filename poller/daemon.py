@@ -15,18 +15,17 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from poller import systemd
 from poller.collect import cycle
-from poller.destinations import Retention
-from poller.destinations.backends import DestinationContext, DestinationMetrics, build_fanout
+from poller.destinations.backends import DestinationMetrics
 from poller.errors import SinkUnavailableError
 from poller.health import CycleHealth, HealthServer, ReadinessGate
 from poller.leases import LeaseKeeper, LeaseLostError, open_ha
 from poller.logs import FailureLog
 from poller.metrics import Metrics
-from poller.runtime import check_sink, open_sink, org_runtime
+from poller.runtime import check_sink, open_sink, org_destinations, org_runtime
 from poller.scheduler import Job, build_scheduler, run_until_signal
 from poller.settings import Settings, StreamConfig
 from poller.sinks import Sink
@@ -117,6 +116,17 @@ class _StreamJob:
                 ctx.metrics.set_lag(org, name, ctx.clock() - report.state.position)
 
 
+def _readiness(health: CycleHealth, destinations: DestinationMetrics) -> Callable[[], str | None]:
+    """The cycles' verdict and the destinations', both when both have one: a destination that
+    did not acknowledge holds the cursors of its streams, even while the org's other streams
+    succeed, and is named even when every stream fails on its account."""
+
+    def ready() -> str | None:
+        return "; ".join(filter(None, (health.readiness(), destinations.unready()))) or None
+
+    return ready
+
+
 def stale_after(settings: Settings) -> float:
     """Seconds without any cycle starting or finishing after which the daemon is not alive."""
     shortest = min(
@@ -146,14 +156,8 @@ def run_daemon(settings: Settings) -> int:
         destination_metrics = DestinationMetrics(metrics.registry)
         for org in settings.orgs:
             rt = stack.enter_context(org_runtime(org, observer=metrics, stop=stop))
+            rt = stack.enter_context(org_destinations(rt, ctx.sink, destination_metrics, stop))
             access = rt.access
-            if org.destinations:
-                fanout = build_fanout(org.destinations, DestinationContext(
-                    org.name, sink, destination_metrics,
-                    retention=Retention.for_streams(org.stream_configs()),
-                ))
-                stack.callback(fanout.close)
-                access = replace(access, destinations=fanout)
             for stream in org.stream_configs():
                 metrics.declare(org.name, stream.name, stream.interval.total_seconds())
                 jobs.append(Job(
@@ -173,7 +177,7 @@ def run_daemon(settings: Settings) -> int:
                 host=settings.metrics.host,
                 port=settings.metrics.port,
                 live=live,
-                ready=ReadinessGate(sink.probe, cycles=health.readiness),
+                ready=ReadinessGate(sink.probe, cycles=_readiness(health, destination_metrics)),
             )
             server.start()
             stack.callback(server.stop)

@@ -1,5 +1,5 @@
 """Builds the running parts from `Settings`: the sink, and per org a client, names and the
-mapping context its sources share.
+mapping context its sources share, and its destinations.
 
 Commands (run, backfill, status, report, demo) share this wiring; what each of them collects is
 planned by the sources (`poller.sources`), and the policy around it is in `poller.collect`.
@@ -12,9 +12,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from poller.client import AdminClient, ClientObserver, RetryPolicy, Timeouts
+from poller.destinations import Retention
+from poller.destinations.backends import DestinationContext, DestinationMetrics, build_fanout
 from poller.directory import DirectoryCache
 from poller.documents import MappingContext
 from poller.errors import ConfigError, StopRequested
@@ -31,6 +33,7 @@ __all__ = [
     "interruptible_sleep",
     "open_elasticsearch",
     "open_sink",
+    "org_destinations",
     "org_runtime",
 ]
 
@@ -139,3 +142,30 @@ def org_runtime(
         yield runtime
     finally:
         runtime.close()
+
+
+@contextmanager
+def org_destinations(
+    rt: OrgRuntime, sink: Sink, metrics: DestinationMetrics, stop: threading.Event
+) -> Iterator[OrgRuntime]:
+    """`rt` delivering to its org's destinations, built once for all its streams, after `sink`
+    acknowledged a batch and before its cursor moves (`run` and `backfill` alike); `rt` itself
+    without any. Their ledgers live in `sink`'s state store; `stop` ends their retry waits
+    (`StopRequested`). A token file that cannot be read is a ConfigError, before anything is
+    fetched."""
+    org = rt.settings
+    if not org.destinations:
+        yield rt
+        return
+    context = DestinationContext(
+        org.name, sink, metrics, retention=Retention.for_streams(org.stream_configs()),
+        sleep=interruptible_sleep(stop),
+    )
+    try:
+        fanout = build_fanout(org.destinations, context)
+    except ValueError as exc:
+        raise ConfigError(f"org {org.name}: a destination cannot start: {exc}") from None
+    try:
+        yield replace(rt, access=replace(rt.access, destinations=fanout))
+    finally:
+        fanout.close()

@@ -124,6 +124,7 @@ def _setup(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         reset_rules=args.reset_rules,
         api_key_file=args.es_api_key_file,
+        destination_assets=args.destination_assets,
     )
 
 
@@ -203,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     setup.add_argument("--es-api-key-file", metavar="PATH",
                        help="a file holding the Elasticsearch API key setup runs with "
                        "(default: setup.* settings, else the daemon's credentials)")
+    setup.add_argument("--destination-assets", metavar="DIR",
+                       help="write the files the orgs' destinations need (Prometheus rules, "
+                       "the Splunk dashboard) into DIR (docs/destinations.md)")
     status = _command(sub, "status", _status)
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _command(sub, "doctor", _doctor)

@@ -1,5 +1,7 @@
-"""`setup [--dry-run] [--reset-rules] [--es-api-key-file PATH]`: install templates, lifecycle and
-the audit pipeline, and Kibana objects with KIBANA_URL.
+"""`setup [--dry-run] [--reset-rules] [--es-api-key-file PATH] [--destination-assets DIR]`:
+install templates, lifecycle and the audit pipeline, and Kibana objects with KIBANA_URL; when
+orgs have destinations, say what their receivers need and write the files for them (Prometheus
+rules, the Splunk dashboard) into DIR.
 
 Each line is printed as it happens, so a run that fails half-way has shown what it installed
 before its one-line error. setup authenticates with its own credentials (`--es-api-key-file`,
@@ -14,11 +16,21 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from poller.errors import ConfigError
-from poller.install import Change, KibanaAuth, SetupOptions, duration_text, plan_setup, run_setup
+from poller.install import (
+    DESTINATION_ASSETS,
+    Change,
+    KibanaAuth,
+    SetupOptions,
+    destination_notes,
+    duration_text,
+    plan_setup,
+    run_setup,
+    write_destination_asset,
+)
 from poller.runtime import open_elasticsearch
 from poller.settings import ElasticsearchSettings, Settings
 
-__all__ = ["setup", "setup_options"]
+__all__ = ["destination_setup", "setup", "setup_options"]
 
 
 def setup_options(settings: Settings, *, reset_rules: bool = False) -> SetupOptions:
@@ -84,28 +96,62 @@ def _kibana_auth(settings: Settings, es: ElasticsearchSettings) -> KibanaAuth | 
         raise ConfigError(str(exc)) from None
 
 
+def destination_setup(settings: Settings, directory: str | None, *, dry_run: bool) -> None:
+    """For the destination types the orgs configure: what each receiver needs, and each file
+    it takes, written into `directory` when given."""
+    types = {d.type for org in settings.orgs for d in org.destinations}
+    if not types:
+        return
+    print(f"destinations: {', '.join(sorted(types))}", flush=True)
+    for kind, note in destination_notes(types):
+        print(f"  {kind}: {note}", flush=True)
+    for asset in DESTINATION_ASSETS:
+        if not asset.types & types:
+            continue
+        if directory is None:
+            print(f"  {asset.file} ({asset.source}): {asset.what}; "
+                  "write it with --destination-assets DIR", flush=True)
+            continue
+        try:
+            outcome = write_destination_asset(asset, Path(directory), dry_run=dry_run)
+        except OSError as exc:
+            raise ConfigError(
+                f"setup: --destination-assets: cannot write {directory}: {exc.strerror}"
+            ) from None
+        verb = {"created": "would create", "updated": "would update"}.get(outcome, outcome)
+        print(f"  {verb if dry_run else outcome} {Path(directory) / asset.file}: {asset.what}; "
+              f"{asset.where}", flush=True)
+
+
 def setup(
     settings: Settings,
     *,
     dry_run: bool,
     reset_rules: bool = False,
     api_key_file: str | None = None,
+    destination_assets: str | None = None,
 ) -> int:
     options = setup_options(settings, reset_rules=reset_rules)
+    if destination_assets is not None and not any(org.destinations for org in settings.orgs):
+        raise ConfigError("setup: --destination-assets: no org has destinations to write them for")
 
     def show(change: Change) -> None:
         print(change.line(dry_run), flush=True)
 
-    if settings.elasticsearch.url is None:
-        if not dry_run:
+    if settings.elasticsearch.url is None and not dry_run:
+        if not any(org.destinations for org in settings.orgs):
             raise ConfigError(
                 "setup: ELASTICSEARCH_URL is not set (the embedded store needs no templates)"
             )
+        destination_setup(settings, destination_assets, dry_run=dry_run)
+        return 0
+    if settings.elasticsearch.url is None:
         # Nothing to compare with: the plan, for review before a cluster is configured.
         try:
             plan_setup(kibana=bool(settings.kibana_url), options=options, on_change=show)
         except (ValueError, FileNotFoundError) as exc:
             raise ConfigError(str(exc)) from None
+        destination_setup(settings, destination_assets, dry_run=dry_run)
         return 0
     es = _credentials(settings, api_key_file)
     auth = _kibana_auth(settings, es)
@@ -122,4 +168,5 @@ def setup(
             )
         except (ValueError, FileNotFoundError) as exc:
             raise ConfigError(str(exc)) from None
+    destination_setup(settings, destination_assets, dry_run=dry_run)
     return 0

@@ -21,9 +21,16 @@ before the error.
 - `_compare`: whether an installed body already holds ours;
 - `_live_mappings`: `live_conflicts`, the fields existing data streams map with another type
   than the templates (what `doctor` reports, with each fix);
-- `_report`: the `Change`s of a run and its `SetupReport`.
+- `_report`: the `Change`s of a run and its `SetupReport`;
+- `_destinations`: the files and notes each destination type needs on its receiving side.
 """
 
+from poller.install._destinations import (
+    DESTINATION_ASSETS,
+    DestinationAsset,
+    destination_notes,
+    write_destination_asset,
+)
 from poller.install._kibana import KibanaAuth
 from poller.install._live_mappings import (
     FieldConflict,
@@ -47,9 +54,11 @@ from poller.install._report import Change, Listener, SetupReport
 from poller.install._run import plan_setup, run_setup
 
 __all__ = [
+    "DESTINATION_ASSETS",
     "SETUP_ROLE",
     "WRITER_ROLE",
     "Change",
+    "DestinationAsset",
     "FieldConflict",
     "KibanaAuth",
     "Listener",
@@ -60,6 +69,7 @@ __all__ = [
     "SetupOptions",
     "SetupReport",
     "check_privileges",
+    "destination_notes",
     "duration_text",
     "field_conflicts",
     "live_conflicts",
@@ -68,5 +78,6 @@ __all__ = [
     "read_indices",
     "run_setup",
     "setup_role",
+    "write_destination_asset",
     "writer_role",
 ]

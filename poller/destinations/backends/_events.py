@@ -71,19 +71,21 @@ class EventLoop:
         self._report = context.reporter(name, counting=False)
 
     def deliver(self, documents: Sequence[Document], send: Send) -> None:
+        sent = False
         try:
             for stream, taken in by_stream(documents):
                 saved, lock = self._states[stream]
                 with lock:
-                    self._deliver(saved, taken, send)
+                    sent |= self._deliver(saved, taken, send)
         except PollerError:
             self._report.delivered(False)
             raise
-        self._report.delivered(True)
+        self._report.delivered(True, contacted=sent)
 
     def _deliver(
         self, saved: Saved[Ledger[str]], documents: Sequence[Document], send: Send
-    ) -> None:
+    ) -> bool:
+        """Whether anything was sent."""
         ledger = saved.load().copy()
         ledger.prune(self._context.clock(), self._context.retention)
         fresh: list[tuple[Document, Entry[str]]] = []
@@ -107,3 +109,4 @@ class EventLoop:
                 self._report.refused(refused, why)
         if not fresh:
             saved.save(ledger)  # what was pruned
+        return bool(fresh)

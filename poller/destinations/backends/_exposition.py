@@ -9,11 +9,12 @@ set two orgs share, when `org` is not a dimension, is their sum).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.metrics_core import Metric
 
 from poller.destinations._dimensions import Labels
@@ -66,7 +67,9 @@ class UsageCollector:
 class DestinationMetrics:
     """The poller's counters about its destinations, and the scraped usage counters."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        """Without `registry`, one of its own: a `backfill`, which nobody scrapes."""
+        registry = registry if registry is not None else CollectorRegistry()
         self.usage = UsageCollector()
         registry.register(self.usage)
         self.series_dropped = Counter(
@@ -91,6 +94,35 @@ class DestinationMetrics:
             ("org", "destination", "result"),
             registry=registry,
         )
+        self.up = Gauge(
+            f"{_PREFIX}_destination_up",
+            "1 when the destination acknowledged the last request it was sent, 0 when it did "
+            "not (its streams' cursors are held until it does); absent before the first",
+            ("org", "destination"),
+            registry=registry,
+        )
+        # (org, destination) whose last request was not acknowledged; streams deliver from
+        # several threads
+        self._down: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def unready(self) -> str | None:
+        """Why the daemon is not ready for its destinations: the first one (by org and name)
+        that did not acknowledge the last request it was sent, which holds the cursors of the
+        streams it takes until it acknowledges one; None while there is none."""
+        with self._lock:
+            down = min(self._down, default=None)
+        if down is None:
+            return None
+        return f"org {down[0]}: destination {down[1]} did not acknowledge its last delivery"
+
+    def mark(self, org: str, destination: str, *, up: bool) -> None:
+        self.up.labels(org, destination).set(1 if up else 0)
+        with self._lock:
+            if up:
+                self._down.discard((org, destination))
+            else:
+                self._down.add((org, destination))
 
     def reporter(self, org: str, destination: str, *, counting: bool) -> Reporter:
         """The recording methods of one destination; its series start at zero (those of the
@@ -132,6 +164,10 @@ class Reporter:
         log.warning("destination %s/%s refused %d documents for good: %s",
                     self.org, self.destination, count, reason)
 
-    def delivered(self, ok: bool) -> None:
+    def delivered(self, ok: bool, *, contacted: bool = True) -> None:
+        """A delivery's outcome. One that had nothing to send (`contacted` False: every
+        document a repeat) says nothing about the receiver, so it leaves `up` as it was."""
         result = "acknowledged" if ok else "failed"
         self.metrics.deliveries.labels(self.org, self.destination, result).inc()
+        if contacted or not ok:
+            self.metrics.mark(self.org, self.destination, up=ok)

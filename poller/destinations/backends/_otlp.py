@@ -4,8 +4,9 @@ One `Sum` per metric (delta temporality, monotonic), one data point per series a
 the bucket's start and end as its times, attributes from the configured dimensions; the
 resource says `service.name` and `openai.organization.id`. A revision sends a further delta
 point for the same bucket: a receiver adds deltas, so the bucket's sum stays exact. Deltas are
-not idempotent: a request the receiver took but whose answer was lost (or a crash before the
-state was saved) is counted twice; everything else is counted exactly once.
+not idempotent: a request the receiver took but whose answer was lost (or a crash before its
+acknowledgment was saved) is sent again as it was and counted twice; everything else is
+counted exactly once.
 """
 
 from __future__ import annotations
@@ -109,21 +110,22 @@ class OtlpDestination:
             if isinstance(found, str):
                 self._organization = found
                 break
-        self._loop.deliver(documents, self._send)
+        self._loop.deliver(documents, self)
 
     def _body(self, data: bytes) -> bytes:
         return gzip.compress(data, mtime=0) if self._gzip else data
 
-    def _send(self, stream: str, counted: Tally, state: Counting) -> tuple[int, str]:
+    def prepare(self, stream: str, counted: Tally, state: Counting) -> bytes:
         del stream, state  # every point carries its own interval; nothing more to keep
         resource = dict(self._resource)
         if self._organization is not None:
             resource["openai.organization.id"] = self._organization
-        response = self._courier.post(
-            self._url, self._body(export_request(counted.deltas, resource)), {}
-        )
+        return self._body(export_request(counted.deltas, resource))
+
+    def post(self, body: bytes, documents: int) -> tuple[int, str]:
+        response = self._courier.post(self._url, body, {})
         if not response.is_success:
-            return counted.changed, f"HTTP {response.status_code}: {response.text[:200]}"
+            return documents, f"HTTP {response.status_code}: {response.text[:200]}"
         try:
             answer = ExportMetricsServiceResponse.FromString(response.content)
         except DecodeError:

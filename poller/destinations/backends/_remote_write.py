@@ -9,9 +9,10 @@ A receiver refuses a second, different value at a timestamp it holds, so no two 
 one: the samples of a bucket lie in its first seconds, one second per stream (streams file
 their own samples, and two may share a series: completions and embeddings of one project), and
 a revision is one more sample a millisecond after the stream's last one for the bucket. The sum
-over the bucket stays exact. A repeat of a request that was not recorded as sent carries the
-same timestamps and values, which receivers take as the same samples. The number of samples
-sent per series and bucket is kept in the stream's state for as long as it may be revised.
+over the bucket stays exact. A request whose answer never came is sent again as it was (the
+push loop keeps it), with the same timestamps and values, which receivers take as the same
+samples; what changed meanwhile goes as a revision after it. The number of samples sent per
+series and bucket is kept in the stream's state for as long as it may be revised.
 """
 
 from __future__ import annotations
@@ -110,15 +111,17 @@ class RemoteWriteDestination:
         self._loop = PushLoop(context, self.name, settings)
 
     def deliver(self, documents: Sequence[Document]) -> None:
-        self._loop.deliver(documents, self._send)
+        self._loop.deliver(documents, self)
 
-    def _send(self, stream: str, counted: Tally, state: Counting) -> tuple[int, str]:
+    def prepare(self, stream: str, counted: Tally, state: Counting) -> bytes:
         keep_after = self._context.clock() - self._context.retention.seconds(stream)
-        series = _samples(stream, counted, state, keep_after)
-        response = self._courier.post(self._url, encode_series(series), {})
+        return encode_series(_samples(stream, counted, state, keep_after))
+
+    def post(self, body: bytes, documents: int) -> tuple[int, str]:
+        response = self._courier.post(self._url, body, {})
         if response.is_success:
             return 0, ""
-        return counted.changed, f"HTTP {response.status_code}: {response.text[:200]}"
+        return documents, f"HTTP {response.status_code}: {response.text[:200]}"
 
     def probe(self) -> bool:
         """An empty write request: every receiver accepts one."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,13 @@ class Prometheus:
         assert len(result) <= 1, result
         return float(result[0]["value"][1]) if result else None
 
+    def alerts(self) -> list[dict[str, Any]]:
+        """The alerts the rules hold now, pending or firing."""
+        answer = httpx.get(f"{self.url}/api/v1/alerts", timeout=10).json()
+        assert answer["status"] == "success", answer
+        alerts: list[dict[str, Any]] = answer["data"]["alerts"]
+        return alerts
+
     def wait_for(self, what: str, check: Callable[[], bool], seconds: float = 20.0) -> None:
         """Poll `check` until it holds: scrapes happen on Prometheus's own schedule."""
         deadline = time.monotonic() + seconds
@@ -49,11 +56,14 @@ class Prometheus:
             time.sleep(0.2)
 
 
-def _config(target: str) -> str:
+def _config(target: str, rule_files: Sequence[Path]) -> str:
+    rules = "".join(f"\n  - {path}" for path in rule_files)
     return f"""
 global:
   scrape_interval: {SCRAPE_INTERVAL}
   scrape_timeout: {SCRAPE_INTERVAL}
+  evaluation_interval: {SCRAPE_INTERVAL}
+rule_files:{rules or " []"}
 scrape_configs:
   - job_name: openai-poller
     static_configs:
@@ -65,11 +75,14 @@ storage:
 
 
 @contextlib.contextmanager
-def prometheus(workdir: Path, target: str) -> Iterator[Prometheus]:
-    """Prometheus scraping `target` (host:port), its data and log under `workdir`."""
+def prometheus(
+    workdir: Path, target: str, rule_files: Sequence[Path] = ()
+) -> Iterator[Prometheus]:
+    """Prometheus scraping `target` (host:port) and evaluating `rule_files` every second, its
+    data and log under `workdir`."""
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "prometheus.yml"
-    config.write_text(_config(target), encoding="utf-8")
+    config.write_text(_config(target, rule_files), encoding="utf-8")
     port = free_port()
     server = Prometheus(f"http://127.0.0.1:{port}")
     log_path = workdir / "prometheus.log"

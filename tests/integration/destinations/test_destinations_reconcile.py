@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -58,6 +59,14 @@ WINDOW = 6 * 3600
 COSTS_WINDOW = 2 * 86400  # costs come in whole days: yesterday's is the newest complete one
 HOLD = 60.0
 STREAMS = ("completions", "embeddings", "costs", "audit")
+USAGE_RULES = Path(__file__).resolve().parents[3] / "deploy/prometheus/openai-usage-rules.yaml"
+# The Grafana mixin's alerts: their recorded series, the counter(s) it sums, and the threshold.
+MIXIN_ALERTS = {
+    "HighCompletionTokensUsage": (("openai_usage_output_tokens",), 10_000),
+    "HighPromptTokensUsage": (("openai_usage_input_tokens",), 5_000),
+    "HighTotalTokensUsage": (("openai_usage_input_tokens", "openai_usage_output_tokens"), 15_000),
+    "HighUsageCost": (("openai_cost_estimate_usd",), 100),
+}
 USAGE = ("completions", "embeddings")
 # counter name → the document fields (per usage stream, or costs) whose sum it must equal
 TRUTH_FIELDS = {
@@ -191,7 +200,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     with ExitStack() as stack:
         metrics_server = stack.enter_context(HealthServer(registry, port=0))
         prom = stack.enter_context(
-            prometheus(workdir / "prometheus", f"127.0.0.1:{metrics_server.port}")
+            prometheus(workdir / "prometheus", f"127.0.0.1:{metrics_server.port}", [USAGE_RULES])
         )
         otlp_url = stack.enter_context(serving(otlp))
         loki_url = stack.enter_context(serving(loki))
@@ -346,3 +355,44 @@ def test_every_destination_answers_its_probe(run: Run) -> None:
     assert run.fanout.probe() == dict.fromkeys(
         ("prometheus", "remote_write", "otlp", "loki", "splunk_hec"), True
     )
+
+
+def _truth_by_model(run: Run, counters: Sequence[str]) -> dict[str, float]:
+    reader = run.sink.reader()
+    found: dict[str, float] = {}
+    for counter in counters:
+        for stream, path in TRUTH_FIELDS[counter].items():
+            if stream not in USAGE:
+                continue
+            groups = reader.sums_by(f"logs-openai.{stream}-default", [path], "openai.base.model")
+            for model, sums in groups.items():
+                found[str(model)] = found.get(str(model), 0.0) + sums.values.get(path, 0.0)
+    return found
+
+
+def test_the_mixin_alerts_fire_in_prometheus_for_the_models_past_their_thresholds(
+    run: Run,
+) -> None:
+    """Prometheus evaluates the shipped rules on the scraped counters: every mixin alert fires
+    for each model whose collected usage (all of it came within the last five minutes) is
+    well past the threshold, and for none well below it. `increase()` extrapolates by up to
+    half a scrape interval, so models within a factor of two of a threshold are not judged."""
+
+    def firing() -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for alert in run.prometheus.alerts():
+            if alert["state"] == "firing":
+                found.setdefault(alert["labels"]["alertname"], set()).add(alert["labels"]["model"])
+        return found
+
+    run.prometheus.wait_for("a firing mixin alert", lambda: bool(firing().keys() & MIXIN_ALERTS))
+    alerts = firing()
+    judged = 0
+    for name, (counters, threshold) in MIXIN_ALERTS.items():
+        truth = _truth_by_model(run, counters)
+        above = {model for model, value in truth.items() if value > 2 * threshold}
+        below = {model for model, value in truth.items() if value < threshold / 2}
+        assert above <= alerts.get(name, set()), name
+        assert not below & alerts.get(name, set()), name
+        judged += len(above)
+    assert judged > 0, alerts

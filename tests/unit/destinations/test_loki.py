@@ -87,3 +87,27 @@ def test_the_probe_asks_ready() -> None:
     harness.receiver.default = httpx.Response(200, text="ready")
     assert destination(harness).probe()
     assert str(harness.receiver.requests[0].url) == f"{BASE}/ready"
+
+
+def test_a_receiver_that_did_not_acknowledge_is_down_until_it_takes_a_request() -> None:
+    harness = Harness()
+    loki = destination(harness, retry={"attempts": 1})
+    up = {"org": "acme", "destination": "loki"}
+    assert harness.metrics.unready() is None and harness.sample("openai_poller_destination_up",
+                                                                **up) is None
+    loki.deliver([golden("audit", 0)])
+    assert harness.sample("openai_poller_destination_up", **up) == 1.0
+    harness.receiver.default = httpx.Response(503)
+    with pytest.raises(SinkUnavailableError):
+        loki.deliver([golden("audit", 0), golden("audit", 1)])
+    down = "org acme: destination loki did not acknowledge its last delivery"
+    assert harness.metrics.unready() == down
+    assert harness.sample("openai_poller_destination_up", **up) == 0.0
+    requests = len(harness.receiver.requests)
+    loki.deliver([golden("audit", 0)])  # a repeat: nothing is sent, so nothing is known
+    assert len(harness.receiver.requests) == requests
+    assert harness.metrics.unready() == down
+    harness.receiver.default = httpx.Response(204)
+    loki.deliver([golden("audit", 0), golden("audit", 1)])  # the held batch comes again
+    assert harness.metrics.unready() is None
+    assert harness.sample("openai_poller_destination_up", **up) == 1.0

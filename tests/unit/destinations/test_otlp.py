@@ -18,7 +18,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import AGGREGATION_TEMPORALITY_D
 from poller import __version__
 from poller.destinations import OtlpSettings
 from poller.destinations.backends import OtlpDestination
-from poller.errors import SinkRejectedError
+from poller.errors import SinkRejectedError, SinkUnavailableError
 
 URL = "http://collector:4318/v1/metrics"
 HOUR = (1_767_254_400 * 10**9, 1_767_258_000 * 10**9)  # 2026-01-01T08:00-09:00 in nanoseconds
@@ -133,3 +133,21 @@ def test_the_probe_posts_an_empty_export() -> None:
     assert destination(harness).probe()
     (request,) = harness.receiver.requests
     assert export(request) == ExportMetricsServiceRequest()
+
+
+def test_a_request_whose_answer_was_lost_goes_again_as_it_was_at_least_once() -> None:
+    """The receiver may have taken it: a delta receiver then counts it twice (docs: at least
+    once). What changed meanwhile goes after it as a further delta, never folded into it."""
+    harness = Harness()
+
+    def lost(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    harness.receiver.answers = [lost]
+    otlp = destination(harness, retry={"attempts": 1})
+    with pytest.raises(SinkUnavailableError):
+        otlp.deliver([golden("completions", 0)])
+    otlp.deliver([revised(golden("completions", 0), "openai.completions.input_tokens", 1250)])
+    first, again, revision = harness.receiver.requests
+    assert again.content == first.content
+    assert points(revision) == {"openai.usage.input_tokens": [("{token}", GPT, *HOUR, 50)]}

@@ -76,9 +76,12 @@ def test_a_failed_save_changes_nothing_and_raises() -> None:
         "openai_poller_destination_deliveries_total",
         org="acme", destination="prometheus", result="failed",
     ) == 1.0
+    up = {"org": "acme", "destination": "prometheus"}
+    assert harness.sample("openai_poller_destination_up", **up) == 0.0
     harness.store.down = False  # the next cycle delivers the same batch again
     prom.deliver([revised(COMPLETIONS, "openai.completions.input_tokens", 5000)])
     assert harness.sample("openai_usage_input_tokens_total", **GPT) == 5000.0
+    assert harness.sample("openai_poller_destination_up", **up) == 1.0
 
 
 def test_orgs_without_an_org_label_are_summed_into_one_series() -> None:
