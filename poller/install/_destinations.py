@@ -1,10 +1,10 @@
 """What each destination needs on the receiving side, and the files for it, for `setup`.
 
 The files are read and reviewed where they live, `deploy/prometheus/` and `deploy/splunk/`;
-setuptools ships only files inside a package, so the wheel carries identical copies under
-`poller/install/destination_files/` (a unit test keeps them equal: copy a changed file
-there). `setup` prints, for the destination types the orgs configure, which files to install
-where and what else the receiver needs, and writes the files into a directory when asked.
+setuptools ships only files inside a package, so the asset generator copies them to
+`poller/_assets/destinations/` (`python -m tools.assets`; its check fails on a stale copy).
+`setup` prints, for the destination types the orgs configure, which files to install where
+and what else the receiver needs, and writes the files into a directory when asked.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class DestinationAsset:
     types: frozenset[str]
 
     def text(self) -> bytes:
-        return (files("poller.install") / "destination_files" / self.file).read_bytes()
+        return (files("poller") / "_assets" / "destinations" / self.file).read_bytes()
 
 
 DESTINATION_ASSETS: Final = (

@@ -2,7 +2,9 @@
 
 The Kibana files are built first; the mappings follow from them, because `@dashboards` maps every
 field they read. Each file is written twice: at the top level (`mappings/`, `kibana/`), where
-people review it, and under `poller/_assets/`, the copy the wheel ships.
+people review it, and under `poller/_assets/`, the copy the wheel ships. The destinations'
+receiver files are written by hand in `deploy/` and copied to `poller/_assets/destinations/`
+for `setup` (setuptools ships only files inside a package).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from poller.assets import RuleAsset
+from poller.install import DESTINATION_ASSETS
 from tools.assets._lint import check_field_uses, field_uses, mapped_uses, runtime_fields
 from tools.assets._roles import roles
 from tools.assets._templates import (
@@ -80,6 +83,17 @@ def _render_mappings(kibana_files: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+_REPO: Final = Path(__file__).resolve().parents[2]
+
+
+def _destination_files() -> dict[Path, str]:
+    return {
+        Path("poller") / "_assets" / "destinations" / asset.file:
+            (_REPO / asset.source).read_text(encoding="utf-8")
+        for asset in DESTINATION_ASSETS
+    }
+
+
 def expected_files() -> dict[Path, str]:
     """Every generated file, by path relative to the checkout's root, with its text."""
     kibana_files = build_kibana()
@@ -89,6 +103,7 @@ def expected_files() -> dict[Path, str]:
         for rel, text in generated.items():
             out[Path(base) / rel] = text
             out[Path("poller") / "_assets" / base / rel] = text
+    out.update(_destination_files())
     return out
 
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[3]
 @pytest.mark.parametrize("asset", DESTINATION_ASSETS, ids=lambda a: a.file)
 def test_the_packaged_copy_is_the_deploy_file(asset: DestinationAsset) -> None:
     assert asset.text() == (ROOT / asset.source).read_bytes(), (
-        f"copy {asset.source} to poller/install/destination_files/{asset.file}"
+        f"{asset.source} changed: run python -m tools.assets"
     )
 
 
