@@ -20,7 +20,15 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from poller.errors import ConfigError
-from poller.reporting import BY_CHOICES, NamespaceReport, Row, Table, Window, build_namespace
+from poller.reporting import (
+    BY_CHOICES,
+    NamespaceReport,
+    Row,
+    Scope,
+    Table,
+    Window,
+    build_namespace,
+)
 from poller.sinks import Sink, SinkReader
 from poller.state import load_stream_state
 
@@ -48,9 +56,9 @@ _SHORT = {
 
 @dataclass(frozen=True)
 class ReportRequest:
-    """`report` over `namespaces` (namespace → the orgs writing into it) in `window`."""
+    """`report` of each scope (a namespace, or one org of a shared one) in `window`."""
 
-    namespaces: Mapping[str, tuple[str, ...]]
+    scopes: tuple[Scope, ...]
     by: str = "model"
     window: Window = field(default_factory=Window)
     top: int | None = None
@@ -58,50 +66,63 @@ class ReportRequest:
 
 
 def report_request(
-    args: argparse.Namespace, *, orgs: Sequence[tuple[str, str]], now: int
+    args: argparse.Namespace, *, orgs: Sequence[tuple[str, str, str]], now: int
 ) -> ReportRequest:
     """The validated request; built before the sink is opened, so bad input opens nothing.
-    `orgs` are (name, namespace) of the configured orgs; none configured reads `default`."""
+    `orgs` are (name, namespace, organization id) of the configured orgs; none configured
+    reads `default`, whoever wrote it."""
     start = _when(args.since, now, "--since")
     end = _when(args.until, now, "--until")
     if start is not None and end is not None and start >= end:
         raise ConfigError(f"--since must be before --until (got {args.since!r} .. {args.until!r})")
+    sharing: dict[str, int] = {}
+    for _, namespace, _ in orgs:
+        sharing[namespace] = sharing.get(namespace, 0) + 1
     if args.org is not None:
-        chosen = [(n, ns) for n, ns in orgs if n == args.org]
+        chosen = [org for org in orgs if org[0] == args.org]
         if not chosen:
-            known = ", ".join(n for n, _ in orgs) or "none configured"
+            known = ", ".join(n for n, _, _ in orgs) or "none configured"
             raise ConfigError(f"--org: unknown org {args.org!r} (configured: {known})")
         orgs = chosen
-    namespaces: dict[str, tuple[str, ...]] = {}
-    for name, namespace in orgs or [("", "default")]:
-        namespaces[namespace] = (*namespaces.get(namespace, ()), *([name] if name else []))
     fmt: Format = "json" if args.json else args.format
-    return ReportRequest(namespaces, args.by, Window(start, end), args.top, fmt)
+    return ReportRequest(_scopes(orgs, sharing), args.by, Window(start, end), args.top, fmt)
+
+
+def _scopes(orgs: Sequence[tuple[str, str, str]], sharing: Mapping[str, int]) -> tuple[Scope, ...]:
+    """One scope per namespace an org writes into alone, one per org where orgs share one
+    (filtered by its organization id); none configured: `default`, whoever wrote it."""
+    if not orgs:
+        return (Scope("default"),)
+    scopes: dict[tuple[str, str | None], Scope] = {}
+    for name, namespace, organization in orgs:
+        if sharing[namespace] > 1:
+            scopes[(namespace, organization)] = Scope(namespace, (name,), organization)
+        else:
+            scopes[(namespace, None)] = Scope(namespace, (name,))
+    return tuple(scopes.values())
 
 
 def build_report(reader: SinkReader, request: ReportRequest) -> list[NamespaceReport]:
     return [
-        build_namespace(reader, namespace, orgs, by=request.by, window=request.window,
-                        top=request.top)
-        for namespace, orgs in request.namespaces.items()
+        build_namespace(reader, scope, by=request.by, window=request.window, top=request.top)
+        for scope in request.scopes
     ]
 
 
-def billed_through(sink: Sink, request: ReportRequest) -> dict[str, int | None]:
-    """Per namespace, the end of the last day whose costs every org in it has collected
-    (Unix seconds); days after it are pending: OpenAI bills a day once it is over. None when
-    the orgs are not known (none configured) or have not collected costs."""
-    through: dict[str, int | None] = {}
-    for namespace, orgs in request.namespaces.items():
-        ends = [load_stream_state(sink, org, "costs").position
-                for org in orgs]
+def billed_through(sink: Sink, request: ReportRequest) -> dict[Scope, int | None]:
+    """Per scope, the end of the last day whose costs every org in it has collected (Unix
+    seconds); days after it are pending: OpenAI bills a day once it is over. None when the
+    orgs are not known (none configured) or have not collected costs."""
+    through: dict[Scope, int | None] = {}
+    for scope in request.scopes:
+        ends = [load_stream_state(sink, org, "costs").position for org in scope.orgs]
         known = [end for end in ends if end is not None]
-        through[namespace] = min(known) if orgs and len(known) == len(ends) else None
+        through[scope] = min(known) if scope.orgs and len(known) == len(ends) else None
     return through
 
 
 def report(
-    reader: SinkReader, request: ReportRequest, billed: Mapping[str, int | None] | None = None
+    reader: SinkReader, request: ReportRequest, billed: Mapping[Scope, int | None] | None = None
 ) -> int:
     """Print the report; `billed` is `billed_through`'s answer, for the pending-days note."""
     reports = build_report(reader, request)
@@ -139,7 +160,7 @@ def _table_json(table: Table) -> dict[str, Any]:
 
 
 def _json(
-    reports: list[NamespaceReport], request: ReportRequest, billed: Mapping[str, int | None]
+    reports: list[NamespaceReport], request: ReportRequest, billed: Mapping[Scope, int | None]
 ) -> dict[str, Any]:
     window = request.window
     return {
@@ -152,14 +173,14 @@ def _json(
                 "orgs": list(r.orgs),
                 "usage": {t.title.split(" by ")[0]: _table_json(t) for t in r.usage},
                 "billed": {**_table_json(r.billed),
-                           **_pending_json(_pending(billed.get(r.namespace), window))},
+                           **_pending_json(_pending(billed.get(r.scope), window))},
                 "billed_by_org": _table_json(r.org_totals),
                 "reconciliation": [
                     {"project_id": plain(k), "name": None if n is None else plain(n),
                      "estimated_usd": e, "billed_usd": b}
                     for k, n, e, b in r.reconciliation
                 ],
-                "audit_by_action": {plain(k): v for k, v in r.audit_actions.items()},
+                "audit_by_type": {plain(k): v for k, v in r.audit_types.items()},
                 "audit_by_actor": {plain(k): v for k, v in r.audit_actors.items()},
             }
             for r in reports
@@ -266,7 +287,7 @@ def _top(counts: Mapping[str, int], limit: int = 6) -> str:
 
 
 def _print_tables(
-    reports: list[NamespaceReport], request: ReportRequest, billed: Mapping[str, int | None]
+    reports: list[NamespaceReport], request: ReportRequest, billed: Mapping[Scope, int | None]
 ) -> None:
     console = Console()
     window = request.window
@@ -280,7 +301,7 @@ def _print_tables(
             console.print("+ : some usage has no list price; `unpriced`: none of it has one")
         _print_table(console, r.billed, window,
                      named=r.billed.title.endswith(("project", "key")))
-        pending = _pending(billed.get(r.namespace), window)
+        pending = _pending(billed.get(r.scope), window)
         if pending is not None:
             console.print(f"billed through {pending[0]}; from {pending[1]} billed cost is "
                           "pending (OpenAI bills a day once it is over)")
@@ -290,8 +311,8 @@ def _print_tables(
             console.print(safe(f"estimated (list prices) vs billed per project \N{MIDDLE DOT} "
                                f"{window.label()}"), style="bold")
             console.print(_reconciliation(r, console.width))
-        if r.audit_actions:
-            console.print(safe(f"audit events by type: {_top(r.audit_actions)}"))
+        if r.audit_types:
+            console.print(safe(f"audit events by type: {_top(r.audit_types)}"))
             console.print(safe(f"audit events by actor: {_top(r.audit_actors)}"))
 
 

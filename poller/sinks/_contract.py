@@ -10,7 +10,9 @@ be read back (`report`, `status`, the tests), `ReadableSink` for what `open_sink
 Readers answer alike on both backends: a time range is `start <= @timestamp < end` (aware
 datetimes), a sum over no documents is 0.0, and documents that lack the `group_by` field form
 the group `None`; a group's `name` is the `name_field` of its newest document having one, so a
-renamed project shows its latest name.
+renamed project shows its latest name. `organization` keeps only the documents whose
+`organization.id` it is: orgs writing into one namespace share its data streams, and each one's
+report must hold its own documents only.
 """
 
 from __future__ import annotations
@@ -116,7 +118,12 @@ class Sink(Protocol):
 
 class SinkReader(Protocol):
     def count(
-        self, data_stream: str, *, start: datetime | None = None, end: datetime | None = None
+        self,
+        data_stream: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        organization: str | None = None,
     ) -> int:
         """Documents in `data_stream`, optionally with `start <= @timestamp < end`."""
         ...
@@ -128,6 +135,7 @@ class SinkReader(Protocol):
         *,
         start: datetime | None = None,
         end: datetime | None = None,
+        organization: str | None = None,
     ) -> Sums:
         """The sum of each numeric field (dotted name) over the matching documents."""
         ...
@@ -141,6 +149,7 @@ class SinkReader(Protocol):
         name_field: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        organization: str | None = None,
     ) -> dict[str | None, Sums]:
         """`sums` per value of the keyword field `group_by`; `None` holds documents without it.
         With `name_field`, each group's `name` is that field in its newest document having it."""

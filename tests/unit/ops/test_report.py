@@ -12,7 +12,7 @@ import pytest
 
 from poller.cli.report import ReportRequest, report
 from poller.documents.model import Document
-from poller.reporting import NamespaceReport, Row, Window, build_namespace
+from poller.reporting import NamespaceReport, Row, Scope, Window, build_namespace
 from poller.sinks import SinkReader
 from poller.sinks.sqlite import SqliteSink
 
@@ -64,7 +64,7 @@ def reader(tmp_path: Path) -> Iterator[SinkReader]:
 
 
 def _build(reader: SinkReader, by: str, window: Window | None = None) -> NamespaceReport:
-    return build_namespace(reader, "default", ("prod",), by=by, window=window or Window())
+    return build_namespace(reader, Scope("default", ("prod",)), by=by, window=window or Window())
 
 
 def _counts(tokens: tuple[int, int], requests: int) -> dict[str, int]:
@@ -118,7 +118,7 @@ def test_text_tables_show_the_name_next_to_the_id(
     reader: SinkReader, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COLUMNS", "80")
-    request = ReportRequest({"default": ("prod",)}, by="project")
+    request = ReportRequest((Scope("default", ("prod",)),), by="project")
     assert report(reader, request) == 0
     assert _cells(capsys.readouterr().out) == [
         ["p_a", "Alpha", "300", "30", "3", "0.75"],
