@@ -32,7 +32,7 @@ from typing import Protocol, runtime_checkable
 from poller.errors import PollerError, StopRequested
 from poller.pipeline import RunReport, run_source
 from poller.rebuild import RebuildTarget, check_backfill, rebuild_state
-from poller.runtime import OrgRuntime, check_sink, org_runtime
+from poller.runtime import OrgRuntime, Templates, check_sink, org_runtime
 from poller.settings import OrgSettings, StreamConfig
 from poller.sinks import Sink, SinkReader, WriteReport
 from poller.sources import BackfillWindow, OrgAccess, backfill_source, cycle_source
@@ -103,10 +103,12 @@ def cycle(
 
 @dataclass(frozen=True)
 class BackfillRequest:
-    """A validated backfill: the window, and the streams to collect per org."""
+    """A validated backfill: the window, and the streams to collect per org; `templates`:
+    check the index templates before the first write (None: the caller did)."""
 
     window: BackfillWindow
     jobs: tuple[tuple[OrgSettings, tuple[str, ...]], ...]
+    templates: Templates | None = None
 
 
 @dataclass(frozen=True)
@@ -142,14 +144,16 @@ def backfill(
     clock: Clock = time.time,
 ) -> BackfillResult:
     """Every org's streams over the window. The sink is read once before anything else, so a
-    sink that cannot be used fails before any call to OpenAI or any write. Raises the first
-    error that is not stream-scoped."""
+    sink that cannot be used, or lacks its index templates, fails before any call to OpenAI
+    or any write. Raises the first error that is not stream-scoped."""
     first = next(((org, streams[0]) for org, streams in request.jobs if streams), None)
     if first is not None:
         # A ValueError (state that is not JSON) means the sink answered: the stream's own run
         # reports its unreadable state as one line.
         with suppress(ValueError):
             check_sink(sink, first[0].name, first[1])
+        if request.templates is not None:
+            request.templates.ensure(sink, {s for _, streams in request.jobs for s in streams})
     results: list[StreamResult] = []
     for org, streams in request.jobs:
         if stop.is_set():
