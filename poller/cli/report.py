@@ -12,17 +12,18 @@ import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from rich import box
 from rich.console import Console
 from rich.table import Table as RichTable
 
 from poller.errors import ConfigError
+from poller.report_spend import BudgetSection, build_budget
 from poller.reporting import (
     BY_CHOICES,
     NamespaceReport,
+    Reading,
     Row,
     Scope,
     Table,
@@ -32,6 +33,8 @@ from poller.reporting import (
 from poller.sinks import Sink, SinkReader
 from poller.state import load_stream_state
 
+from ._budget import budget_json, print_budget
+from ._grid import grid
 from ._text import plain, safe
 from .when import parse_when
 
@@ -63,6 +66,7 @@ class ReportRequest:
     window: Window = field(default_factory=Window)
     top: int | None = None
     format: Format = "table"
+    today: date | None = None  # the UTC day of the budget section; None: no budget section
 
 
 def report_request(
@@ -85,7 +89,9 @@ def report_request(
             raise ConfigError(f"--org: unknown org {args.org!r} (configured: {known})")
         orgs = chosen
     fmt: Format = "json" if args.json else args.format
-    return ReportRequest(_scopes(orgs, sharing), args.by, Window(start, end), args.top, fmt)
+    today = datetime.fromtimestamp(now, tz=UTC).date()
+    return ReportRequest(_scopes(orgs, sharing), args.by, Window(start, end), args.top, fmt,
+                         today)
 
 
 def _scopes(orgs: Sequence[tuple[str, str, str]], sharing: Mapping[str, int]) -> tuple[Scope, ...]:
@@ -127,12 +133,16 @@ def report(
     """Print the report; `billed` is `billed_through`'s answer, for the pending-days note."""
     reports = build_report(reader, request)
     billed = billed or {}
+    budgets = {} if request.today is None else {
+        scope: build_budget(Reading(reader, Window(), scope), request.today)
+        for scope in request.scopes
+    }
     if request.format == "json":
-        print(json.dumps(_json(reports, request, billed), indent=2))
+        print(json.dumps(_json(reports, request, billed, budgets), indent=2))
     elif request.format == "csv":
         _csv(reports)
     else:
-        _print_tables(reports, request, billed)
+        _print_tables(reports, request, billed, budgets)
     return 0
 
 
@@ -160,7 +170,10 @@ def _table_json(table: Table) -> dict[str, Any]:
 
 
 def _json(
-    reports: list[NamespaceReport], request: ReportRequest, billed: Mapping[Scope, int | None]
+    reports: list[NamespaceReport],
+    request: ReportRequest,
+    billed: Mapping[Scope, int | None],
+    budgets: Mapping[Scope, BudgetSection],
 ) -> dict[str, Any]:
     window = request.window
     return {
@@ -182,6 +195,8 @@ def _json(
                 ],
                 "audit_by_type": {plain(k): v for k, v in r.audit_types.items()},
                 "audit_by_actor": {plain(k): v for k, v in r.audit_actors.items()},
+                "budget": budget_json(budgets[r.scope], request.top) if r.scope in budgets
+                else None,
             }
             for r in reports
         ],
@@ -233,25 +248,6 @@ def _count(value: int) -> str:
     return f"{value:,}"
 
 
-def _grid(
-    headers: Sequence[str], rows: Sequence[Sequence[str]], *, texts: int, width: int
-) -> RichTable:
-    """A table within `width` columns whose first `texts` columns (ids, names) are cut with an
-    ellipsis when space is short: the numbers never lose a digit."""
-    widths = [max(len(header), *(len(row[i]) for row in rows)) for i, header in enumerate(headers)]
-    room = max(6 * texts, width - sum(widths[texts:]) - 3 * len(headers))
-    out = RichTable(box=box.SIMPLE_HEAD, pad_edge=False)
-    for i, header in enumerate(headers):
-        if i < texts:
-            share = min(widths[i], max(6, room // texts))
-            out.add_column(header, overflow="ellipsis", no_wrap=True, max_width=share)
-        else:
-            out.add_column(header, justify="right", no_wrap=True, min_width=widths[i])
-    for row in rows:
-        out.add_row(*row)
-    return out
-
-
 def _rich(table: Table, *, named: bool, width: int) -> RichTable:
     headers = ["id", *(["name"] if named else []),
                *(_SHORT.get(c, c) for c in table.columns), "USD"]
@@ -260,7 +256,7 @@ def _rich(table: Table, *, named: bool, width: int) -> RichTable:
          *(_count(row.counts[c]) for c in table.columns), _money(row)]
         for row in (*table.rows, table.total)
     ]
-    out = _grid(headers, rows, texts=2 if named else 1, width=width)
+    out = grid(headers, rows, texts=2 if named else 1, width=width)
     if table.rows:
         out.rows[len(table.rows) - 1].end_section = True
     return out
@@ -277,7 +273,7 @@ def _reconciliation(report: NamespaceReport, width: int) -> RichTable:
          f"{billed:,.2f}", "" if estimated is None else f"{billed - estimated:+,.2f}"]
         for key, name, estimated, billed in report.reconciliation
     ]
-    return _grid(["project", "estimated", "billed", "difference"], rows, texts=1, width=width)
+    return grid(["project", "estimated", "billed", "difference"], rows, texts=1, width=width)
 
 
 def _top(counts: Mapping[str, int], limit: int = 6) -> str:
@@ -287,7 +283,10 @@ def _top(counts: Mapping[str, int], limit: int = 6) -> str:
 
 
 def _print_tables(
-    reports: list[NamespaceReport], request: ReportRequest, billed: Mapping[Scope, int | None]
+    reports: list[NamespaceReport],
+    request: ReportRequest,
+    billed: Mapping[Scope, int | None],
+    budgets: Mapping[Scope, BudgetSection],
 ) -> None:
     console = Console()
     window = request.window
@@ -314,6 +313,8 @@ def _print_tables(
         if r.audit_types:
             console.print(safe(f"audit events by type: {_top(r.audit_types)}"))
             console.print(safe(f"audit events by actor: {_top(r.audit_actors)}"))
+        if r.scope in budgets:
+            print_budget(console, budgets[r.scope], request.top)
 
 
 def _when(text: str | None, now: int, flag: str) -> datetime | None:
