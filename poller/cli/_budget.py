@@ -57,7 +57,7 @@ def _cells(label: str, status: BudgetStatus) -> list[str]:
     limit = status.limit_usd
     used = "-" if not limit else f"{status.month_to_date_usd / limit:.0%}"
     reached = "-" if status.limit_reached_on is None else status.limit_reached_on.strftime("%m-%d")
-    verdict = status.severity.value + (" enforcing" if status.enforcing else "")
+    verdict = "enforcing" if status.enforcing else status.severity.value  # always critical
     return [safe(label), _money(status.month_to_date_usd), _money(limit), used,
             _money(status.forecast_month_end_usd), reached, verdict]
 
@@ -69,8 +69,9 @@ def print_budget(console: Console, section: BudgetSection, top: int | None) -> N
     if org.limit_usd is None and not section.projects and not org.month_to_date_usd:
         return  # no controls and no spend this month: nothing to judge
     first = section.today.replace(day=1).isoformat()
-    console.print(safe(f"budget \N{MIDDLE DOT} month to date {first}..{section.today.isoformat()}"
-                       " (billed days, estimates for the rest)"), style="bold")
+    dot = " \N{MIDDLE DOT} "
+    console.print(safe(f"budget{dot}month to date {first}..{section.today.isoformat()}{dot}"
+                       "billed days, else estimates"), style="bold")
     projects = section.projects[:top] if top is not None else section.projects
     rows: Sequence[list[str]] = [
         _cells("organization", section.organization),
