@@ -78,30 +78,42 @@ class Scope:
 
 @dataclass(frozen=True)
 class Reading:
-    """A reader narrowed to one window and scope: every query of a section goes through it."""
+    """A reader narrowed to one window and scope, and optionally to documents whose keyword
+    fields hold given values (`terms`): every query of a section goes through it."""
 
     reader: SinkReader
     window: Window
     scope: Scope
+    terms: Mapping[str, str] = field(default_factory=dict)
+
+    def _where(self) -> dict[str, str] | None:
+        found = dict(self.terms)
+        if self.scope.organization is not None:
+            found["organization.id"] = self.scope.organization
+        return found or None
 
     def count(self, stream: str) -> int:
         return self.reader.count(self.scope.data_stream(stream), start=self.window.start,
-                                 end=self.window.end, organization=self.scope.organization)
+                                 end=self.window.end, where=self._where())
 
     def sums(self, stream: str, fields: Sequence[str]) -> Sums:
         return self.reader.sums(self.scope.data_stream(stream), fields, start=self.window.start,
-                                end=self.window.end, organization=self.scope.organization)
+                                end=self.window.end, where=self._where())
 
     def sums_by(
         self, stream: str, fields: Sequence[str], group: str, name_field: str | None = None
     ) -> dict[str | None, Sums]:
         return self.reader.sums_by(
             self.scope.data_stream(stream), fields, group, name_field=name_field,
-            start=self.window.start, end=self.window.end, organization=self.scope.organization,
+            start=self.window.start, end=self.window.end, where=self._where(),
         )
 
     def narrowed(self, window: Window) -> Reading:
-        return Reading(self.reader, window, self.scope)
+        return Reading(self.reader, window, self.scope, self.terms)
+
+    def matching(self, terms: Mapping[str, str]) -> Reading:
+        """Also only documents whose keyword field (dotted name) has the value."""
+        return Reading(self.reader, self.window, self.scope, {**self.terms, **terms})
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,6 @@ class _Field:
 
 
 _ABSENT = _Field("NULL")
-_ORGANIZATION = "organization.id"  # outside `openai`: always read from the source
 
 
 @dataclass(frozen=True)
@@ -87,23 +86,25 @@ class _Scan:
         stream: _Stream,
         start: datetime | None,
         end: datetime | None,
-        organization: str | None = None,
+        where: Mapping[str, str] | None = None,
     ) -> _Scan:
-        where, params = "d.data_stream = ?", list[Any]([stream.id])
+        sql, params = "d.data_stream = ?", list[Any]([stream.id])
         if start is not None:
-            where += " AND d.ts >= ?"
+            sql += " AND d.ts >= ?"
             params.append(epoch_millis(start))
         if end is not None:
-            where += " AND d.ts < ?"
+            sql += " AND d.ts < ?"
             params.append(epoch_millis(end))
-        filters: tuple[_Field, ...] = ()
-        if organization is not None:
-            org = stream.field(_ORGANIZATION)
-            where += f" AND {org.sql} = ?"
-            params += [*org.params, organization]
-            filters = (org,)
+        filters: list[_Field] = []
+        for name, value in (where or {}).items():
+            found = stream.field(name)
+            term = "(SELECT id FROM terms WHERE value = ?)" if found.keyword else "?"
+            sql += f" AND {found.sql} = {term}"
+            params += [*found.params, value]
+            filters.append(found)
         ranged = start is not None or end is not None
-        return cls(where, params, "documents_by_time" if ranged else "documents_by_id", filters)
+        return cls(sql, params, "documents_by_time" if ranged else "documents_by_id",
+                   tuple(filters))
 
 
 class SqliteReader:
@@ -147,13 +148,14 @@ class SqliteReader:
         *,
         start: datetime | None = None,
         end: datetime | None = None,
-        organization: str | None = None,
+        where: Mapping[str, str] | None = None,
     ) -> int:
+        _check(*(where or {}))
         with self._db.snapshot() as conn:
             stream = self._stream(conn, data_stream)
             if stream is None:
                 return 0
-            scan = _Scan.of(stream, start, end, organization)
+            scan = _Scan.of(stream, start, end, where)
             sql = (f"SELECT count(*) FROM {self._from(conn, scan, ())} "  # noqa: S608
                    f"WHERE {scan.where}")
             return int(conn.execute(sql, scan.params).fetchone()[0])
@@ -165,15 +167,15 @@ class SqliteReader:
         *,
         start: datetime | None = None,
         end: datetime | None = None,
-        organization: str | None = None,
+        where: Mapping[str, str] | None = None,
     ) -> Sums:
-        _check(*fields)
+        _check(*fields, *(where or {}))
         with self._db.snapshot() as conn:
             stream = self._stream(conn, data_stream)
             if stream is None:
                 return Sums(0, {f: 0.0 for f in fields})
             summed = [stream.field(f) for f in fields]
-            scan = _Scan.of(stream, start, end, organization)
+            scan = _Scan.of(stream, start, end, where)
             row = conn.execute(
                 f"SELECT count(*){''.join(', ' + f.total() for f in summed)} "  # noqa: S608
                 f"FROM {self._from(conn, scan, summed)} WHERE {scan.where}",
@@ -190,19 +192,19 @@ class SqliteReader:
         name_field: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
-        organization: str | None = None,
+        where: Mapping[str, str] | None = None,
     ) -> dict[str | None, Sums]:
         """One pass over the documents. A group's name is `n` in the row holding the group's
         newest `@timestamp` among those having a name: with one max() in a query, SQLite fills
         a bare column from the row that holds the maximum (the first of equal ones)."""
-        _check(group_by, *fields, *([name_field] if name_field else []))
+        _check(group_by, *fields, *([name_field] if name_field else []), *(where or {}))
         with self._db.snapshot() as conn:
             stream = self._stream(conn, data_stream)
             if stream is None:
                 return {}
             group, summed = stream.field(group_by), [stream.field(f) for f in fields]
             name = stream.field(name_field) if name_field else None
-            scan = _Scan.of(stream, start, end, organization)
+            scan = _Scan.of(stream, start, end, where)
             columns = [f"{group.sql} AS g", "count(*) AS c"]
             columns += [f"{f.total()} AS s{i}" for i, f in enumerate(summed)]
             params = [*group.params, *(p for f in summed for p in f.params)]
