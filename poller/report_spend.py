@@ -26,7 +26,7 @@ from poller.report_budget import (
     budget_status,
     month_start,
 )
-from poller.reporting import Reading, Window
+from poller.reporting import Reading, Window, newest_snapshot
 from poller.sinks import Sums
 from poller.streams import StreamKind, streams_of_kind
 
@@ -101,28 +101,11 @@ def _spend(read: Reading, today: date, names: dict[str, str]) -> dict[str | None
             for key in {*billed, *estimated}}
 
 
-def _newest(read: Reading, stream: str) -> Reading | None:
-    """The reading narrowed to the newest snapshot of a spend stream (its collection slot)."""
-    slots = read.sums_by(stream, [], f"openai.{stream}.collected_at")
-    known = [_moment(key) for key in slots if key is not None]
-    if not known:
-        return None
-    newest = max(known)
-    return read.narrowed(Window(newest, newest + timedelta(seconds=1)))
-
-
-def _moment(key: str) -> datetime:
-    """A date key as either sink returns it: ISO-8601, or epoch milliseconds."""
-    if key.isdigit():
-        return datetime.fromtimestamp(int(key) / 1000, tz=UTC)
-    return datetime.fromisoformat(key.replace("Z", "+00:00"))
-
-
 def _controls(read: Reading) -> dict[str | None, SpendControls]:
     """Per project (`_ORG`: the organization's), its limit, enforcement and alert thresholds."""
     limits: dict[str | None, Sums] = {}
     enforcement: dict[str | None, Sums] = {}
-    snapshot = _newest(read, _LIMITS)
+    snapshot = newest_snapshot(read, _LIMITS)
     if snapshot is not None:
         cents = f"openai.{_LIMITS}.threshold.cents"
         project = f"openai.{_LIMITS}.project_id"
@@ -134,7 +117,7 @@ def _controls(read: Reading) -> dict[str | None, SpendControls]:
         if "organization" in scopes:  # a group without a key has no name: ask by scope
             enforcement[_ORG] = scopes["organization"]
     alerts: dict[str | None, list[int]] = {}
-    snapshot = _newest(read, _ALERTS)
+    snapshot = newest_snapshot(read, _ALERTS)
     if snapshot is not None:
         cents = f"openai.{_ALERTS}.threshold.cents"
         for alert in snapshot.sums_by(_ALERTS, [cents], f"openai.{_ALERTS}.id",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from poller.documents.fields import NAME_FIELDS, result_path
@@ -26,6 +26,7 @@ __all__ = [
     "Table",
     "Window",
     "build_namespace",
+    "newest_snapshot",
 ]
 
 # The friendly names of `--by` and the catalog dimension each stands for.
@@ -293,3 +294,21 @@ def _actors(read: Reading) -> dict[str, int]:
     if rest > 0:
         groups[None] = Sums(rest)
     return _counted(groups)
+
+
+def newest_snapshot(read: Reading, stream: str) -> Reading | None:
+    """`read` narrowed to the newest collection slot of a snapshot stream (rate limits, spend
+    controls) within its window; None when it holds none."""
+    slots = read.sums_by(stream, [], f"openai.{stream}.collected_at")
+    known = [_moment(key) for key in slots if key is not None]
+    if not known:
+        return None
+    newest = max(known)
+    return read.narrowed(Window(newest, newest + timedelta(seconds=1)))
+
+
+def _moment(key: str) -> datetime:
+    """A date key as either sink returns it: ISO-8601, or epoch milliseconds."""
+    if key.isdigit():
+        return datetime.fromtimestamp(int(key) / 1000, tz=UTC)
+    return datetime.fromisoformat(key.replace("Z", "+00:00"))

@@ -12,13 +12,14 @@ import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table as RichTable
 
 from poller.errors import ConfigError
+from poller.report_limits import RateLimits, build_rate_limits
 from poller.report_spend import BudgetSection, build_budget
 from poller.reporting import (
     BY_CHOICES,
@@ -35,6 +36,7 @@ from poller.state import load_stream_state
 
 from ._budget import budget_json, print_budget
 from ._grid import grid
+from ._limits import limits_json, print_limits
 from ._text import plain, safe
 from .when import parse_when
 
@@ -66,7 +68,7 @@ class ReportRequest:
     window: Window = field(default_factory=Window)
     top: int | None = None
     format: Format = "table"
-    today: date | None = None  # the UTC day of the budget section; None: no budget section
+    now: datetime | None = None  # of the budget and rate-limit sections; None: no such sections
 
 
 def report_request(
@@ -89,9 +91,8 @@ def report_request(
             raise ConfigError(f"--org: unknown org {args.org!r} (configured: {known})")
         orgs = chosen
     fmt: Format = "json" if args.json else args.format
-    today = datetime.fromtimestamp(now, tz=UTC).date()
     return ReportRequest(_scopes(orgs, sharing), args.by, Window(start, end), args.top, fmt,
-                         today)
+                         datetime.fromtimestamp(now, tz=UTC))
 
 
 def _scopes(orgs: Sequence[tuple[str, str, str]], sharing: Mapping[str, int]) -> tuple[Scope, ...]:
@@ -106,6 +107,14 @@ def _scopes(orgs: Sequence[tuple[str, str, str]], sharing: Mapping[str, int]) ->
         else:
             scopes[(namespace, None)] = Scope(namespace, (name,))
     return tuple(scopes.values())
+
+
+@dataclass(frozen=True)
+class Extra:
+    """A scope's sections judged as of the request's `now`."""
+
+    budget: BudgetSection
+    limits: RateLimits
 
 
 def build_report(reader: SinkReader, request: ReportRequest) -> list[NamespaceReport]:
@@ -133,16 +142,20 @@ def report(
     """Print the report; `billed` is `billed_through`'s answer, for the pending-days note."""
     reports = build_report(reader, request)
     billed = billed or {}
-    budgets = {} if request.today is None else {
-        scope: build_budget(Reading(reader, Window(), scope), request.today)
-        for scope in request.scopes
-    }
+    extra: dict[Scope, Extra] = {}
+    if request.now is not None:
+        for scope in request.scopes:
+            read = Reading(reader, request.window, scope)
+            extra[scope] = Extra(
+                build_budget(read.narrowed(Window()), request.now.date()),
+                build_rate_limits(read, request.window.end or request.now),
+            )
     if request.format == "json":
-        print(json.dumps(_json(reports, request, billed, budgets), indent=2))
+        print(json.dumps(_json(reports, request, billed, extra), indent=2))
     elif request.format == "csv":
         _csv(reports)
     else:
-        _print_tables(reports, request, billed, budgets)
+        _print_tables(reports, request, billed, extra)
     return 0
 
 
@@ -173,7 +186,7 @@ def _json(
     reports: list[NamespaceReport],
     request: ReportRequest,
     billed: Mapping[Scope, int | None],
-    budgets: Mapping[Scope, BudgetSection],
+    extra: Mapping[Scope, Extra],
 ) -> dict[str, Any]:
     window = request.window
     return {
@@ -195,7 +208,9 @@ def _json(
                 ],
                 "audit_by_type": {plain(k): v for k, v in r.audit_types.items()},
                 "audit_by_actor": {plain(k): v for k, v in r.audit_actors.items()},
-                "budget": budget_json(budgets[r.scope], request.top) if r.scope in budgets
+                "budget": budget_json(extra[r.scope].budget, request.top) if r.scope in extra
+                else None,
+                "rate_limits": limits_json(extra[r.scope].limits) if r.scope in extra
                 else None,
             }
             for r in reports
@@ -286,7 +301,7 @@ def _print_tables(
     reports: list[NamespaceReport],
     request: ReportRequest,
     billed: Mapping[Scope, int | None],
-    budgets: Mapping[Scope, BudgetSection],
+    extra: Mapping[Scope, Extra],
 ) -> None:
     console = Console()
     window = request.window
@@ -313,8 +328,9 @@ def _print_tables(
         if r.audit_types:
             console.print(safe(f"audit events by type: {_top(r.audit_types)}"))
             console.print(safe(f"audit events by actor: {_top(r.audit_actors)}"))
-        if r.scope in budgets:
-            print_budget(console, budgets[r.scope], request.top)
+        if r.scope in extra:
+            print_limits(console, extra[r.scope].limits, request.top)
+            print_budget(console, extra[r.scope].budget, request.top)
 
 
 def _when(text: str | None, now: int, flag: str) -> datetime | None:
