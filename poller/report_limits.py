@@ -11,6 +11,7 @@ one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +32,7 @@ _MODEL: Final = "openai.base.model"
 _WIDTH: Final = "openai.base.bucket_width"
 _REQUESTS: Final = "num_model_requests"
 _TOKENS: Final = ("input_tokens", "output_tokens")
+_SNAPSHOT: Final = re.compile(r"(.+?)-(?:\d{4}-\d{2}-\d{2}|\d{4})")
 
 
 @dataclass(frozen=True)
@@ -95,11 +97,12 @@ def _limits(snapshot: Reading) -> list[LimitRow]:
 
 def limited_model(used: str, limited: Collection[str]) -> str | None:
     """The model whose limit a usage model counts against: itself, or for a dated snapshot
-    (`gpt-4o-mini-2024-07-18`) the longest limited name it extends (`gpt-4o-mini`)."""
+    (`gpt-4o-mini-2024-07-18`, `gpt-4-0613`) the model it is a snapshot of (`gpt-4o-mini`);
+    None for a model without a limit of its own (`o3-pro` is not `o3`)."""
     if used in limited:
         return used
-    bases = [name for name in limited if used.startswith(f"{name}-")]
-    return max(bases, key=len) if bases else None
+    dated = _SNAPSHOT.fullmatch(used)
+    return dated.group(1) if dated and dated.group(1) in limited else None
 
 
 def _peaks(read: Reading, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
