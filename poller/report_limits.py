@@ -140,7 +140,7 @@ def build_rate_limits(read: Reading, end: datetime) -> RateLimits:
     """The newest snapshot in `read`'s window, and the peaks of the day before `end` (the
     window's end, or now)."""
     peaks = Window(end - PEAK_SPAN, end)
-    snapshot = newest_snapshot(read, _RL)
+    snapshot = newest_snapshot(read, _RL, now=end)
     if snapshot is None:
         return RateLimits(None, peaks, ())
     limits = _limits(snapshot)

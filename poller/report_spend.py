@@ -101,11 +101,18 @@ def _spend(read: Reading, today: date, names: dict[str, str]) -> dict[str | None
             for key in {*billed, *estimated}}
 
 
+def _end(read: Reading) -> datetime:
+    """`build_budget` reads up to the end of today; a window always has its end here."""
+    if read.window.end is None:
+        raise ValueError("the budget's reading needs a window end")
+    return read.window.end
+
+
 def _controls(read: Reading) -> dict[str | None, SpendControls]:
     """Per project (`_ORG`: the organization's), its limit, enforcement and alert thresholds."""
     limits: dict[str | None, Sums] = {}
     enforcement: dict[str | None, Sums] = {}
-    snapshot = newest_snapshot(read, _LIMITS)
+    snapshot = newest_snapshot(read, _LIMITS, now=_end(read))
     if snapshot is not None:
         cents = f"openai.{_LIMITS}.threshold.cents"
         project = f"openai.{_LIMITS}.project_id"
@@ -117,7 +124,7 @@ def _controls(read: Reading) -> dict[str | None, SpendControls]:
         if "organization" in scopes:  # a group without a key has no name: ask by scope
             enforcement[_ORG] = scopes["organization"]
     alerts: dict[str | None, list[int]] = {}
-    snapshot = newest_snapshot(read, _ALERTS)
+    snapshot = newest_snapshot(read, _ALERTS, now=_end(read))
     if snapshot is not None:
         cents = f"openai.{_ALERTS}.threshold.cents"
         for alert in snapshot.sums_by(_ALERTS, [cents], f"openai.{_ALERTS}.id",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Final
 
 from poller.documents.fields import NAME_FIELDS, result_path
@@ -296,19 +296,27 @@ def _actors(read: Reading) -> dict[str, int]:
     return _counted(groups)
 
 
-def newest_snapshot(read: Reading, stream: str) -> Reading | None:
+def newest_snapshot(read: Reading, stream: str, *, now: datetime) -> Reading | None:
     """`read` narrowed to the newest collection slot of a snapshot stream (rate limits, spend
-    controls) within its window; None when it holds none."""
-    slots = read.sums_by(stream, [], f"openai.{stream}.collected_at")
-    known = [_moment(key) for key in slots if key is not None]
-    if not known:
+    controls) within its window (an open end: `now`); None when it holds none. Found by
+    halving a time range with counts: grouping by a date field answers differently on each
+    sink, counts do not."""
+    end = read.window.end or now
+    low = int((read.window.start or _FLOOR).timestamp())
+    high = int(end.timestamp())
+    if low >= high or not read.narrowed(Window(_at(low), end)).count(stream):
         return None
-    newest = max(known)
-    return read.narrowed(Window(newest, newest + timedelta(seconds=1)))
+    while high - low > 1:  # a document at or after `low`, none at or after `high`
+        middle = (low + high) // 2
+        if read.narrowed(Window(_at(middle), end)).count(stream):
+            low = middle
+        else:
+            high = middle
+    return read.narrowed(Window(_at(low), _at(low + 1)))
 
 
-def _moment(key: str) -> datetime:
-    """A date key as either sink returns it: ISO-8601, or epoch milliseconds."""
-    if key.isdigit():
-        return datetime.fromtimestamp(int(key) / 1000, tz=UTC)
-    return datetime.fromisoformat(key.replace("Z", "+00:00"))
+_FLOOR: Final = datetime(2020, 1, 1, tzinfo=UTC)  # before OpenAI's admin APIs
+
+
+def _at(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)

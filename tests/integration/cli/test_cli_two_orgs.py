@@ -165,7 +165,8 @@ def _shared(
                        "deadletter_index": env.get("POLLER_ELASTICSEARCH__DEADLETTER_INDEX", "x")},
     )
     window = BackfillWindow(SINCE, UNTIL, int(datetime.now(UTC).timestamp()))
-    jobs = tuple((org, ("completions", "costs", "audit")) for org in settings.orgs)
+    jobs = tuple((org, ("completions", "costs", "audit", "rate_limits", "spend_limits"))
+                 for org in settings.orgs)
     with open_sink(settings) as sink:
         result = backfill(BackfillRequest(window, jobs), _WithoutReader(sink),
                           stop=threading.Event())
@@ -187,6 +188,13 @@ def _each_org_has_its_own_truth(
         assert math.isclose(space["billed"]["total"]["cost_usd"], billed, abs_tol=1e-6)
         assert space["usage"]["completions"]["total"]["input_tokens"] == tokens
         assert [r["key"] for r in space["billed_by_org"]["rows"]] == space["orgs"]
+        org = orgs[space["orgs"][0]]
+        active = {p["id"] for p in org.directory.projects if p.get("status") != "archived"}
+        assert {(r["project_id"], r["model"]) for r in space["rate_limits"]["limits"]} == {
+            (pid, limit["model"]) for pid, limits in org.directory.project_rate_limits.items()
+            if pid in active for limit in limits}
+        limit = space["budget"]["organization"]["limit_usd"]
+        assert limit == org.spend.limit["threshold_amount"] / 100
     assert spaces[0]["billed"]["total"] != spaces[1]["billed"]["total"]
     [beta] = json.loads(poller("report", "--format", "json", "--org", "beta", cwd=cwd,
                                env=env).stdout)["namespaces"]
