@@ -46,8 +46,8 @@ def print_limits(console: Console, limits: RateLimits, top: int | None) -> None:
     known = [r for r in limits.rows if r.headroom is not None]
     shown = known[: top if top is not None else _SHOWN]
     dot = " \N{MIDDLE DOT} "
-    console.print(safe(f"rate limits{dot}snapshot {_stamp(limits.collected_at)}{dot}busiest "
-                       f"minute since {_stamp(limits.peaks.start)}"), style="bold")
+    console.print(safe(f"rate limits{dot}snapshot {_stamp(limits.collected_at)}{dot}peak "
+                       f"minutes since {_stamp(limits.peaks.start)}"), style="bold")
     if shown:
         rows = [[safe(r.project_name or r.project_id), safe(r.model), _number(r.rpm),
                  _number(r.peak_rpm), _number(r.tpm), _number(r.peak_tpm),

@@ -103,5 +103,6 @@ def test_the_rate_limit_table_fits_80_columns(backfilled: tuple[Organization, Pa
     _, cwd = backfilled
     text = _report(cwd)
     assert widest(text) <= WIDTH
-    assert "rate limits · snapshot " in text
+    [head] = [line for line in text.splitlines() if line.startswith("rate limits · snapshot ")]
+    assert " · peak minutes since " in head  # on one line
     assert " with per-minute usage, " in text
