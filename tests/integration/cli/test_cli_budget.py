@@ -48,16 +48,18 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Organ
         yield org, cwd
 
 
-def _billed(org: Organization) -> dict[date, Decimal]:
-    """The simulator's bill of each finished day (a day with no cost has no entry)."""
+def _billed(org: Organization, project: str | None = None) -> dict[date, Decimal]:
+    """The simulator's bill of each finished day, of the org or of one project (a day with no
+    cost has no entry; a project's day is billed once the org's is)."""
     out: dict[date, Decimal] = {}
     day = FIRST
     while day < TODAY:
-        records = org.costs(_epoch(day), _epoch(day) + DAY, math.inf).values()
+        records = org.costs(_epoch(day), _epoch(day) + DAY, math.inf)
         if records:
-            out[day] = sum((Decimal(str(r.amount)) for r in records), Decimal(0))
+            out[day] = sum((Decimal(str(r.amount)) for dims, r in records.items()
+                            if project is None or dims[0] == project), Decimal(0))
         day += timedelta(days=1)
-    return out
+    return {d: v for d, v in out.items() if project is None or v}
 
 
 def _usd(value: Decimal | None) -> float | None:
@@ -103,6 +105,12 @@ def test_each_project_with_a_limit_is_judged_against_it(
     for pid, lim in limited.items():
         assert projects[pid]["limit_usd"] == _usd(Decimal(lim["threshold_amount"]) / 100)
         assert projects[pid]["enforcing"] == (lim["enforcement"]["status"] == "enforcing")
+        alerts = tuple(sorted(a["threshold_amount"] for a in org.spend.project_alerts.get(pid, ())))
+        controls = SpendControls(lim["threshold_amount"], lim["enforcement"]["status"], alerts)
+        want = budget_status(Budget(DailySpend(_billed(org, pid), {}), controls), TODAY)
+        for name in ("month_to_date_usd", "forecast_month_end_usd"):
+            assert projects[pid][name] == pytest.approx(_usd(getattr(want, name)), abs=0.011)
+        assert projects[pid]["severity"] == want.severity.value
     severities = [p["severity"] for p in space["budget"]["projects"]]
     rank = {"critical": 0, "warning": 1, "ok": 2}
     assert severities == sorted(severities, key=rank.__getitem__)  # the most severe first
