@@ -51,7 +51,7 @@ from bench.common import (
 from bench.memory import peak_rss_bytes
 from poller.documents.model import Document, Rejected
 from poller.pipeline import run_source
-from poller.reporting import Window, build_namespace
+from poller.reporting import Scope, Window, build_namespace
 from poller.sinks import DeadLetter, WriteReport
 from poller.sinks.sqlite import SqliteSink
 from poller.sources import BackfillWindow, backfill_source
@@ -246,7 +246,7 @@ def report_latency(store: Path) -> dict[str, Any]:
                 runs = []
                 for _ in range(2):
                     started = time.perf_counter()
-                    data = build_namespace(reader, NAMESPACE, (), by=by,
+                    data = build_namespace(reader, Scope(NAMESPACE), by=by,
                                            window=Window(start=start))
                     runs.append(round(time.perf_counter() - started, 3))
                 groups = sum(len(table.rows) for table in data.usage)

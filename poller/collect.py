@@ -21,30 +21,38 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import reduce
 from operator import add
 from types import FrameType
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from poller.destinations.backends import DestinationMetrics
+from poller.documents.model import Document, Rejected
 from poller.errors import PollerError, StopRequested
 from poller.pipeline import RunReport, run_source
 from poller.rebuild import RebuildTarget, check_backfill, rebuild_state
-from poller.runtime import OrgRuntime, check_sink, org_destinations, org_runtime
+from poller.runtime import OrgRuntime, Templates, check_sink, org_destinations, org_runtime
 from poller.settings import OrgSettings, StreamConfig
-from poller.sinks import Sink, SinkReader, WriteReport
+from poller.sinks import DeadLetter, Sink, SinkReader, WriteReport
 from poller.sources import BackfillWindow, OrgAccess, backfill_source, cycle_source
 from poller.sources.buckets import canonical_group_by
-from poller.state import check_position, saved_state, state_key
+from poller.state import (
+    StreamState,
+    check_position,
+    load_stream_state,
+    saved_state,
+    state_key,
+)
 from poller.streams import StreamKind
 
 __all__ = [
     "BackfillProgress",
     "BackfillRequest",
     "BackfillResult",
+    "StreamProgress",
     "StreamResult",
     "backfill",
     "backfill_org",
@@ -104,10 +112,12 @@ def cycle(
 
 @dataclass(frozen=True)
 class BackfillRequest:
-    """A validated backfill: the window, and the streams to collect per org."""
+    """A validated backfill: the window, and the streams to collect per org; `templates`:
+    check the index templates before the first write (None: the caller did)."""
 
     window: BackfillWindow
     jobs: tuple[tuple[OrgSettings, tuple[str, ...]], ...]
+    templates: Templates | None = None
 
 
 @dataclass(frozen=True)
@@ -126,12 +136,78 @@ class BackfillResult:
         return sum(r.error is not None for r in self.streams)
 
 
+@dataclass(frozen=True)
+class StreamProgress:
+    """Where one stream's backfill stands after a committed batch: of the window
+    `[since, until)`, `done` seconds are collected (usage and costs: the window less its
+    gaps; audit and snapshots: up to `position`), with `documents` acknowledged so far."""
+
+    org: str
+    stream: str
+    since: int
+    until: int
+    done: int = 0
+    position: int | None = None
+    documents: int = 0
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done / (self.until - self.since)) if self.until > self.since else 1.0
+
+    def after(self, state: StreamState, documents: int) -> StreamProgress:
+        since, until = self.since, self.until
+        if state.coverage.end is not None:
+            done = (until - since) - sum(b - a for a, b in state.coverage.gaps(since, until))
+        else:
+            done = 0 if state.position is None else min(until, state.position) - since
+        return replace(self, done=max(0, done), position=state.position, documents=documents)
+
+
 class BackfillProgress(Protocol):
-    """Told when an org's streams start and when each of them finished or failed."""
+    """Told when an org's streams start, after each committed batch of a stream, and when
+    each stream finished or failed."""
 
     def org_started(self, org: str, streams: int) -> None: ...
 
+    def stream_started(self, progress: StreamProgress) -> None: ...
+
+    def advanced(self, progress: StreamProgress) -> None: ...
+
     def stream_done(self, result: StreamResult) -> None: ...
+
+
+class _Watched:
+    """The sink, telling `progress` where its stream stands at each saved state (the commit
+    after an acknowledged batch), with the documents acknowledged so far."""
+
+    def __init__(self, sink: Sink, progress: BackfillProgress, start: StreamProgress) -> None:
+        self._sink = sink
+        self._progress = progress
+        self._now = start
+
+    def write(self, documents: Sequence[Document]) -> WriteReport:
+        report = self._sink.write(documents)
+        self._now = replace(self._now, documents=self._now.documents + report.total)
+        return report
+
+    def reject(self, items: Sequence[Rejected]) -> tuple[DeadLetter, ...]:
+        kept = self._sink.reject(items)
+        self._now = replace(self._now, documents=self._now.documents + len(kept))
+        return kept
+
+    def load_state(self, key: str) -> Mapping[str, Any] | None:
+        return self._sink.load_state(key)
+
+    def save_state(self, key: str, state: Mapping[str, Any]) -> None:
+        self._sink.save_state(key, state)
+        self._now = self._now.after(StreamState.from_json(state), self._now.documents)
+        self._progress.advanced(self._now)
+
+    def probe(self) -> bool:
+        return self._sink.probe()
+
+    def close(self) -> None:
+        self._sink.close()
 
 
 def backfill(
@@ -143,14 +219,16 @@ def backfill(
     clock: Clock = time.time,
 ) -> BackfillResult:
     """Every org's streams over the window. The sink is read once before anything else, so a
-    sink that cannot be used fails before any call to OpenAI or any write. Raises the first
-    error that is not stream-scoped."""
+    sink that cannot be used, or lacks its index templates, fails before any call to OpenAI
+    or any write. Raises the first error that is not stream-scoped."""
     first = next(((org, streams[0]) for org, streams in request.jobs if streams), None)
     if first is not None:
         # A ValueError (state that is not JSON) means the sink answered: the stream's own run
         # reports its unreadable state as one line.
         with suppress(ValueError):
             check_sink(sink, first[0].name, first[1])
+        if request.templates is not None:
+            request.templates.ensure(sink, {s for _, streams in request.jobs for s in streams})
     results: list[StreamResult] = []
     destination_metrics = DestinationMetrics()
     for org, streams in request.jobs:
@@ -188,7 +266,13 @@ def backfill_org(
         config = rt.settings.stream(name)
         try:
             _prepare(sink, rt.access, config, now=window.now, backfill=window)
-            report = run_source(backfill_source(rt.access, config, window), sink, stop=stop,
+            target = sink
+            if progress is not None:
+                start = StreamProgress(org, name, window.since, window.until)
+                start = start.after(load_stream_state(sink, org, name), 0)
+                progress.stream_started(start)
+                target = _Watched(sink, progress, start)
+            report = run_source(backfill_source(rt.access, config, window), target, stop=stop,
                                 clock=clock, destinations=rt.access.destinations)
         except StopRequested:
             results.append(StreamResult(org, name))

@@ -25,7 +25,7 @@ from poller.health import CycleHealth, HealthServer, ReadinessGate
 from poller.leases import LeaseKeeper, LeaseLostError, open_ha
 from poller.logs import FailureLog
 from poller.metrics import Metrics
-from poller.runtime import check_sink, open_sink, org_destinations, org_runtime
+from poller.runtime import check_sink, open_sink, org_destinations, org_runtime, templates_policy
 from poller.scheduler import Job, build_scheduler, run_until_signal
 from poller.settings import Settings, StreamConfig
 from poller.sinks import Sink
@@ -42,16 +42,18 @@ STALE_GRACE_SECONDS = 300.0
 
 
 def check_elasticsearch(settings: Settings) -> None:
-    """Before the daemon starts: credentials Elasticsearch refuses, a failed TLS handshake or a
-    server that is not Elasticsearch end it with one line (exit 1), since no cycle could ever
-    succeed. An unreachable cluster does not: the daemon starts, stays unready, and every
-    cycle tries again (a cluster restarting, or started after the poller)."""
+    """Before the daemon starts: credentials Elasticsearch refuses, a failed TLS handshake, a
+    server that is not Elasticsearch or missing index templates (`Templates`) end it with one
+    line (exit 1), since no cycle could ever succeed. An unreachable cluster does not: the
+    daemon starts, stays unready, and every cycle tries again (a cluster restarting, or
+    started after the poller)."""
     if settings.elasticsearch.url is None or not settings.orgs or not settings.orgs[0].streams:
         return
     org = settings.orgs[0]
     with open_sink(settings) as sink:
         try:
             check_sink(sink, org.name, org.streams[0])
+            templates_policy(settings).ensure(sink, {s for o in settings.orgs for s in o.streams})
         except SinkUnavailableError as exc:
             log.warning("%s; starting anyway, each cycle retries", exc)
 

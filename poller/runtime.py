@@ -8,9 +8,10 @@ planned by the sources (`poller.sources`), and the policy around it is in `polle
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
@@ -19,7 +20,8 @@ from poller.destinations import Retention
 from poller.destinations.backends import DestinationContext, DestinationMetrics, build_fanout
 from poller.directory import DirectoryCache
 from poller.documents import MappingContext
-from poller.errors import ConfigError, StopRequested
+from poller.errors import ConfigError, SinkRejectedError, StopRequested
+from poller.install import SetupOptions, duration_text, missing_templates, run_setup
 from poller.pricing import load_price_table
 from poller.settings import OrgSettings, Settings
 from poller.sinks import ReadableSink, Sink, SqliteSink
@@ -27,14 +29,18 @@ from poller.sinks.elasticsearch import ElasticsearchSink, EsConnection, EsCreden
 from poller.sources import OrgAccess
 from poller.state import state_key
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "OrgRuntime",
+    "Templates",
     "check_sink",
     "interruptible_sleep",
     "open_elasticsearch",
     "open_sink",
     "org_destinations",
     "org_runtime",
+    "templates_policy",
 ]
 
 
@@ -78,6 +84,51 @@ def check_sink(sink: Sink, org: str, stream: str) -> None:
     not JSON is the stream's problem, reported when the stream runs, not the sink's."""
     with contextlib.suppress(ValueError):
         sink.load_state(state_key(org, stream))
+
+
+@dataclass(frozen=True)
+class Templates:
+    """What `run` and `backfill` do before their first write into Elasticsearch when the index
+    templates are missing: refuse (`install` None, the default), or install them with
+    `install` (the `auto_setup` setting). Without them Elasticsearch would create the data
+    streams from its generic `logs` template, with dynamic mappings only a rollover can
+    replace; the embedded store needs nothing."""
+
+    install: SetupOptions | None = None
+    namespaces: tuple[str, ...] = ()
+
+    def ensure(self, sink: Sink, streams: Collection[str]) -> None:
+        """Raises SinkRejectedError when templates are missing and may not be installed;
+        SinkUnavailableError / SinkRejectedError when the cluster cannot be read."""
+        if not isinstance(sink, ElasticsearchSink) or not streams:
+            return
+        missing = missing_templates(sink.client, streams)
+        if not missing:
+            return
+        if self.install is None:
+            more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+            raise SinkRejectedError(  # the first one and a count: `doctor` lists them all
+                "run `openai-poller setup` first (or set POLLER_AUTO_SETUP=true): "
+                f"Elasticsearch lacks {missing[0]}{more}"
+            )
+        log.warning("installing what Elasticsearch lacks (auto_setup): %s", ", ".join(missing))
+        run_setup(es=sink.client, kibana_url=None, namespaces=self.namespaces or None,
+                  options=self.install)
+
+
+def templates_policy(settings: Settings) -> Templates:
+    """The `Templates` of `settings`: `auto_setup` installs what `setup` would (without
+    Kibana), with the same lifecycle and retention settings."""
+    namespaces = tuple(sorted({org.namespace for org in settings.orgs}))
+    if not settings.auto_setup:
+        return Templates(namespaces=namespaces)
+    retention = settings.setup.retention
+    try:
+        kept = {"metrics": duration_text(retention.metrics),
+                "audit": duration_text(retention.audit)}
+    except ValueError as exc:
+        raise ConfigError(f"config: setup.retention: {exc}") from None
+    return Templates(SetupOptions(ilm=settings.setup.ilm, retention=kept), namespaces)
 
 
 @dataclass(frozen=True)

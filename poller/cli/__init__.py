@@ -110,7 +110,7 @@ def _report(args: argparse.Namespace) -> int:
     from .report import billed_through, report, report_request
 
     settings = _settings(require_orgs=False)
-    orgs = [(org.name, org.namespace) for org in settings.orgs]
+    orgs = [(org.name, org.namespace, org.organization_id or org.name) for org in settings.orgs]
     request = report_request(args, orgs=orgs, now=int(time.time()))
     with open_for_reading(settings) as sink:  # after the request: bad input opens nothing
         return report(sink.reader(), request, billed_through(sink, request))

@@ -8,6 +8,7 @@ import threading
 
 from poller.collect import BackfillRequest, backfill, stop_on_signals
 from poller.errors import ConfigError
+from poller.runtime import templates_policy
 from poller.settings import Settings
 from poller.sinks import Sink
 from poller.sources import BackfillWindow
@@ -33,7 +34,8 @@ def backfill_request(settings: Settings, args: argparse.Namespace, *, now: int) 
     jobs = tuple((org, parse_streams(args.streams, org.streams)) for org in orgs)
     if args.streams is not None and not any(streams for _, streams in jobs):
         raise ConfigError(f"--streams: {args.streams!r} names no stream")
-    return BackfillRequest(BackfillWindow(since, until, now, width), jobs)
+    return BackfillRequest(BackfillWindow(since, until, now, width), jobs,
+                           templates_policy(settings))
 
 
 def run_backfill(request: BackfillRequest, sink: Sink) -> int:

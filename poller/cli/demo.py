@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from poller.collect import BackfillRequest
-from poller.reporting import Window
+from poller.reporting import Scope, Window
 from poller.settings import load_settings
 from poller.simulator.app import SimulatorApp
 from poller.simulator.organization import build_organization
@@ -46,7 +46,7 @@ def demo(*, now: int) -> int:
             if code:
                 return code
             start = datetime.fromtimestamp(since, tz=UTC)
-            request = ReportRequest({"default": ("demo",)}, window=Window(start))
+            request = ReportRequest((Scope("default", ("demo",)),), window=Window(start))
             code = report(sink.reader(), request, billed_through(sink, request))
     print(next_steps(store))
     return code

@@ -15,15 +15,28 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from rich import box
 from rich.console import Console
 from rich.table import Table as RichTable
 
 from poller.errors import ConfigError
-from poller.reporting import BY_CHOICES, NamespaceReport, Row, Table, Window, build_namespace
+from poller.report_limits import RateLimits, build_rate_limits
+from poller.report_spend import BudgetSection, build_budget
+from poller.reporting import (
+    BY_CHOICES,
+    NamespaceReport,
+    Reading,
+    Row,
+    Scope,
+    Table,
+    Window,
+    build_namespace,
+)
 from poller.sinks import Sink, SinkReader
 from poller.state import load_stream_state
 
+from ._budget import budget_json, print_budget
+from ._grid import grid
+from ._limits import limits_json, print_limits
 from ._text import plain, safe
 from .when import parse_when
 
@@ -48,70 +61,101 @@ _SHORT = {
 
 @dataclass(frozen=True)
 class ReportRequest:
-    """`report` over `namespaces` (namespace → the orgs writing into it) in `window`."""
+    """`report` of each scope (a namespace, or one org of a shared one) in `window`."""
 
-    namespaces: Mapping[str, tuple[str, ...]]
+    scopes: tuple[Scope, ...]
     by: str = "model"
     window: Window = field(default_factory=Window)
     top: int | None = None
     format: Format = "table"
+    now: datetime | None = None  # of the budget and rate-limit sections; None: no such sections
 
 
 def report_request(
-    args: argparse.Namespace, *, orgs: Sequence[tuple[str, str]], now: int
+    args: argparse.Namespace, *, orgs: Sequence[tuple[str, str, str]], now: int
 ) -> ReportRequest:
     """The validated request; built before the sink is opened, so bad input opens nothing.
-    `orgs` are (name, namespace) of the configured orgs; none configured reads `default`."""
+    `orgs` are (name, namespace, organization id) of the configured orgs; none configured
+    reads `default`, whoever wrote it."""
     start = _when(args.since, now, "--since")
     end = _when(args.until, now, "--until")
     if start is not None and end is not None and start >= end:
         raise ConfigError(f"--since must be before --until (got {args.since!r} .. {args.until!r})")
+    sharing: dict[str, int] = {}
+    for _, namespace, _ in orgs:
+        sharing[namespace] = sharing.get(namespace, 0) + 1
     if args.org is not None:
-        chosen = [(n, ns) for n, ns in orgs if n == args.org]
+        chosen = [org for org in orgs if org[0] == args.org]
         if not chosen:
-            known = ", ".join(n for n, _ in orgs) or "none configured"
+            known = ", ".join(n for n, _, _ in orgs) or "none configured"
             raise ConfigError(f"--org: unknown org {args.org!r} (configured: {known})")
         orgs = chosen
-    namespaces: dict[str, tuple[str, ...]] = {}
-    for name, namespace in orgs or [("", "default")]:
-        namespaces[namespace] = (*namespaces.get(namespace, ()), *([name] if name else []))
     fmt: Format = "json" if args.json else args.format
-    return ReportRequest(namespaces, args.by, Window(start, end), args.top, fmt)
+    return ReportRequest(_scopes(orgs, sharing), args.by, Window(start, end), args.top, fmt,
+                         datetime.fromtimestamp(now, tz=UTC))
+
+
+def _scopes(orgs: Sequence[tuple[str, str, str]], sharing: Mapping[str, int]) -> tuple[Scope, ...]:
+    """One scope per namespace an org writes into alone, one per org where orgs share one
+    (filtered by its organization id); none configured: `default`, whoever wrote it."""
+    if not orgs:
+        return (Scope("default"),)
+    scopes: dict[tuple[str, str | None], Scope] = {}
+    for name, namespace, organization in orgs:
+        if sharing[namespace] > 1:
+            scopes[(namespace, organization)] = Scope(namespace, (name,), organization)
+        else:
+            scopes[(namespace, None)] = Scope(namespace, (name,))
+    return tuple(scopes.values())
+
+
+@dataclass(frozen=True)
+class Extra:
+    """A scope's sections judged as of the request's `now`."""
+
+    budget: BudgetSection
+    limits: RateLimits
 
 
 def build_report(reader: SinkReader, request: ReportRequest) -> list[NamespaceReport]:
     return [
-        build_namespace(reader, namespace, orgs, by=request.by, window=request.window,
-                        top=request.top)
-        for namespace, orgs in request.namespaces.items()
+        build_namespace(reader, scope, by=request.by, window=request.window, top=request.top)
+        for scope in request.scopes
     ]
 
 
-def billed_through(sink: Sink, request: ReportRequest) -> dict[str, int | None]:
-    """Per namespace, the end of the last day whose costs every org in it has collected
-    (Unix seconds); days after it are pending: OpenAI bills a day once it is over. None when
-    the orgs are not known (none configured) or have not collected costs."""
-    through: dict[str, int | None] = {}
-    for namespace, orgs in request.namespaces.items():
-        ends = [load_stream_state(sink, org, "costs").position
-                for org in orgs]
+def billed_through(sink: Sink, request: ReportRequest) -> dict[Scope, int | None]:
+    """Per scope, the end of the last day whose costs every org in it has collected (Unix
+    seconds); days after it are pending: OpenAI bills a day once it is over. None when the
+    orgs are not known (none configured) or have not collected costs."""
+    through: dict[Scope, int | None] = {}
+    for scope in request.scopes:
+        ends = [load_stream_state(sink, org, "costs").position for org in scope.orgs]
         known = [end for end in ends if end is not None]
-        through[namespace] = min(known) if orgs and len(known) == len(ends) else None
+        through[scope] = min(known) if scope.orgs and len(known) == len(ends) else None
     return through
 
 
 def report(
-    reader: SinkReader, request: ReportRequest, billed: Mapping[str, int | None] | None = None
+    reader: SinkReader, request: ReportRequest, billed: Mapping[Scope, int | None] | None = None
 ) -> int:
     """Print the report; `billed` is `billed_through`'s answer, for the pending-days note."""
     reports = build_report(reader, request)
     billed = billed or {}
+    extra: dict[Scope, Extra] = {}
+    if request.now is not None:
+        for scope in request.scopes:
+            read = Reading(reader, request.window, scope)
+            extra[scope] = Extra(
+                build_budget(read.narrowed(Window()), request.now.date()),
+                build_rate_limits(read, request.window.end or request.now),
+            )
     if request.format == "json":
-        print(json.dumps(_json(reports, request, billed), indent=2))
+        print(json.dumps(_json(reports, request, billed, extra), indent=2))
     elif request.format == "csv":
         _csv(reports)
     else:
-        _print_tables(reports, request, billed)
+        _print_tables(reports, request, billed, extra)
     return 0
 
 
@@ -139,7 +183,10 @@ def _table_json(table: Table) -> dict[str, Any]:
 
 
 def _json(
-    reports: list[NamespaceReport], request: ReportRequest, billed: Mapping[str, int | None]
+    reports: list[NamespaceReport],
+    request: ReportRequest,
+    billed: Mapping[Scope, int | None],
+    extra: Mapping[Scope, Extra],
 ) -> dict[str, Any]:
     window = request.window
     return {
@@ -152,15 +199,19 @@ def _json(
                 "orgs": list(r.orgs),
                 "usage": {t.title.split(" by ")[0]: _table_json(t) for t in r.usage},
                 "billed": {**_table_json(r.billed),
-                           **_pending_json(_pending(billed.get(r.namespace), window))},
+                           **_pending_json(_pending(billed.get(r.scope), window))},
                 "billed_by_org": _table_json(r.org_totals),
                 "reconciliation": [
                     {"project_id": plain(k), "name": None if n is None else plain(n),
                      "estimated_usd": e, "billed_usd": b}
                     for k, n, e, b in r.reconciliation
                 ],
-                "audit_by_action": {plain(k): v for k, v in r.audit_actions.items()},
+                "audit_by_type": {plain(k): v for k, v in r.audit_types.items()},
                 "audit_by_actor": {plain(k): v for k, v in r.audit_actors.items()},
+                "budget": budget_json(extra[r.scope].budget, request.top) if r.scope in extra
+                else None,
+                "rate_limits": limits_json(extra[r.scope].limits) if r.scope in extra
+                else None,
             }
             for r in reports
         ],
@@ -212,25 +263,6 @@ def _count(value: int) -> str:
     return f"{value:,}"
 
 
-def _grid(
-    headers: Sequence[str], rows: Sequence[Sequence[str]], *, texts: int, width: int
-) -> RichTable:
-    """A table within `width` columns whose first `texts` columns (ids, names) are cut with an
-    ellipsis when space is short: the numbers never lose a digit."""
-    widths = [max(len(header), *(len(row[i]) for row in rows)) for i, header in enumerate(headers)]
-    room = max(6 * texts, width - sum(widths[texts:]) - 3 * len(headers))
-    out = RichTable(box=box.SIMPLE_HEAD, pad_edge=False)
-    for i, header in enumerate(headers):
-        if i < texts:
-            share = min(widths[i], max(6, room // texts))
-            out.add_column(header, overflow="ellipsis", no_wrap=True, max_width=share)
-        else:
-            out.add_column(header, justify="right", no_wrap=True, min_width=widths[i])
-    for row in rows:
-        out.add_row(*row)
-    return out
-
-
 def _rich(table: Table, *, named: bool, width: int) -> RichTable:
     headers = ["id", *(["name"] if named else []),
                *(_SHORT.get(c, c) for c in table.columns), "USD"]
@@ -239,7 +271,7 @@ def _rich(table: Table, *, named: bool, width: int) -> RichTable:
          *(_count(row.counts[c]) for c in table.columns), _money(row)]
         for row in (*table.rows, table.total)
     ]
-    out = _grid(headers, rows, texts=2 if named else 1, width=width)
+    out = grid(headers, rows, texts=2 if named else 1, width=width)
     if table.rows:
         out.rows[len(table.rows) - 1].end_section = True
     return out
@@ -256,7 +288,7 @@ def _reconciliation(report: NamespaceReport, width: int) -> RichTable:
          f"{billed:,.2f}", "" if estimated is None else f"{billed - estimated:+,.2f}"]
         for key, name, estimated, billed in report.reconciliation
     ]
-    return _grid(["project", "estimated", "billed", "difference"], rows, texts=1, width=width)
+    return grid(["project", "estimated", "billed", "difference"], rows, texts=1, width=width)
 
 
 def _top(counts: Mapping[str, int], limit: int = 6) -> str:
@@ -266,7 +298,10 @@ def _top(counts: Mapping[str, int], limit: int = 6) -> str:
 
 
 def _print_tables(
-    reports: list[NamespaceReport], request: ReportRequest, billed: Mapping[str, int | None]
+    reports: list[NamespaceReport],
+    request: ReportRequest,
+    billed: Mapping[Scope, int | None],
+    extra: Mapping[Scope, Extra],
 ) -> None:
     console = Console()
     window = request.window
@@ -280,7 +315,7 @@ def _print_tables(
             console.print("+ : some usage has no list price; `unpriced`: none of it has one")
         _print_table(console, r.billed, window,
                      named=r.billed.title.endswith(("project", "key")))
-        pending = _pending(billed.get(r.namespace), window)
+        pending = _pending(billed.get(r.scope), window)
         if pending is not None:
             console.print(f"billed through {pending[0]}; from {pending[1]} billed cost is "
                           "pending (OpenAI bills a day once it is over)")
@@ -290,9 +325,12 @@ def _print_tables(
             console.print(safe(f"estimated (list prices) vs billed per project \N{MIDDLE DOT} "
                                f"{window.label()}"), style="bold")
             console.print(_reconciliation(r, console.width))
-        if r.audit_actions:
-            console.print(safe(f"audit events by type: {_top(r.audit_actions)}"))
+        if r.audit_types:
+            console.print(safe(f"audit events by type: {_top(r.audit_types)}"))
             console.print(safe(f"audit events by actor: {_top(r.audit_actors)}"))
+        if r.scope in extra:
+            print_limits(console, extra[r.scope].limits, request.top)
+            print_budget(console, extra[r.scope].budget, request.top)
 
 
 def _when(text: str | None, now: int, flag: str) -> datetime | None:

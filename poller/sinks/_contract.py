@@ -11,7 +11,9 @@ be replayed (`replay-deadletters`), `ReadableSink` for what `open_sink` returns.
 Readers answer alike on both backends: a time range is `start <= @timestamp < end` (aware
 datetimes), a sum over no documents is 0.0, and documents that lack the `group_by` field form
 the group `None`; a group's `name` is the `name_field` of its newest document having one, so a
-renamed project shows its latest name.
+renamed project shows its latest name. `where` keeps only the documents whose keyword fields
+equal the values given, e.g. `{"organization.id": "org-1"}`: orgs writing into one namespace
+share its data streams, and each one's report must hold its own documents only.
 """
 
 from __future__ import annotations
@@ -128,7 +130,12 @@ class Sink(Protocol):
 
 class SinkReader(Protocol):
     def count(
-        self, data_stream: str, *, start: datetime | None = None, end: datetime | None = None
+        self,
+        data_stream: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        where: Mapping[str, str] | None = None,
     ) -> int:
         """Documents in `data_stream`, optionally with `start <= @timestamp < end`."""
         ...
@@ -140,6 +147,7 @@ class SinkReader(Protocol):
         *,
         start: datetime | None = None,
         end: datetime | None = None,
+        where: Mapping[str, str] | None = None,
     ) -> Sums:
         """The sum of each numeric field (dotted name) over the matching documents."""
         ...
@@ -153,6 +161,7 @@ class SinkReader(Protocol):
         name_field: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        where: Mapping[str, str] | None = None,
     ) -> dict[str | None, Sums]:
         """`sums` per value of the keyword field `group_by`; `None` holds documents without it.
         With `name_field`, each group's `name` is that field in its newest document having it."""

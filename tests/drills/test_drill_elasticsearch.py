@@ -127,6 +127,7 @@ def _es_env(sim: Simulator, tmp_path: Path, ns: EsNamespace, url: str,
         POLLER_ELASTICSEARCH__STATE_INDEX=ns.state_index,
         POLLER_ELASTICSEARCH__DEADLETTER_INDEX=ns.deadletter_index,
         POLLER_LOG_FORMAT="text",
+        POLLER_AUTO_SETUP="true",  # run and backfill refuse a cluster without our templates
     )
     if os.environ.get("POLLER_TEST_ELASTICSEARCH_URL"):
         if key := os.environ.get("POLLER_TEST_ELASTICSEARCH_API_KEY"):

@@ -189,6 +189,7 @@ def test_run_into_elasticsearch(
         "POLLER_ORG_DEFAULTS__NAMESPACE": es_namespace.name,
         "POLLER_ORG_DEFAULTS__STREAMS": "completions,costs,audit",
         "POLLER_STORE_PATH": str(tmp_path / "unused.sqlite3"),
+        "POLLER_AUTO_SETUP": "true",  # our templates, under the test namespace's own
     }
     if es_target.api_key:
         extra["ELASTICSEARCH_API_KEY"] = es_target.api_key

@@ -43,23 +43,32 @@ class ElasticsearchReader:
         self._max_groups = max_groups
 
     @staticmethod
-    def _range(start: datetime | None, end: datetime | None) -> dict[str, Any] | None:
-        if start is None and end is None:
-            return None
-        bounds: dict[str, Any] = {"format": "epoch_millis"}
-        if start is not None:
-            bounds["gte"] = epoch_millis(start)
-        if end is not None:
-            bounds["lt"] = epoch_millis(end)
-        return {"bool": {"filter": [{"range": {"@timestamp": bounds}}]}}
+    def _range(
+        start: datetime | None, end: datetime | None, where: Mapping[str, str] | None = None
+    ) -> dict[str, Any] | None:
+        filters: list[dict[str, Any]] = []
+        if start is not None or end is not None:
+            bounds: dict[str, Any] = {"format": "epoch_millis"}
+            if start is not None:
+                bounds["gte"] = epoch_millis(start)
+            if end is not None:
+                bounds["lt"] = epoch_millis(end)
+            filters.append({"range": {"@timestamp": bounds}})
+        filters += [{"term": {name: value}} for name, value in (where or {}).items()]
+        return {"bool": {"filter": filters}} if filters else None
 
     def count(
-        self, data_stream: str, *, start: datetime | None = None, end: datetime | None = None
+        self,
+        data_stream: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        where: Mapping[str, str] | None = None,
     ) -> int:
         with self._errors(f"counting {data_stream}"):
             resp = self._client.count(
                 index=data_stream,
-                query=self._range(start, end),
+                query=self._range(start, end, where),
                 ignore_unavailable=True,
                 allow_no_indices=True,
                 filter_path=["count"],
@@ -72,12 +81,13 @@ class ElasticsearchReader:
         aggs: Mapping[str, Any],
         start: datetime | None,
         end: datetime | None,
+        where: Mapping[str, str] | None,
     ) -> Mapping[str, Any]:
         with self._errors(f"aggregating {data_stream}"):
             resp = self._client.search(
                 index=data_stream,
                 size=0,
-                query=self._range(start, end),
+                query=self._range(start, end, where),
                 aggs=aggs,
                 track_total_hits=True,
                 ignore_unavailable=True,
@@ -107,8 +117,9 @@ class ElasticsearchReader:
         *,
         start: datetime | None = None,
         end: datetime | None = None,
+        where: Mapping[str, str] | None = None,
     ) -> Sums:
-        body = self._aggregate(data_stream, self._sum_aggs(fields), start, end)
+        body = self._aggregate(data_stream, self._sum_aggs(fields), start, end, where)
         total = body.get("hits", {}).get("total", {})
         count = int(total.get("value", 0)) if isinstance(total, Mapping) else int(total or 0)
         return Sums(count, self._sums_of(body.get("aggregations", {}), fields))
@@ -122,6 +133,7 @@ class ElasticsearchReader:
         name_field: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        where: Mapping[str, str] | None = None,
     ) -> dict[str | None, Sums]:
         subs = self._sum_aggs(fields)
         named = {**subs, "name": _latest_agg(name_field)} if name_field else subs
@@ -129,7 +141,7 @@ class ElasticsearchReader:
             "groups": {"terms": {"field": group_by, "size": self._max_groups}, "aggs": named},
             "nogroup": {"missing": {"field": group_by}, "aggs": subs},
         }
-        found = self._aggregate(data_stream, aggs, start, end).get("aggregations", {})
+        found = self._aggregate(data_stream, aggs, start, end, where).get("aggregations", {})
         groups = found.get("groups", {})
         if groups.get("sum_other_doc_count"):
             raise SinkRejectedError(

@@ -78,18 +78,33 @@ class _Scan:
     where: str
     params: list[Any]
     index: str
+    filters: tuple[_Field, ...] = ()  # read from the source: the FROM clause must join it
 
     @classmethod
-    def of(cls, stream: _Stream, start: datetime | None, end: datetime | None) -> _Scan:
-        where, params = "d.data_stream = ?", list[Any]([stream.id])
+    def of(
+        cls,
+        stream: _Stream,
+        start: datetime | None,
+        end: datetime | None,
+        where: Mapping[str, str] | None = None,
+    ) -> _Scan:
+        sql, params = "d.data_stream = ?", list[Any]([stream.id])
         if start is not None:
-            where += " AND d.ts >= ?"
+            sql += " AND d.ts >= ?"
             params.append(epoch_millis(start))
         if end is not None:
-            where += " AND d.ts < ?"
+            sql += " AND d.ts < ?"
             params.append(epoch_millis(end))
+        filters: list[_Field] = []
+        for name, value in (where or {}).items():
+            found = stream.field(name)
+            term = "(SELECT id FROM terms WHERE value = ?)" if found.keyword else "?"
+            sql += f" AND {found.sql} = {term}"
+            params += [*found.params, value]
+            filters.append(found)
         ranged = start is not None or end is not None
-        return cls(where, params, "documents_by_time" if ranged else "documents_by_id")
+        return cls(sql, params, "documents_by_time" if ranged else "documents_by_id",
+                   tuple(filters))
 
 
 class SqliteReader:
@@ -118,7 +133,7 @@ class SqliteReader:
         """The FROM clause; joins the sources (and lets SQL inflate them) when a field needs
         them."""
         documents = f"documents AS d INDEXED BY {scan.index}"
-        if not any(f.from_source for f in fields):
+        if not any(f.from_source for f in (*fields, *scan.filters)):
             return documents
         rows = conn.execute("SELECT id, content FROM dictionaries").fetchall()
         self._contents.update((int(i), bytes(c)) for i, c in rows)
@@ -128,14 +143,21 @@ class SqliteReader:
         return f"{documents} JOIN sources AS s ON s.id = d.id"
 
     def count(
-        self, data_stream: str, *, start: datetime | None = None, end: datetime | None = None
+        self,
+        data_stream: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        where: Mapping[str, str] | None = None,
     ) -> int:
+        _check(*(where or {}))
         with self._db.snapshot() as conn:
             stream = self._stream(conn, data_stream)
             if stream is None:
                 return 0
-            scan = _Scan.of(stream, start, end)
-            sql = f"SELECT count(*) FROM documents AS d WHERE {scan.where}"  # noqa: S608
+            scan = _Scan.of(stream, start, end, where)
+            sql = (f"SELECT count(*) FROM {self._from(conn, scan, ())} "  # noqa: S608
+                   f"WHERE {scan.where}")
             return int(conn.execute(sql, scan.params).fetchone()[0])
 
     def sums(
@@ -145,14 +167,15 @@ class SqliteReader:
         *,
         start: datetime | None = None,
         end: datetime | None = None,
+        where: Mapping[str, str] | None = None,
     ) -> Sums:
-        _check(*fields)
+        _check(*fields, *(where or {}))
         with self._db.snapshot() as conn:
             stream = self._stream(conn, data_stream)
             if stream is None:
                 return Sums(0, {f: 0.0 for f in fields})
             summed = [stream.field(f) for f in fields]
-            scan = _Scan.of(stream, start, end)
+            scan = _Scan.of(stream, start, end, where)
             row = conn.execute(
                 f"SELECT count(*){''.join(', ' + f.total() for f in summed)} "  # noqa: S608
                 f"FROM {self._from(conn, scan, summed)} WHERE {scan.where}",
@@ -169,18 +192,19 @@ class SqliteReader:
         name_field: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        where: Mapping[str, str] | None = None,
     ) -> dict[str | None, Sums]:
         """One pass over the documents. A group's name is `n` in the row holding the group's
         newest `@timestamp` among those having a name: with one max() in a query, SQLite fills
         a bare column from the row that holds the maximum (the first of equal ones)."""
-        _check(group_by, *fields, *([name_field] if name_field else []))
+        _check(group_by, *fields, *([name_field] if name_field else []), *(where or {}))
         with self._db.snapshot() as conn:
             stream = self._stream(conn, data_stream)
             if stream is None:
                 return {}
             group, summed = stream.field(group_by), [stream.field(f) for f in fields]
             name = stream.field(name_field) if name_field else None
-            scan = _Scan.of(stream, start, end)
+            scan = _Scan.of(stream, start, end, where)
             columns = [f"{group.sql} AS g", "count(*) AS c"]
             columns += [f"{f.total()} AS s{i}" for i, f in enumerate(summed)]
             params = [*group.params, *(p for f in summed for p in f.params)]

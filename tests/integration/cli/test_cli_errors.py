@@ -3,6 +3,7 @@ fix first, no query string, files by their absolute path; the full text in debug
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,51 @@ def test_debug_logs_keep_the_whole_message(tmp_path: Path) -> None:
     assert logged.endswith(f"poller.cli: error: {whole}")
     cut = whole[: ERROR_WIDTH - 1]
     assert result.stderr.splitlines()[-1] == f"error: {cut}\N{HORIZONTAL ELLIPSIS}"
+
+
+def test_backfill_against_an_unreachable_openai_is_one_line_without_retries(
+    tmp_path: Path,
+) -> None:
+    """Connection refused on the first request: one line naming the setting to check, no
+    retry rounds (each would log an `attempt N of M` warning), nothing written."""
+    with socket.socket() as held:  # a port nothing listens on: bound, never listening
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        env = {"OPENAI_ADMIN_KEY": "sk-admin-unreachable", "POLLER_LOG_FORMAT": "text",
+               "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1",
+               "POLLER_STORE_PATH": str(tmp_path / "s.sqlite3")}
+        result = poller("backfill", "--since", "1d", cwd=tmp_path, env=env, timeout=30)
+    assert (result.returncode, result.stdout) == (1, "")
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("error: ") and "OPENAI_BASE_URL" in last, result.stderr
+    assert " attempt " not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_taken_metrics_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"OPENAI_ADMIN_KEY": "sk-admin-port", "POLLER_LOG_FORMAT": "text",
+               "OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "POLLER_METRICS__HOST": "127.0.0.1",
+               "POLLER_METRICS__PORT": str(port),
+               "POLLER_STORE_PATH": str(tmp_path / "s.sqlite3")}
+        result = poller("run", cwd=tmp_path, env=env, timeout=30)
+    assert (result.returncode, result.stdout) == (2, "")
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("error: ") and str(port) in last, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("variable", "nearest"), [
+    ("POLLER_INTERVAL", "POLLER_ORG_DEFAULTS__DEFAULTS__INTERVAL"),
+    ("ELASTICSEARCH_USER", "ELASTICSEARCH_USERNAME"),
+])
+def test_a_guessed_variable_is_named_with_the_nearest_setting(
+    tmp_path: Path, variable: str, nearest: str
+) -> None:
+    (tmp_path / "openai-poller.sqlite3").touch()
+    env = {variable: "1m", "POLLER_LOG_FORMAT": "text"}
+    result = poller("status", cwd=tmp_path, env=env)
+    assert f"did you mean {nearest}? (not a setting)" in result.stderr

@@ -15,7 +15,14 @@ from own_env import clear_own
 from streams_config import T0, config
 
 from poller import collect
-from poller.collect import BackfillRequest, StreamResult, backfill, backfill_org, cycle
+from poller.collect import (
+    BackfillRequest,
+    StreamProgress,
+    StreamResult,
+    backfill,
+    backfill_org,
+    cycle,
+)
 from poller.documents.model import Document
 from poller.errors import AuthenticationError, PollerError, ServerError, StopRequested
 from poller.pipeline import Batch
@@ -64,6 +71,12 @@ class Progress:
 
     def org_started(self, org: str, streams: int) -> None:
         self.events.append(f"{org}: {streams} streams")
+
+    def stream_started(self, progress: StreamProgress) -> None:
+        return
+
+    def advanced(self, progress: StreamProgress) -> None:
+        return
 
     def stream_done(self, result: StreamResult) -> None:
         self.events.append(f"{result.stream}: {'failed' if result.error else 'done'}")

@@ -27,6 +27,7 @@ from poller.errors import (
     SinkRejectedError,
     SinkUnavailableError,
 )
+from poller.reporting import Scope
 from poller.settings import Settings, load_settings
 from poller.sinks import SqliteSink
 from poller.sinks.elasticsearch import Backoff, ElasticsearchSink, EsConnection, EsCredentials
@@ -187,24 +188,25 @@ def _report_args(since: str | None, until: str | None) -> argparse.Namespace:
 def test_report_window_accepts_a_window_and_open_ends(
     since: str | None, until: str | None, window: tuple[int | None, int | None]
 ) -> None:
-    request = report_request(_report_args(since, until), orgs=[("a", "acme")], now=NOW)
+    request = report_request(_report_args(since, until), orgs=[("a", "acme", "org-a")], now=NOW)
     window_ = request.window
     got = tuple(None if t is None else int(t.timestamp()) for t in (window_.start, window_.end))
     assert got == window
-    assert (request.namespaces, request.by, request.format) == ({"acme": ("a",)}, "model",
-                                                                "table")
+    assert (request.scopes, request.by, request.format) == ((Scope("acme", ("a",)),), "model",
+                                                            "table")
 
 
-def test_report_groups_orgs_by_namespace_and_picks_one_with_org() -> None:
-    orgs = [("a", "shared"), ("b", "shared"), ("c", "own")]
+def test_report_splits_a_shared_namespace_by_org_and_picks_one_with_org() -> None:
+    orgs = [("a", "shared", "org-a"), ("b", "shared", "org-b"), ("c", "own", "org-c")]
     every = report_request(_report_args(None, None), orgs=orgs, now=NOW)
-    assert every.namespaces == {"shared": ("a", "b"), "own": ("c",)}
+    assert every.scopes == (Scope("shared", ("a",), "org-a"), Scope("shared", ("b",), "org-b"),
+                            Scope("own", ("c",)))
     args = _report_args(None, None)
-    args.org = "c"
-    assert report_request(args, orgs=orgs, now=NOW).namespaces == {"own": ("c",)}
-    assert report_request(_report_args(None, None), orgs=[], now=NOW).namespaces == {
-        "default": ()
-    }
+    args.org = "b"
+    assert report_request(args, orgs=orgs, now=NOW).scopes == (Scope("shared", ("b",), "org-b"),)
+    assert report_request(_report_args(None, None), orgs=[], now=NOW).scopes == (
+        Scope("default"),
+    )
 
 
 def test_report_with_a_bad_window_creates_no_store(

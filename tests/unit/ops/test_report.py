@@ -12,7 +12,8 @@ import pytest
 
 from poller.cli.report import ReportRequest, report
 from poller.documents.model import Document
-from poller.reporting import NamespaceReport, Row, Window, build_namespace
+from poller.report_limits import limited_model
+from poller.reporting import NamespaceReport, Row, Scope, Window, build_namespace
 from poller.sinks import SinkReader
 from poller.sinks.sqlite import SqliteSink
 
@@ -64,7 +65,7 @@ def reader(tmp_path: Path) -> Iterator[SinkReader]:
 
 
 def _build(reader: SinkReader, by: str, window: Window | None = None) -> NamespaceReport:
-    return build_namespace(reader, "default", ("prod",), by=by, window=window or Window())
+    return build_namespace(reader, Scope("default", ("prod",)), by=by, window=window or Window())
 
 
 def _counts(tokens: tuple[int, int], requests: int) -> dict[str, int]:
@@ -118,7 +119,7 @@ def test_text_tables_show_the_name_next_to_the_id(
     reader: SinkReader, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COLUMNS", "80")
-    request = ReportRequest({"default": ("prod",)}, by="project")
+    request = ReportRequest((Scope("default", ("prod",)),), by="project")
     assert report(reader, request) == 0
     assert _cells(capsys.readouterr().out) == [
         ["p_a", "Alpha", "300", "30", "3", "0.75"],
@@ -141,3 +142,34 @@ def _cells(text: str) -> list[list[str]]:
         if line.startswith(" ") and line.strip()
         and not line.strip().startswith(("\N{BOX DRAWINGS LIGHT HORIZONTAL}", "id ", "project "))
     ]
+
+
+def _audit(doc_id: str, kind: str, ecs: dict[str, Any]) -> Document:
+    source = {"@timestamp": "2026-11-02T00:00:00.000Z", **ecs,
+              "event": {"action": kind.replace(".", "-")},
+              "openai": {"audit": {"id": doc_id, "type": kind}}}
+    return Document("audit", "logs-openai.audit-default", doc_id, source)
+
+
+def test_audit_is_summed_by_openais_type_and_by_actor(tmp_path: Path) -> None:
+    with SqliteSink(tmp_path / "audit.sqlite3") as sink:
+        sink.write([
+            _audit("a1", "api_key.created", {"user": {"email": "ann@x"}}),
+            _audit("a2", "api_key.created", {"service": {"id": "svc_1"}}),
+            _audit("a3", "login.succeeded", {"user": {"email": "ann@x"}}),
+            _audit("a4", "project.archived", {}),
+        ])
+        built = _build(sink.reader(), "model")
+    assert built.audit_types == {"api_key.created": 2, "login.succeeded": 1,
+                                 "project.archived": 1}
+    assert built.audit_actors == {"ann@x": 2, "(none)": 1, "service account svc_1": 1}
+
+
+def test_a_dated_snapshot_counts_against_its_models_limit() -> None:
+    limited = {"gpt-4o", "gpt-4o-mini", "o3"}
+    assert limited_model("gpt-4o-mini-2024-07-18", limited) == "gpt-4o-mini"
+    assert limited_model("gpt-4o", limited) == "gpt-4o"
+    assert limited_model("gpt-4o-2024-08-06", limited) == "gpt-4o"
+    assert limited_model("gpt-4o-0613", limited) == "gpt-4o"
+    assert limited_model("o3-pro", limited) is None
+    assert limited_model("o1", limited) is None
