@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import reduce
 from operator import add
 from types import FrameType
@@ -118,6 +118,8 @@ class BackfillRequest:
     window: BackfillWindow
     jobs: tuple[tuple[OrgSettings, tuple[str, ...]], ...]
     templates: Templates | None = None
+    # `Settings.neighbours` per org name: the other orgs writing the same namespace.
+    neighbours: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -234,7 +236,8 @@ def backfill(
     for org, streams in request.jobs:
         if stop.is_set():
             break
-        with (org_runtime(org, stop=stop, fail_fast=True) as bare,
+        with (org_runtime(org, stop=stop, fail_fast=True,
+                          neighbours=request.neighbours.get(org.name, frozenset())) as bare,
               org_destinations(bare, sink, destination_metrics, stop) as rt):
             done = backfill_org(
                 rt, sink, streams, request.window, stop=stop, progress=progress, clock=clock
@@ -319,6 +322,7 @@ def _prepare(
             name,
             stream.spec.data_stream(access.context.namespace),
             access.context.organization_id,
+            access.neighbours,
         )
         state = rebuild_state(sink.reader(), target, now=now)
         bucketed = stream.spec.kind in (StreamKind.USAGE, StreamKind.COSTS)

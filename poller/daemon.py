@@ -157,7 +157,8 @@ def run_daemon(settings: Settings) -> int:
         jobs: list[Job] = []
         destination_metrics = DestinationMetrics(metrics.registry)
         for org in settings.orgs:
-            rt = stack.enter_context(org_runtime(org, observer=metrics, stop=stop))
+            rt = stack.enter_context(org_runtime(
+                org, observer=metrics, stop=stop, neighbours=settings.neighbours(org.name)))
             rt = stack.enter_context(org_destinations(rt, ctx.sink, destination_metrics, stop))
             access = rt.access
             for stream in org.stream_configs():

@@ -12,9 +12,11 @@ count those buckets twice. So a stream without state first reads what is stored:
 
 Only the public reader API is used (`SinkReader.count`, `sums_by`, `documents`): the bucket
 starts and widths come from groupings by those fields, a grouping from one probe bucket per run.
-Limits: a stretch with no stored document (nothing was used) between two stored buckets of one
-shape is taken as collected, and a data stream shared by two orgs (one namespace) is read as
-this org's.
+Only the org's own documents are read (`organization.id`): configured orgs that share a
+namespace each rebuild from theirs. Documents of an org id no configured org has are refused:
+they are most likely this org's own under an `organization_id` since changed, and collecting
+again beside them would count every moment twice. Limit: a stretch with no stored document
+(nothing was used) between two stored buckets of one shape is taken as collected.
 """
 
 from __future__ import annotations
@@ -58,18 +60,38 @@ class RebuildTarget:
     stream: str
     data_stream: str
     organization_id: str
+    # The org ids of the other configured orgs writing this data stream (`Settings.neighbours`).
+    neighbours: frozenset[str] = frozenset()
+
+    @property
+    def own(self) -> Mapping[str, str]:
+        """The reader filter for this org's documents."""
+        return {_ORG: self.organization_id}
 
 
 def rebuild_state(reader: SinkReader, target: RebuildTarget, *, now: int) -> StreamState:
     """The state the stored documents of `target` describe. StateError when they cannot be
     described by one (a moment stored at two widths, a bucket of two org ids)."""
+    _refuse_strangers(reader, target)
     kind = get_stream(target.stream).kind
     if kind in (StreamKind.USAGE, StreamKind.COSTS):
         return StreamState(coverage=stored_coverage(reader, target, now=now))
-    newest = _newest(reader, target.data_stream, now + FUTURE_TOLERANCE)
+    newest = _newest(reader, target, now + FUTURE_TOLERANCE)
     if kind is StreamKind.AUDIT:
         return StreamState(high_water=newest)
     return StreamState(last_slot=newest)
+
+
+def _refuse_strangers(reader: SinkReader, target: RebuildTarget) -> None:
+    stored = {k for k in reader.sums_by(target.data_stream, [], _ORG) if k is not None}
+    strangers = sorted(stored - {target.organization_id} - target.neighbours)
+    if strangers:
+        raise StateError(
+            f"set organization_id to {strangers[0]} if that is {target.org}'s id, or give "
+            f"{target.org} a namespace of its own -- {target.data_stream} holds documents of "
+            f"org id {', '.join(strangers)}, which no configured org has; collecting "
+            f"{target.org}/{target.stream} beside them would count their moments twice"
+        )
 
 
 def stored_coverage(reader: SinkReader, target: RebuildTarget, *, now: int) -> Coverage:
@@ -107,12 +129,15 @@ class _Scan:
 
     def _groups(self, field: str, lo: int, hi: int) -> dict[str | None, int]:
         found = self._reader.sums_by(
-            self._target.data_stream, [], field, start=_dt(lo), end=_dt(hi)
+            self._target.data_stream, [], field, start=_dt(lo), end=_dt(hi),
+            where=self._target.own,
         )
         return {key: sums.count for key, sums in found.items()}
 
     def _count(self, lo: int, hi: int) -> int:
-        return self._reader.count(self._target.data_stream, start=_dt(lo), end=_dt(hi))
+        return self._reader.count(
+            self._target.data_stream, start=_dt(lo), end=_dt(hi), where=self._target.own
+        )
 
     def regions(self, lo: int, hi: int) -> list[_Region]:
         """Stretches of one width each, oldest first, found by halving `[lo, hi)`."""
@@ -307,17 +332,21 @@ def _typed(groups: Mapping[str | None, int]) -> list[Any]:
     return out
 
 
-def _newest(reader: SinkReader, data_stream: str, upper: int) -> int | None:
-    """The newest stored `@timestamp`, to the second, by halving: no reader call returns a
-    maximum, but `count` over `[t, ∞)` says whether anything is stored from `t` on."""
-    if not reader.count(data_stream, start=_dt(_FLOOR)):
+def _newest(reader: SinkReader, target: RebuildTarget, upper: int) -> int | None:
+    """The newest stored `@timestamp` of the org, to the second, by halving: no reader call
+    returns a maximum, but `count` over `[t, ∞)` says whether anything is stored from `t` on."""
+
+    def stored_from(t: int) -> int:
+        return reader.count(target.data_stream, start=_dt(t), where=target.own)
+
+    if not stored_from(_FLOOR):
         return None
     lo, hi = _FLOOR, upper  # something stored at or after lo, nothing at or after hi
-    while reader.count(data_stream, start=_dt(hi)):
+    while stored_from(hi):
         lo, hi = hi, hi + (hi - _FLOOR)
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if reader.count(data_stream, start=_dt(mid)):
+        if stored_from(mid):
             lo = mid
         else:
             hi = mid

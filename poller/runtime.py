@@ -164,10 +164,12 @@ def org_runtime(
     stop: threading.Event | None = None,
     *,
     fail_fast: bool = False,
+    neighbours: frozenset[str] = frozenset(),
 ) -> Iterator[OrgRuntime]:
     """`stop` ends retry waits early with `StopRequested`, so a SIGTERM is not held up by a
     long Retry-After. `fail_fast`: OpenAI unreachable on the first request is one error at
-    once (backfill, doctor), not minutes of retries (the daemon keeps retrying)."""
+    once (backfill, doctor), not minutes of retries (the daemon keeps retrying).
+    `neighbours`: `Settings.neighbours` of the org."""
     client = AdminClient(
         admin_key=org.admin_key,
         base_url=org.base_url,
@@ -188,7 +190,8 @@ def org_runtime(
         namespace=org.namespace,
         price_table=load_price_table(),
     )
-    runtime = OrgRuntime(org, names, OrgAccess(org.name, client, context, names))
+    runtime = OrgRuntime(org, names, OrgAccess(
+        org.name, client, context, names, neighbours=neighbours))
     try:
         yield runtime
     finally:

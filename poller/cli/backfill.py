@@ -35,7 +35,8 @@ def backfill_request(settings: Settings, args: argparse.Namespace, *, now: int) 
     if args.streams is not None and not any(streams for _, streams in jobs):
         raise ConfigError(f"--streams: {args.streams!r} names no stream")
     return BackfillRequest(BackfillWindow(since, until, now, width), jobs,
-                           templates_policy(settings))
+                           templates_policy(settings),
+                           {org.name: settings.neighbours(org.name) for org in settings.orgs})
 
 
 def run_backfill(request: BackfillRequest, sink: Sink) -> int:

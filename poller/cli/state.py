@@ -31,6 +31,7 @@ def rebuild_targets(settings: Settings, args: argparse.Namespace) -> tuple[Rebui
             name,
             org.stream(name).spec.data_stream(org.namespace),
             org.organization_id or org.name,
+            settings.neighbours(org.name),
         )
         for org in orgs
         for name in parse_streams(args.streams, org.streams)

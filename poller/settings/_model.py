@@ -278,6 +278,17 @@ class Settings(BaseSettings):
             seen.add(org.name)
         return orgs
 
+    def neighbours(self, name: str) -> frozenset[str]:
+        """The organization ids of the other orgs writing the same namespace as org `name`:
+        their documents in its data streams are theirs, not a sign that its own
+        `organization_id` changed (`poller.rebuild`)."""
+        own = self.org(name)
+        return frozenset(
+            org.organization_id or org.name
+            for org in self.orgs
+            if org.name != name and org.namespace == own.namespace
+        )
+
     def org(self, name: str) -> OrgSettings:
         """The org called `name`; a ConfigError names the configured ones."""
         for org in self.orgs:

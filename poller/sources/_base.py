@@ -36,6 +36,9 @@ class OrgAccess:
     # Further destinations beside the primary sink (docs/destinations.md): the daemon's runs
     # deliver to them before a cursor moves; None when the org has none.
     destinations: FanOut | None = None
+    # The organization ids of the other configured orgs writing the same namespace
+    # (`Settings.neighbours`): a stream rebuilt from stored documents reads only its own.
+    neighbours: frozenset[str] = frozenset()
 
     def mapping(self) -> MappingContext:
         return replace(self.context, names=self.names.snapshot())

@@ -136,20 +136,6 @@ def simulators() -> Iterator[tuple[dict[str, Organization], dict[str, str]]]:
         yield orgs, urls
 
 
-class _WithoutReader:
-    """The sink with no `reader()`: collection then skips rebuilding a state-less stream from
-    the stored documents, which cannot tell orgs sharing a namespace apart (a known limit,
-    docs/interface.md), and would refuse the second org's backfill."""
-
-    def __init__(self, sink: Any) -> None:
-        self._sink = sink
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "reader":
-            raise AttributeError(name)
-        return getattr(self._sink, name)
-
-
 def _shared(
     cwd: Path, urls: dict[str, str], namespace: str, env: dict[str, str]
 ) -> dict[str, str]:
@@ -168,7 +154,8 @@ def _shared(
     jobs = tuple((org, ("completions", "costs", "audit", "rate_limits", "spend_limits"))
                  for org in settings.orgs)
     with open_sink(settings) as sink:
-        result = backfill(BackfillRequest(window, jobs), _WithoutReader(sink),
+        neighbours = {org.name: settings.neighbours(org.name) for org in settings.orgs}
+        result = backfill(BackfillRequest(window, jobs, neighbours=neighbours), sink,
                           stop=threading.Event())
     assert result.failures == 0 and not result.interrupted
     return {**env, "POLLER_CONFIG": str(config)}

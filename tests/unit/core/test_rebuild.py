@@ -4,6 +4,7 @@ org ids and time ranges of usage and costs; the newest audit event and rate-limi
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -72,18 +73,35 @@ def test_every_grouping_is_a_candidate_with_an_id_per_combination_of_values() ->
     assert len({i for ids in candidates.values() for i in ids}) == 32
 
 
-def test_rebuild_finds_each_width_grouping_and_org_id_with_their_ranges(sink: SqliteSink) -> None:
+def test_rebuild_finds_each_width_and_grouping_of_its_own_org_with_their_ranges(
+    sink: SqliteSink,
+) -> None:
+    # org-0 is another configured org writing the same namespace: its buckets are its own.
     _store(sink, [(T0, T0 + H, 2), (T0 + 2 * H, T0 + 3 * H, 1)], HOUR, ALL, org="org-0")
     _store(sink, [(T0 + 5 * H, T0 + 6 * H, 1), (T0 + 8 * H, T0 + 9 * H, 3)], HOUR, ALL)
     _store(sink, [(T0 + 9 * H, T0 + 10 * H, 1)], HOUR, ("project_id",))
     _store(sink, [(T0 + 10 * H + 7 * M, T0 + 10 * H + 8 * M, 1)], MIN, ("project_id",))
-    state = rebuild_state(sink.reader(), TARGET, now=T0 + D)
+    target = replace(TARGET, neighbours=frozenset({"org-0"}))
+    state = rebuild_state(sink.reader(), target, now=T0 + D)
     assert state.coverage == Coverage((
-        Segment(T0, T0 + 3 * H, HOUR, ALL, "org-0"),
         Segment(T0 + 5 * H, T0 + 9 * H, HOUR, ALL, "org-1"),
         Segment(T0 + 9 * H, T0 + 10 * H, HOUR, ("project_id",), "org-1"),
         Segment(T0 + 10 * H + 7 * M, T0 + 10 * H + 8 * M, MIN, ("project_id",), "org-1"),
     ))
+    neighbour = replace(TARGET, organization_id="org-0", neighbours=frozenset({"org-1"}))
+    assert rebuild_state(sink.reader(), neighbour, now=T0 + D).coverage == Coverage((
+        Segment(T0, T0 + 3 * H, HOUR, ALL, "org-0"),
+    ))
+
+
+def test_documents_of_an_org_id_no_configured_org_has_are_refused(sink: SqliteSink) -> None:
+    """Most likely the org's own, stored before its `organization_id` changed: collecting
+    beside them would count those moments twice."""
+    _store(sink, [(T0, T0 + H, 2)], HOUR, ALL, org="org-0")
+    _store(sink, [(T0 + 5 * H, T0 + 6 * H, 1)], HOUR, ALL)
+    with pytest.raises(StateError, match=r"^set organization_id to org-0 if that is acme's id, "
+                       r"or give acme a namespace of its own -- "):
+        rebuild_state(sink.reader(), TARGET, now=T0 + D)
 
 
 def test_a_moment_stored_at_two_widths_cannot_be_rebuilt(sink: SqliteSink) -> None:
