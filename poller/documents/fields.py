@@ -27,6 +27,7 @@ from poller.documents.fitting import (
     Node,
     Tree,
 )
+from poller.documents.groups import USER_GROUP_FIELDS
 from poller.documents.spend_fields import SPEND_API_FIELDS, SPEND_OWN_FIELDS
 from poller.streams import STREAM_NAMES, StreamKind, UsageEndpoint, get_stream
 
@@ -251,6 +252,8 @@ def _bucket_fields(stream: str) -> Iterator[FieldSpec]:
     for dimension, path in NAME_FIELDS.items():
         if dimension in dimensions:
             yield FieldSpec(path, KEYWORD)
+    if "user_id" in dimensions:
+        yield from (FieldSpec(path, kind) for path, kind in USER_GROUP_FIELDS.items())
     yield FieldSpec(UNMAPPED, FLATTENED)
 
 

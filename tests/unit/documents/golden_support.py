@@ -34,6 +34,7 @@ from poller.documents import (
     map_usage_result,
 )
 from poller.documents.spend import SpendOwner, map_spend_alert, map_spend_limit
+from poller.documents.model import GroupRef
 from poller.streams import STREAM_NAMES, BucketWidth, StreamKind, get_stream
 
 GOLDEN_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "golden"
@@ -53,6 +54,9 @@ class FakeNames:
 
     def api_key_name(self, api_key_id: str) -> str | None:
         return self.api_keys.get(api_key_id)
+
+    def user_groups(self, user_id: str) -> tuple[GroupRef, ...]:
+        return ()
 
 
 # stream → model ("*": a stream without a model dimension) → result field → USD per unit
