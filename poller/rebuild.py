@@ -64,7 +64,7 @@ def rebuild_state(reader: SinkReader, target: RebuildTarget, *, now: int) -> Str
     """The state the stored documents of `target` describe. StateError when they cannot be
     described by one (a moment stored at two widths, a bucket of two org ids)."""
     kind = get_stream(target.stream).kind
-    if kind in (StreamKind.USAGE, StreamKind.COSTS):
+    if kind in (StreamKind.USAGE, StreamKind.COSTS, StreamKind.ALLOCATION):
         return StreamState(coverage=stored_coverage(reader, target, now=now))
     newest = _newest(reader, target.data_stream, now + FUTURE_TOLERANCE)
     if kind is StreamKind.AUDIT:

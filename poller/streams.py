@@ -85,6 +85,7 @@ class StreamName(StrEnum):
     RATE_LIMITS = "rate_limits"
     SPEND_LIMITS = "spend_limits"
     SPEND_ALERTS = "spend_alerts"
+    ALLOCATED_COSTS = "allocated_costs"
 
 
 class StreamKind(StrEnum):
@@ -93,6 +94,7 @@ class StreamKind(StrEnum):
     AUDIT = "audit"
     RATE_LIMITS = "rate_limits"
     SPEND = "spend"  # snapshots of hard spend limits and spend alerts, org and projects
+    ALLOCATION = "allocation"  # each project's billed day split over its users, keys and models
 
 
 @dataclass(frozen=True)
@@ -295,6 +297,8 @@ ALL_STREAMS: Final[dict[str, StreamSpec]] = {
     StreamName.RATE_LIMITS: StreamSpec(StreamName.RATE_LIMITS, StreamKind.RATE_LIMITS),
     StreamName.SPEND_LIMITS: StreamSpec(StreamName.SPEND_LIMITS, StreamKind.SPEND),
     StreamName.SPEND_ALERTS: StreamSpec(StreamName.SPEND_ALERTS, StreamKind.SPEND),
+    # Computed from the costs and usage endpoints at 1d (poller.sources.allocation).
+    StreamName.ALLOCATED_COSTS: StreamSpec(StreamName.ALLOCATED_COSTS, StreamKind.ALLOCATION),
 }
 
 STREAM_NAMES: Final[tuple[StreamName, ...]] = tuple(spec.name for spec in ALL_STREAMS.values())

@@ -14,12 +14,14 @@ from typing import Final
 
 from poller.client.api import AdminClient
 from poller.client.models import APIModel, ListPage
+from poller.client.query import QueryValue
 
 __all__ = ["Group", "GroupPage", "GroupUser", "GroupUserPage", "list_group_users", "list_groups"]
 
 _GROUPS: Final = "/organization/groups"
 _GROUP_USERS: Final = "/organization/groups/{group_id}/users"
 GROUP_LIST_LIMIT: Final = 1000  # the spec's maximum for both lists
+_PARAMS: Final[dict[str, QueryValue]] = {"limit": GROUP_LIST_LIMIT, "order": "asc"}
 
 
 class Group(APIModel):
@@ -52,14 +54,12 @@ def _next(page: GroupPage | GroupUserPage) -> str | None:
 
 def list_groups(client: AdminClient) -> Iterator[Group]:
     """Every group of the organization, oldest first."""
-    params = {"limit": GROUP_LIST_LIMIT, "order": "asc"}
-    pages = client._list_pages(_GROUPS, GroupPage, params=params, cursor=_next)
+    pages = client._list_pages(_GROUPS, GroupPage, params=_PARAMS, cursor=_next)
     return (group for page in pages for group in page.data)
 
 
 def list_group_users(client: AdminClient, group_id: str) -> Iterator[GroupUser]:
     """The members of one group (the list's own default order is newest first; asked asc)."""
-    params = {"limit": GROUP_LIST_LIMIT, "order": "asc"}
     path = {"group_id": group_id}
-    pages = client._list_pages(_GROUP_USERS, GroupUserPage, path=path, params=params, cursor=_next)
+    pages = client._list_pages(_GROUP_USERS, GroupUserPage, path=path, params=_PARAMS, cursor=_next)
     return (user for page in pages for user in page.data)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final
 
+from poller.documents.allocated import ALLOCATED_FIELDS
 from poller.documents.audit_payloads import PAYLOAD_FIELDS
 from poller.documents.fitting import (
     BOOLEAN,
@@ -300,12 +301,17 @@ def _spend_fields(stream: str) -> Iterator[FieldSpec]:
     yield FieldSpec(UNMAPPED, FLATTENED)
 
 
+def _allocation_fields(stream: str) -> Iterator[FieldSpec]:
+    yield from (FieldSpec(path, kind) for path, kind in ALLOCATED_FIELDS.items())
+
+
 _BY_KIND: Final = {
     StreamKind.USAGE: _usage_fields,
     StreamKind.COSTS: _bucket_fields,
     StreamKind.AUDIT: _audit_fields,
     StreamKind.RATE_LIMITS: _rate_limit_fields,
     StreamKind.SPEND: _spend_fields,
+    StreamKind.ALLOCATION: _allocation_fields,
 }
 
 

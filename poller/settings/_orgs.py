@@ -110,10 +110,12 @@ _INTERVAL: Final = {
     StreamKind.COSTS: timedelta(hours=1),
     StreamKind.RATE_LIMITS: timedelta(hours=1),
     StreamKind.SPEND: timedelta(hours=1),
+    StreamKind.ALLOCATION: timedelta(hours=1),
 }
 _SETTLEMENT_WINDOW: Final = {
     StreamKind.USAGE: timedelta(hours=1),
     StreamKind.COSTS: timedelta(days=3),
+    StreamKind.ALLOCATION: timedelta(days=3),  # a revised bill is split again
 }
 
 

@@ -1,0 +1,174 @@
+"""Chargeback end to end on both sinks against the simulator: the allocated cost of every
+project and day sums to its billed cost to the cent, a later backfill after the bill settled
+rewrites the split in place, and usage documents carry their user's groups as the simulator's
+directory has them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from poller.collect import backfill_org
+from poller.documents.allocated import AMOUNT_CENTS
+from poller.documents.allocation import to_cents
+from poller.runtime import OrgRuntime, org_runtime
+from poller.settings import load_settings
+from poller.simulator.app import SimulatorApp
+from poller.simulator.organization import Organization, build_organization
+from poller.simulator.server import SimulatorServer
+from poller.sinks import SqliteSink
+from poller.sinks.elasticsearch import ElasticsearchSink
+from poller.sources import BackfillWindow
+
+pytestmark = pytest.mark.integration
+
+KEY = "sk-admin-chargeback-test-key"
+DAY = 86400
+SETTLE = 2 * DAY  # the newest billed days are still revised at the first backfill
+NOW = 1_795_000_000 - 1_795_000_000 % DAY + 5 * 3600
+DAYS = 5
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = float(NOW)
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@contextmanager
+def simulated(namespace: str) -> Iterator[tuple[Organization, OrgRuntime, Clock]]:
+    org = build_organization(seed=11, size="small", settle_seconds=SETTLE)
+    clock = Clock()
+    app = SimulatorApp(org, admin_key=KEY, clock=clock)
+    with SimulatorServer(app) as server:
+        org_settings = {"name": "chargeback", "admin_key": KEY, "base_url": server.base_url,
+                        "namespace": namespace}
+        settings = load_settings(orgs=[org_settings])
+        with org_runtime(settings.orgs[0]) as rt:
+            yield org, rt, clock
+
+
+def backfill(rt: OrgRuntime, sink: Any, streams: tuple[str, ...], now: int) -> None:
+    window = BackfillWindow(since=NOW - DAYS * DAY, until=now, now=now, width=None)
+    result = backfill_org(rt, sink, streams, window)
+    assert (result.failures, result.interrupted) == (0, False)
+
+
+def billed_cents(org: Organization, now: float) -> dict[tuple[str, int], int]:
+    """The simulator's bill per project and day, in cents: its own ledger, not the API."""
+    out: dict[tuple[str, int], int] = {}
+    start = NOW - NOW % DAY - DAYS * DAY
+    for day in range(start, NOW - NOW % DAY, DAY):
+        sums: dict[str, Decimal] = defaultdict(Decimal)
+        for dims, record in org.costs(day, day + DAY, now).items():
+            sums[str(dims[0] or "")] += record.amount
+        out.update({(project, day): to_cents(amount) for project, amount in sums.items()})
+    return out
+
+
+def stored_cents(reader: Any, data_stream: str) -> dict[tuple[str, int], int]:
+    out: dict[tuple[str, int], int] = {}
+    start = NOW - NOW % DAY - DAYS * DAY
+    for day in range(start, NOW - NOW % DAY, DAY):
+        groups = reader.sums_by(data_stream, [AMOUNT_CENTS], "openai.base.project_id",
+                                start=_dt(day), end=_dt(day + DAY))
+        for project, sums in groups.items():
+            if sums.values[AMOUNT_CENTS] or project is not None:
+                out[(project or "", day)] = round(sums.values[AMOUNT_CENTS])
+    return {k: v for k, v in out.items() if v}
+
+
+def _dt(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+Sources = Callable[[str], list[dict[str, Any]]]
+
+
+def groups_of_users(org: Organization) -> dict[str, list[tuple[str, str]]]:
+    members: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for group in org.access.groups:
+        for user in org.access.group_users[group["id"]]:
+            members[user["id"]].add((group["id"], group["name"]))
+    return {user: sorted(groups) for user, groups in members.items()}
+
+
+def check_usage_groups(org: Organization, docs: list[dict[str, Any]]) -> int:
+    """Every usage document with a user lists exactly that user's groups, in id order."""
+    truth = groups_of_users(org)
+    grouped = 0
+    for doc in docs:
+        user = doc["openai"]["base"].get("user_id")
+        want = truth.get(user, []) if user else []
+        got = doc.get("user", {}).get("group")
+        if not want:
+            assert got is None
+            continue
+        assert got == {"id": [g for g, _ in want], "name": [n for _, n in want]}
+        grouped += 1
+    return grouped
+
+
+def check_allocated_groups(org: Organization, docs: list[dict[str, Any]]) -> None:
+    """Each allocated row is charged to one of its user's groups, named as the directory names
+    it; a user in groups has no row without one."""
+    truth = groups_of_users(org)
+    for doc in docs:
+        user = doc["openai"]["base"].get("user_id")
+        group = doc.get("user", {}).get("group")
+        want = dict(truth.get(user, [])) if user else {}
+        if want:
+            assert group is not None and want[group["id"]] == group["name"]
+        else:
+            assert group is None
+
+
+def scenario(sink: Any, namespace: str, refresh: Callable[[], None], sources: Sources) -> None:
+    allocated = f"logs-openai.allocated_costs-{namespace}"
+    with simulated(namespace) as (org, rt, clock):
+        backfill(rt, sink, ("allocated_costs", "completions"), NOW)
+        refresh()
+        first = billed_cents(org, NOW)
+        assert first and stored_cents(sink.reader(), allocated) == first
+        count = sink.reader().count(allocated)
+
+        later = NOW + SETTLE + DAY  # every day of the window settled, its bill revised
+        clock.now = float(later)
+        backfill(rt, sink, ("allocated_costs",), later)
+        refresh()
+        settled = billed_cents(org, later)
+        assert settled != first  # the simulator did revise the newest days
+        assert stored_cents(sink.reader(), allocated) == settled
+        assert sink.reader().count(allocated) >= count  # rewritten in place, rows only added
+
+        rows = sources(allocated)
+        check_allocated_groups(org, rows)
+        assert any("group" in doc.get("user", {}) for doc in rows)
+        assert check_usage_groups(org, sources(f"logs-openai.completions-{namespace}")) > 0
+
+
+def test_sqlite_allocates_the_simulators_bill_to_the_cent(tmp_path: Any) -> None:
+    with SqliteSink(str(tmp_path / "chargeback.sqlite3")) as sink:
+        reader = sink.reader()
+        scenario(sink, "default", lambda: None,
+                 lambda ds: [dict(doc) for doc in reader.all_documents(ds).values()])
+
+
+def test_elasticsearch_allocates_the_simulators_bill_to_the_cent(
+    es_sink: ElasticsearchSink, es_refresh: Callable[[], None], es_namespace: Any,
+    es_client: Any,
+) -> None:
+    def sources(data_stream: str) -> list[dict[str, Any]]:
+        found = es_client.search(index=data_stream, size=10_000, query={"match_all": {}})
+        return [hit["_source"] for hit in found["hits"]["hits"]]
+
+    scenario(es_sink, es_namespace.name, es_refresh, sources)
