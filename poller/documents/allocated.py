@@ -87,7 +87,9 @@ def _document(ctx: MappingContext, of: DayOfProject, share: Share, *, superseded
         "amount_usd": share.cents / 100,
         "weight_usd": float(share.weight_usd),
     }
-    if key == ShareKey():
+    if key == ShareKey() and not share.weight_usd and share.cents:
+        # Nothing of the day was priced: the whole bill, on no one (`split_day`). The same key
+        # with a weight is usage of the project itself (vector storage, code sessions).
         allocated["unattributed"] = True
     if superseded:
         allocated["superseded"] = True

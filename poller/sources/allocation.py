@@ -34,6 +34,7 @@ from poller.coverage import Coverage, Segment
 from poller.documents.allocated import DayOfProject, map_share, map_superseded
 from poller.documents.allocation import ShareKey, split_by_group, split_day
 from poller.documents.model import Document
+from poller.errors import StateError
 from poller.pipeline import Batch
 from poller.settings import StreamConfig
 from poller.sources._base import BackfillWindow, OrgAccess, OrgSource, seconds
@@ -150,19 +151,26 @@ class AllocationSource(OrgSource):
         return found
 
     def _remembered(self) -> dict[int, set[Row]]:
-        saved = self.memory.load_state(memory_key(self.org)) or {}
-        days = saved.get("days") if saved.get("version") == _MEMORY_VERSION else None
-        if not isinstance(days, Mapping):
-            return {}
-        return {int(day): {_row(row) for row in rows} for day, rows in days.items()}
+        """The rows each remembered day was split into. Unreadable memory stops the stream
+        (it would leave rows of a revised bill standing): StateError, naming the key."""
+        key = memory_key(self.org)
+        saved = self.memory.load_state(key) or {"version": _MEMORY_VERSION, "days": {}}
+        try:
+            days = saved["days"] if saved.get("version") == _MEMORY_VERSION else None
+            if not isinstance(days, Mapping):
+                raise ValueError("not a version 1 row memory")
+            return {int(day): {_row(row) for row in rows} for day, rows in days.items()}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StateError(f"{key}: saved rows are unreadable ({exc}); delete this state "
+                             "key and backfill the settlement window again") from None
 
     def _remember(self, remembered: dict[int, set[Row]], chunk: Segment, coverage: Coverage
                   ) -> None:
         """Keep the days a later run may still re-read (and this chunk's), drop the rest."""
         newest = max(chunk.end, coverage.end or chunk.end)
         keep_from = min(chunk.start, newest - self.keep_days)
-        days = {str(day): sorted(rows) for day, rows in sorted(remembered.items())
-                if day >= keep_from and rows}
+        days = {str(day): [list(row) for row in sorted(rows)]
+                for day, rows in sorted(remembered.items()) if day >= keep_from and rows}
         self.memory.save_state(memory_key(self.org),
                                {"version": _MEMORY_VERSION, "days": days})
 

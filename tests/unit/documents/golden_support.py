@@ -33,8 +33,8 @@ from poller.documents import (
     map_rate_limit,
     map_usage_result,
 )
-from poller.documents.spend import SpendOwner, map_spend_alert, map_spend_limit
 from poller.documents.model import GroupRef
+from poller.documents.spend import SpendOwner, map_spend_alert, map_spend_limit
 from poller.streams import STREAM_NAMES, BucketWidth, StreamKind, get_stream
 
 GOLDEN_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "golden"
