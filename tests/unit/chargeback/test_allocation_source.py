@@ -8,11 +8,15 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, cast
 
+import pytest
+
 from poller.client.api import AdminClient
 from poller.client.models import UsagePage
+from poller.coverage import Segment
 from poller.directory import DirectorySnapshot
 from poller.documents import MappingContext
 from poller.documents.model import Document, GroupRef
+from poller.errors import StateError
 from poller.sources import OrgAccess
 from poller.sources.allocation import AllocationSource, memory_key
 from poller.state import StreamState
@@ -89,8 +93,6 @@ def source(client: Client, memory: Memory) -> AllocationSource:
 
 def run(client: Client, memory: Memory, store: dict[str, Document]) -> StreamState:
     """One batch for day D0, written into `store` by id, as a sink would."""
-    from poller.coverage import Segment
-
     segment = Segment(D0, D0 + DAY, BucketWidth.DAY, (), "org-1")
     alloc = replace(source(client, memory), plan=lambda coverage: [segment])
     state = StreamState()
@@ -112,7 +114,7 @@ def cents(store: Mapping[str, Document]) -> dict[tuple[str | None, str | None], 
 def test_the_bill_is_split_by_user_and_team_and_a_dropped_row_is_zeroed() -> None:
     client = Client([cost("p1", "1.00"), cost("p1", "0.01")],
                     [use("ann", 30), use("bob", 10), use("cy", 5, model="free")])
-    memory, store = Memory(), {}
+    memory, store = Memory(), dict[str, Document]()
     state = run(client, memory, store)
     # 101 cents over ann 0.30 (half each on Search and Ads), bob 0.10, cy unpriced
     assert cents(store) == {("ann", "g1"): 38, ("ann", "g2"): 38, ("bob", None): 25,
@@ -155,10 +157,6 @@ def test_a_project_without_priced_usage_keeps_its_bill_on_one_unattributed_row()
 
 
 def test_unreadable_row_memory_stops_the_stream_instead_of_forgetting_rows() -> None:
-    import pytest
-
-    from poller.errors import StateError
-
     memory = Memory({memory_key("acme"): {"version": 1, "days": {str(D0): [["p1", "ann"]]}}})
     client = Client([cost("p1", "1.00")], [use("ann", 30)])
     with pytest.raises(StateError, match="acme/allocated_costs/rows"):
