@@ -89,7 +89,8 @@ def cycle(
     an error of any scope is this stream's, the next cycle tries again."""
     try:
         _prepare(sink, access, stream, now=now)
-        report = run_source(cycle_source(access, stream, now, sink), sink, stop=stop, clock=clock,
+        source = cycle_source(access, stream, now, memory=sink)
+        report = run_source(source, sink, stop=stop, clock=clock,
                             destinations=access.destinations)
     except StopRequested:
         log.info("cycle %s/%s stopped while waiting to retry", access.org, stream.name)
@@ -185,8 +186,9 @@ def backfill_org(
         config = rt.settings.stream(name)
         try:
             _prepare(sink, rt.access, config, now=window.now, backfill=window)
-            report = run_source(backfill_source(rt.access, config, window, sink), sink, stop=stop,
-                                clock=clock, destinations=rt.access.destinations)
+            source = backfill_source(rt.access, config, window, memory=sink)
+            report = run_source(source, sink, stop=stop, clock=clock,
+                                destinations=rt.access.destinations)
         except StopRequested:
             results.append(StreamResult(org, name))
             break  # stopped during a retry wait; the stop event is set

@@ -34,6 +34,7 @@ _BUILTIN_SECONDS: Final = {
     StreamKind.AUDIT: 3600.0,
     StreamKind.RATE_LIMITS: 3 * 3600.0,
     StreamKind.SPEND: 3 * 3600.0,
+    StreamKind.ALLOCATION: 3 * 86400.0 + 4 * 3600.0,  # split again as costs are revised
 }
 
 

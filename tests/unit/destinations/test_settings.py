@@ -80,6 +80,7 @@ def test_sourcetypes_default_per_kind_and_can_be_overridden_one_by_one() -> None
                     "sourcetypes": {"audit": "acme:audit"}})
     assert [hec.sourcetype(kind) for kind in StreamKind] == [
         "openai:usage", "openai:costs", "acme:audit", "openai:rate_limits", "openai:spend",
+        "openai:allocation",
     ]
 
 

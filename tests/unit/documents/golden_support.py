@@ -33,6 +33,8 @@ from poller.documents import (
     map_rate_limit,
     map_usage_result,
 )
+from poller.documents.allocated import DayOfProject, map_share, map_superseded
+from poller.documents.allocation import Share, ShareKey
 from poller.documents.model import GroupRef
 from poller.documents.spend import SpendOwner, map_spend_alert, map_spend_limit
 from poller.streams import STREAM_NAMES, BucketWidth, StreamKind, get_stream
@@ -144,6 +146,8 @@ def map_case(stream: str, case: Mapping[str, Any]) -> Document:
         return map_audit_log(ctx, log)
     if kind is StreamKind.SPEND:
         return map_spend_case(ctx, case)
+    if kind is StreamKind.ALLOCATION:
+        return map_allocation_case(ctx, case)
     (limit,) = ProjectRateLimitPage.parse_json(_page_json([case["rate_limit"]])).data
     project = Project.model_validate_json(json.dumps(case["project"]))
     return map_rate_limit(ctx, limit, project, case["slot_start"])
@@ -159,6 +163,17 @@ def map_spend_case(ctx: MappingContext, case: Mapping[str, Any]) -> Document:
         return map_spend_limit(ctx, limit, owner, case["slot_start"])
     (alert,) = SpendAlertPage.parse_json(_page_json([case["spend_alert"]])).data
     return map_spend_alert(ctx, alert, owner, case["slot_start"])
+
+
+def map_allocation_case(ctx: MappingContext, case: Mapping[str, Any]) -> Document:
+    """One row of a split bill (`share`: its key, weight and cents), or a `superseded` row."""
+    of = DayOfProject(case["project_id"], case["day"])
+    row = case["share"]
+    key = ShareKey(row.get("user_id", ""), row.get("api_key_id", ""), row.get("model", ""),
+                   row.get("group_id", ""))
+    if case.get("superseded"):
+        return map_superseded(ctx, of, key)
+    return map_share(ctx, of, Share(key, Decimal(row["weight_usd"]), row["cents"]))
 
 
 def load_cases(stream: str) -> list[dict[str, Any]]:
