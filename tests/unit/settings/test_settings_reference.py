@@ -89,7 +89,9 @@ def test_builtin_stream_defaults_come_from_the_resolved_streams() -> None:
     assert _line(text, "| setting | usage ") == (
         "| setting | usage | costs | audit | rate_limits | spend | allocation |"
     )
-    assert _line(text, "| `interval` ") == "| `interval` | `5m` | `1h` | `5m` | `1h` | `1h` | `1h` |"
+    assert _line(text, "| `interval` ") == (
+        "| `interval` | `5m` | `1h` | `5m` | `1h` | `1h` | `1h` |"
+    )
     assert _line(text, "| `bucket_width` ") == (
         "| `bucket_width` | `1m` | `1d` | `1m` | `1m` | `1m` | `1m` |"
     )
