@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from poller.collect import backfill_org
+from poller.reporting import Window
+from poller.reporting_allocated import allocated_table
 from poller.documents.allocated import AMOUNT_CENTS
 from poller.documents.allocation import to_cents
 from poller.runtime import OrgRuntime, org_runtime
@@ -132,6 +134,23 @@ def check_allocated_groups(org: Organization, docs: list[dict[str, Any]]) -> Non
             assert group is None
 
 
+def check_report(org: Organization, reader: Any, namespace: str,
+                 billed: dict[tuple[str, int], int]) -> None:
+    """`report --by team` and `--by user`: totals equal the bill to the cent, rows sum to it,
+    teams carry the directory's names."""
+    names = {g["id"]: g["name"] for g in org.access.groups}
+    window = Window(_dt(NOW - NOW % DAY - DAYS * DAY), _dt(NOW - NOW % DAY))
+    for by in ("team", "user"):
+        table = allocated_table(reader, namespace, by, window)
+        assert table is not None and table.total.cost is not None
+        assert round(table.total.cost * 100) == sum(billed.values())
+        assert sum(round((row.cost or 0) * 100) for row in table.rows) == sum(billed.values())
+        if by == "team":
+            named = {row.key: row.name for row in table.rows if row.key is not None}
+            assert named and all(names[key] == name for key, name in named.items())
+    assert allocated_table(reader, namespace, "project", window) is None
+
+
 def scenario(sink: Any, namespace: str, refresh: Callable[[], None], sources: Sources) -> None:
     allocated = f"logs-openai.allocated_costs-{namespace}"
     with simulated(namespace) as (org, rt, clock):
@@ -150,6 +169,7 @@ def scenario(sink: Any, namespace: str, refresh: Callable[[], None], sources: So
         assert stored_cents(sink.reader(), allocated) == settled
         assert sink.reader().count(allocated) >= count  # rewritten in place, rows only added
 
+        check_report(org, sink.reader(), namespace, settled)
         rows = sources(allocated)
         check_allocated_groups(org, rows)
         assert any("group" in doc.get("user", {}) for doc in rows)

@@ -93,7 +93,7 @@ def test_builtin_stream_defaults_come_from_the_resolved_streams() -> None:
         "| `interval` | `5m` | `1h` | `5m` | `1h` | `1h` | `1h` |"
     )
     assert _line(text, "| `bucket_width` ") == (
-        "| `bucket_width` | `1m` | `1d` | `1m` | `1m` | `1m` | `1m` |"
+        "| `bucket_width` | `1m` | `1d` | `1m` | `1m` | `1m` | `1d` |"
     )
     assert _line(text, "| `settlement_window` ") == (
         "| `settlement_window` | `1h` | `3d` | `0s` | `0s` | `0s` | `3d` |"
