@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from poller.collect import backfill_org
-from poller.reporting import Window
-from poller.reporting_allocated import allocated_table
 from poller.documents.allocated import AMOUNT_CENTS
 from poller.documents.allocation import to_cents
+from poller.reporting import Window
+from poller.reporting_allocated import allocated_table
 from poller.runtime import OrgRuntime, org_runtime
 from poller.settings import load_settings
 from poller.simulator.app import SimulatorApp
