@@ -192,3 +192,16 @@ def test_elasticsearch_allocates_the_simulators_bill_to_the_cent(
         return [hit["_source"] for hit in found["hits"]["hits"]]
 
     scenario(es_sink, es_namespace.name, es_refresh, sources)
+    # The "Billed cost by team" panel's aggregation: terms on the team name and the missing
+    # bucket (Lens's missingBucket; noida-db ignores `missing` inside terms, so apart), summing
+    # allocated dollars: the teams and no team add up to the allocated total.
+    usd = {"usd": {"sum": {"field": "openai.allocated_costs.amount_usd"}}}
+    found = es_client.search(
+        index=f"logs-openai.allocated_costs-{es_namespace.name}", size=0,
+        query={"term": {"data_stream.dataset": "openai.allocated_costs"}},
+        aggs={"team": {"terms": {"field": "user.group.name", "size": 100}, "aggs": usd},
+              "none": {"missing": {"field": "user.group.name"}, "aggs": usd}, **usd},
+    )["aggregations"]
+    teams = {b["key"]: round(b["usd"]["value"] * 100) for b in found["team"]["buckets"]}
+    teams["(none)"] = round(found["none"]["usd"]["value"] * 100)
+    assert len(teams) > 2 and sum(teams.values()) == round(found["usd"]["value"] * 100)
