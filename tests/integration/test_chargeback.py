@@ -18,6 +18,7 @@ import pytest
 from poller.collect import backfill_org
 from poller.documents.allocated import AMOUNT_CENTS
 from poller.documents.allocation import to_cents
+from poller.rebuild import RebuildTarget, rebuild_state
 from poller.reporting import Window
 from poller.reporting_allocated import allocated_table
 from poller.runtime import OrgRuntime, org_runtime
@@ -28,6 +29,7 @@ from poller.simulator.server import SimulatorServer
 from poller.sinks import SqliteSink
 from poller.sinks.elasticsearch import ElasticsearchSink
 from poller.sources import BackfillWindow
+from poller.state import load_stream_state
 
 pytestmark = pytest.mark.integration
 
@@ -156,6 +158,10 @@ def scenario(sink: Any, namespace: str, refresh: Callable[[], None], sources: So
     with simulated(namespace) as (org, rt, clock):
         backfill(rt, sink, ("allocated_costs", "completions"), NOW)
         refresh()
+        saved = load_stream_state(sink, "chargeback", "allocated_costs")
+        target = RebuildTarget("chargeback", "allocated_costs", allocated,
+                               rt.access.context.organization_id)
+        assert rebuild_state(sink.reader(), target, now=NOW).coverage == saved.coverage
         first = billed_cents(org, NOW)
         assert first and stored_cents(sink.reader(), allocated) == first
         count = sink.reader().count(allocated)
