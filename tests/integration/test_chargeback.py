@@ -6,6 +6,7 @@ directory has them.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from poller.cli.report import ReportRequest, report
 from poller.collect import backfill_org
 from poller.documents.allocated import AMOUNT_CENTS
 from poller.documents.allocation import to_cents
@@ -182,11 +184,24 @@ def scenario(sink: Any, namespace: str, refresh: Callable[[], None], sources: So
         assert check_usage_groups(org, sources(f"logs-openai.completions-{namespace}")) > 0
 
 
-def test_sqlite_allocates_the_simulators_bill_to_the_cent(tmp_path: Any) -> None:
+def test_sqlite_allocates_the_simulators_bill_to_the_cent(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     with SqliteSink(str(tmp_path / "chargeback.sqlite3")) as sink:
         reader = sink.reader()
         scenario(sink, "default", lambda: None,
                  lambda ds: [dict(doc) for doc in reader.all_documents(ds).values()])
+        # `report --by team --json` renders the same table under `allocated`
+        window = Window(_dt(NOW - NOW % DAY - DAYS * DAY), _dt(NOW - NOW % DAY))
+        table = allocated_table(reader, "default", "team", window)
+        capsys.readouterr()
+        request = ReportRequest({"default": ("chargeback",)}, "team", window, None, "json")
+        assert report(reader, request) == 0
+        (shown,) = json.loads(capsys.readouterr().out)["namespaces"]
+        assert table is not None
+        assert shown["allocated"]["total"]["cost_usd"] == table.total.cost
+        assert [row["key"] for row in shown["allocated"]["rows"]] == [r.key for r in table.rows]
+        assert shown["usage"] == {}  # no usage stream has a team dimension
 
 
 def test_elasticsearch_allocates_the_simulators_bill_to_the_cent(
