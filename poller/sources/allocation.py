@@ -11,8 +11,9 @@ and source, search context), and prices them with the same table the usage docum
   jobs run independently; a split read from the sink could miss a usage stream's day);
 - both sinks receive the very same documents, so the allocated sums equal the billed cents on
   SQLite and on Elasticsearch alike, with no multi-field aggregation the readers lack;
-- it costs 1 costs call and 10 usage calls per 31 days read, once per interval (1 h), beside
-  the directory snapshot the names come from.
+- it costs 1 costs call and 10 usage calls per 31 days read (more when the client cuts a
+  large org's grouped pages to fewer days), once per interval (1 h), beside the directory
+  snapshot the names and teams come from.
 
 Days are covered as costs are (1d buckets, a settlement window of 3 days re-read each cycle),
 so a revised bill is split again and its documents rewritten in place. A row a day's split
