@@ -78,7 +78,7 @@ def billed_cents(org: Organization, now: float) -> dict[tuple[str, int], int]:
         for dims, record in org.costs(day, day + DAY, now).items():
             sums[str(dims[0] or "")] += record.amount
         out.update({(project, day): to_cents(amount) for project, amount in sums.items()})
-    return out
+    return {key: cents for key, cents in out.items() if cents}  # as `stored_cents` reads them
 
 
 def stored_cents(reader: Any, data_stream: str) -> dict[tuple[str, int], int]:
