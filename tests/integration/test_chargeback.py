@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from poller.cli.report import ReportRequest, report
-from poller.collect import backfill_org
+from poller.collect import backfill_org, cycle
 from poller.documents.allocated import AMOUNT_CENTS
 from poller.documents.allocation import to_cents
 from poller.rebuild import RebuildTarget, rebuild_state
@@ -177,6 +177,12 @@ def scenario(sink: Any, namespace: str, refresh: Callable[[], None], sources: So
         assert stored_cents(sink.reader(), allocated) == settled
         assert sink.reader().count(allocated) >= count  # rewritten in place, rows only added
 
+        # A daemon cycle re-reads the settlement window through the same source: no error, and
+        # the split still equals the settled bill.
+        done = cycle(rt.access, rt.settings.stream("allocated_costs"), sink, now=later + 3600)
+        assert done.error is None and done.report is not None and done.report.batches >= 1
+        refresh()
+        assert stored_cents(sink.reader(), allocated) == settled
         check_report(org, sink.reader(), namespace, settled)
         rows = sources(allocated)
         check_allocated_groups(org, rows)
