@@ -167,9 +167,11 @@ class AllocationSource(OrgSource):
 
     def _remember(self, remembered: dict[int, set[Row]], chunk: Segment, coverage: Coverage
                   ) -> None:
-        """Keep the days a later run may still re-read (and this chunk's), drop the rest."""
+        """Keep the days a later run may still re-read, drop the rest: runs re-read from the
+        covered end back by the settlement window, and the covered end never moves back, so a
+        day older than that (an old backfill's, a filled gap's) is never split again."""
         newest = max(chunk.end, coverage.end or chunk.end)
-        keep_from = min(chunk.start, newest - self.keep_days)
+        keep_from = newest - self.keep_days
         days = {str(day): [list(row) for row in sorted(rows)]
                 for day, rows in sorted(remembered.items()) if day >= keep_from and rows}
         self.memory.save_state(memory_key(self.org),

@@ -61,9 +61,10 @@ class Client:
 
     def usage_pages(self, stream: str, **params: Any) -> Iterator[UsagePage]:
         self.calls.append((stream, params))
+        day = params["start_time"]
         if stream == "costs":
-            return iter([page(self.costs)])
-        return iter([page(self.completions)] if stream == "completions" else [])
+            return iter([page(self.costs, day)])
+        return iter([page(self.completions, day)] if stream == "completions" else [])
 
 
 @dataclass
@@ -91,9 +92,10 @@ def source(client: Client, memory: Memory) -> AllocationSource:
     return AllocationSource(access, lambda coverage: [], memory, keep_days=4 * DAY)
 
 
-def run(client: Client, memory: Memory, store: dict[str, Document]) -> StreamState:
-    """One batch for day D0, written into `store` by id, as a sink would."""
-    segment = Segment(D0, D0 + DAY, BucketWidth.DAY, (), "org-1")
+def run(client: Client, memory: Memory, store: dict[str, Document], day: int = D0
+        ) -> StreamState:
+    """One batch for `day`, written into `store` by id, as a sink would."""
+    segment = Segment(day, day + DAY, BucketWidth.DAY, (), "org-1")
     alloc = replace(source(client, memory), plan=lambda coverage: [segment])
     state = StreamState()
     for batch in alloc.batches(state):
@@ -161,3 +163,13 @@ def test_unreadable_row_memory_stops_the_stream_instead_of_forgetting_rows() -> 
     client = Client([cost("p1", "1.00")], [use("ann", 30)])
     with pytest.raises(StateError, match="acme/allocated_costs/rows"):
         run(client, memory, {})
+
+
+def test_only_days_a_later_run_may_re_read_are_remembered() -> None:
+    memory = Memory()
+    client = Client([cost("p1", "1.00")], [use("ann", 30)])
+    run(client, memory, {})
+    later = D0 + 10 * DAY
+    client.costs = [cost("p1", "1.00")]
+    run(client, memory, {}, day=later)  # D0 is 10 days before the newest day: forgotten
+    assert list(memory.saved[memory_key("acme")]["days"]) == [str(later)]
