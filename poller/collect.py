@@ -98,7 +98,8 @@ def cycle(
     an error of any scope is this stream's, the next cycle tries again."""
     try:
         _prepare(sink, access, stream, now=now)
-        report = run_source(cycle_source(access, stream, now), sink, stop=stop, clock=clock,
+        source = cycle_source(access, stream, now, memory=sink)
+        report = run_source(source, sink, stop=stop, clock=clock,
                             destinations=access.destinations)
     except StopRequested:
         log.info("cycle %s/%s stopped while waiting to retry", access.org, stream.name)
@@ -275,8 +276,9 @@ def backfill_org(
                 start = start.after(load_stream_state(sink, org, name), 0)
                 progress.stream_started(start)
                 target = _Watched(sink, progress, start)
-            report = run_source(backfill_source(rt.access, config, window), target, stop=stop,
-                                clock=clock, destinations=rt.access.destinations)
+            source = backfill_source(rt.access, config, window, memory=sink)
+            report = run_source(source, target, stop=stop, clock=clock,
+                                destinations=rt.access.destinations)
         except StopRequested:
             results.append(StreamResult(org, name))
             break  # stopped during a retry wait; the stop event is set

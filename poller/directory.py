@@ -9,6 +9,12 @@ went on without names would write a day of documents lacking `project_name`, `us
 `api_key_name` (only the settlement window is ever read again). Later refreshes are not: one
 thread refreshes while the others keep using the names they had.
 
+Groups (teams) come with every refresh too, read once per refresh (1 + one call per group),
+never per page: a user's groups go on usage documents as ECS `user.group.*` and weigh the
+allocated cost by team. Groups are a courtesy inside the courtesy: when they cannot be listed
+(an older key without the groups permission) the refresh keeps the groups it had and still
+takes the new names.
+
 Mapping reads names from a `DirectorySnapshot`, taken once when a source starts: a lookup is a
 dict read, never a reload of the directory (81 calls for a large org) in the middle of a page.
 """
@@ -24,6 +30,8 @@ from types import MappingProxyType
 
 from poller.client.api import AdminClient
 from poller.client.directory import Project
+from poller.client.groups import list_group_users, list_groups
+from poller.documents.model import GroupRef
 from poller.errors import PollerError
 
 __all__ = ["DirectoryCache", "DirectorySnapshot"]
@@ -48,6 +56,9 @@ class DirectorySnapshot:
     user_emails: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
     key_names: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
     taken_at: float | None = None
+    groups_of_users: Mapping[str, tuple[GroupRef, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     def project_name(self, project_id: str) -> str | None:
         return self.project_names.get(project_id)
@@ -57,6 +68,9 @@ class DirectorySnapshot:
 
     def api_key_name(self, api_key_id: str) -> str | None:
         return self.key_names.get(api_key_id)
+
+    def user_groups(self, user_id: str) -> tuple[GroupRef, ...]:
+        return self.groups_of_users.get(user_id, ())
 
 
 class DirectoryCache:
@@ -81,17 +95,34 @@ class DirectoryCache:
             for key in self._client.list_project_api_keys(project.id):
                 if key.name:
                     keys[key.id] = key.name
+        groups = self._groups_of_users()
         snapshot = DirectorySnapshot(
             projects=projects,
             project_names=_frozen({p.id: p.name for p in projects if p.name}),
             user_emails=_frozen(users),
             key_names=_frozen(keys),
             taken_at=self._clock(),
+            groups_of_users=groups,
         )
         with self._lock:
             self._snapshot = snapshot
-        log.info("directory refreshed: %d projects, %d users, %d api keys",
-                 len(projects), len(users), len(keys))
+        log.info("directory refreshed: %d projects, %d users, %d api keys, %d users in groups",
+                 len(projects), len(users), len(keys), len(groups))
+
+    def _groups_of_users(self) -> Mapping[str, tuple[GroupRef, ...]]:
+        """Each user's groups, sorted by group id; the groups known so far when the groups
+        cannot be listed."""
+        try:
+            members: dict[str, set[GroupRef]] = {}
+            for group in list_groups(self._client):
+                ref = GroupRef(group.id, group.name)
+                for user in list_group_users(self._client, group.id):
+                    members.setdefault(user.id, set()).add(ref)
+        except PollerError as exc:
+            log.warning("listing groups failed, keeping the groups known so far: %s", exc)
+            with self._lock:
+                return self._snapshot.groups_of_users
+        return MappingProxyType({user: tuple(sorted(refs)) for user, refs in members.items()})
 
     def snapshot(self) -> DirectorySnapshot:
         """The names to map with: waits for the first load, refreshes when stale, and keeps

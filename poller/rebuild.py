@@ -76,6 +76,13 @@ def rebuild_state(reader: SinkReader, target: RebuildTarget, *, now: int) -> Str
     kind = get_stream(target.stream).kind
     if kind in (StreamKind.USAGE, StreamKind.COSTS):
         return StreamState(coverage=stored_coverage(reader, target, now=now))
+    if kind is StreamKind.ALLOCATION:  # one shape: daily, ungrouped, the org's own id
+        coverage = Coverage()
+        for region in _Scan(reader, target).regions(_FLOOR, now + 86400):
+            end = region.last + BUCKET_SECONDS[region.width]
+            shape = ((), target.organization_id)
+            coverage = coverage.add(Segment(region.first, end, region.width, *shape))
+        return StreamState(coverage=coverage)
     newest = _newest(reader, target, now + FUTURE_TOLERANCE)
     if kind is StreamKind.AUDIT:
         return StreamState(high_water=newest)

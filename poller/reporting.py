@@ -38,6 +38,7 @@ BY_CHOICES: Final = {
     "line_item": "line_item",
     "service_tier": "service_tier",
     "batch": "batch",
+    "team": "group",  # no usage dimension: the allocated cost by team (reporting_allocated)
 }
 _ESTIMATE = "openai.base.cost_estimate_usd"
 _UNPRICED = "openai.base.unpriced"
@@ -153,6 +154,7 @@ class NamespaceReport:
     reconciliation: tuple[tuple[str, str | None, float | None, float], ...] = ()
     audit_types: Mapping[str, int] = field(default_factory=dict)
     audit_actors: Mapping[str, int] = field(default_factory=dict)
+    allocated: Table | None = None  # `--by team`/`user`: poller.reporting_allocated
 
     @property
     def namespace(self) -> str:

@@ -86,6 +86,7 @@ class StreamName(StrEnum):
     SPEND_LIMITS = "spend_limits"
     SPEND_ALERTS = "spend_alerts"
     GOVERNANCE = "governance"
+    ALLOCATED_COSTS = "allocated_costs"
 
 
 class StreamKind(StrEnum):
@@ -95,6 +96,7 @@ class StreamKind(StrEnum):
     RATE_LIMITS = "rate_limits"
     SPEND = "spend"  # snapshots of hard spend limits and spend alerts, org and projects
     GOVERNANCE = "governance"  # snapshots of retention, permissions, certificates, and changes
+    ALLOCATION = "allocation"  # each project's billed day split over its users, keys and models
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,8 @@ class StreamSpec:
     name: StreamName
     kind: StreamKind
     usage: UsageEndpoint | None = None
+    # The one width of a stream computed from bucketed endpoints (allocated_costs: 1d).
+    derived_width: BucketWidth | None = None
 
     @property
     def dataset(self) -> str:
@@ -143,7 +147,9 @@ class StreamSpec:
     @property
     def widths(self) -> tuple[BucketWidth, ...]:
         """The bucket widths the stream can be collected at; none for unbucketed streams."""
-        return self.usage.widths if self.usage is not None else ()
+        if self.usage is not None:
+            return self.usage.widths
+        return (self.derived_width,) if self.derived_width is not None else ()
 
     @property
     def fixed_width(self) -> BucketWidth | None:
@@ -298,6 +304,10 @@ ALL_STREAMS: Final[dict[str, StreamSpec]] = {
     StreamName.SPEND_LIMITS: StreamSpec(StreamName.SPEND_LIMITS, StreamKind.SPEND),
     StreamName.SPEND_ALERTS: StreamSpec(StreamName.SPEND_ALERTS, StreamKind.SPEND),
     StreamName.GOVERNANCE: StreamSpec(StreamName.GOVERNANCE, StreamKind.GOVERNANCE),
+    # Computed from the costs and usage endpoints at 1d (poller.sources.allocation).
+    StreamName.ALLOCATED_COSTS: StreamSpec(
+        StreamName.ALLOCATED_COSTS, StreamKind.ALLOCATION, derived_width=BucketWidth.DAY
+    ),
 }
 
 STREAM_NAMES: Final[tuple[StreamName, ...]] = tuple(spec.name for spec in ALL_STREAMS.values())

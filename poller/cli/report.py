@@ -11,7 +11,7 @@ import csv
 import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -31,6 +31,7 @@ from poller.reporting import (
     Window,
     build_namespace,
 )
+from poller.reporting_allocated import allocated_table
 from poller.sinks import Sink, SinkReader
 from poller.state import load_stream_state
 
@@ -119,7 +120,10 @@ class Extra:
 
 def build_report(reader: SinkReader, request: ReportRequest) -> list[NamespaceReport]:
     return [
-        build_namespace(reader, scope, by=request.by, window=request.window, top=request.top)
+        replace(build_namespace(reader, scope, by=request.by, window=request.window,
+                                top=request.top),
+                allocated=allocated_table(reader, scope, request.by, request.window,
+                                          request.top))
         for scope in request.scopes
     ]
 
@@ -201,6 +205,7 @@ def _json(
                 "billed": {**_table_json(r.billed),
                            **_pending_json(_pending(billed.get(r.scope), window))},
                 "billed_by_org": _table_json(r.org_totals),
+                **({"allocated": _table_json(r.allocated)} if r.allocated else {}),
                 "reconciliation": [
                     {"project_id": plain(k), "name": None if n is None else plain(n),
                      "estimated_usd": e, "billed_usd": b}
@@ -225,7 +230,7 @@ def _pending_json(pending: tuple[str, str] | None) -> dict[str, str | None]:
 
 def _csv_rows(reports: list[NamespaceReport]) -> Iterator[dict[str, Any]]:
     for r in reports:
-        for table in (*r.usage, r.billed, r.org_totals):
+        for table in (*r.usage, r.billed, r.org_totals, *([r.allocated] if r.allocated else [])):
             for row in (*table.rows, table.total):
                 yield {"namespace": r.namespace, "table": table.title, **_row_json(row)}
 
@@ -321,6 +326,8 @@ def _print_tables(
                           "pending (OpenAI bills a day once it is over)")
         if len(r.org_totals.rows) > 1:
             _print_table(console, r.org_totals, window, named=False)
+        if r.allocated is not None:
+            _print_table(console, r.allocated, window, named=True)
         if r.reconciliation:
             console.print(safe(f"estimated (list prices) vs billed per project \N{MIDDLE DOT} "
                                f"{window.label()}"), style="bold")

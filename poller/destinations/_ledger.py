@@ -35,6 +35,7 @@ _BUILTIN_SECONDS: Final = {
     StreamKind.RATE_LIMITS: 3 * 3600.0,
     StreamKind.SPEND: 3 * 3600.0,
     StreamKind.GOVERNANCE: 13 * 3600.0,
+    StreamKind.ALLOCATION: 3 * 86400.0 + 4 * 3600.0,  # split again as costs are revised
 }
 
 

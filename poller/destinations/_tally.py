@@ -28,6 +28,7 @@ from poller.destinations._metrics import (
     bucket_of,
     contribution,
 )
+from poller.streams import StreamName
 
 if TYPE_CHECKING:  # the settings import this package: it must not load the mappers
     from poller.documents.model import Document
@@ -183,8 +184,8 @@ def tally(
     changed = pruned = lowered = dropped = 0
     for doc in documents:
         bucket = bucket_of(doc)
-        if bucket is None:
-            continue
+        if bucket is None or doc.stream == StreamName.ALLOCATED_COSTS:
+            continue  # a split of costs counted already: it would only fill ledger and book
         new = contribution(doc)
         previous = ledger.get(doc.doc_id)
         if previous is None and ledger.pruned(doc.stream, bucket.end):

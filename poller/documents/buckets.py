@@ -15,6 +15,7 @@ from typing import Any, Final
 from poller.documents.common import MappingContext, Skeleton, iso_time, put
 from poller.documents.fields import NAME_FIELDS, UNMAPPED, result_path, result_tree
 from poller.documents.fitting import KEYWORD, Tree, fit
+from poller.documents.groups import put_user_groups
 from poller.documents.ids import BucketIds
 from poller.documents.model import Names
 from poller.streams import BucketWidth, get_stream
@@ -175,6 +176,9 @@ def bucket_source(
             if display:
                 child, field = _NAME_SLOTS[dimension]
                 openai.setdefault(child, {})[field] = display
+        user = mapped.get("user_id")
+        if isinstance(user, str) and user:
+            put_user_groups(source, ctx.names.user_groups(user))
     if unmapped:
         put(source, UNMAPPED, unmapped)
     return source, doc_id

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final
 
+from poller.documents.allocated import ALLOCATED_FIELDS
 from poller.documents.audit_payloads import PAYLOAD_FIELDS
 from poller.documents.fitting import (
     BOOLEAN,
@@ -28,6 +29,7 @@ from poller.documents.fitting import (
     Tree,
 )
 from poller.documents.governance_fields import GOVERNANCE_FIELDS
+from poller.documents.groups import USER_GROUP_FIELDS
 from poller.documents.spend_fields import SPEND_API_FIELDS, SPEND_OWN_FIELDS
 from poller.streams import STREAM_NAMES, StreamKind, UsageEndpoint, get_stream
 
@@ -252,6 +254,8 @@ def _bucket_fields(stream: str) -> Iterator[FieldSpec]:
     for dimension, path in NAME_FIELDS.items():
         if dimension in dimensions:
             yield FieldSpec(path, KEYWORD)
+    if "user_id" in dimensions:
+        yield from (FieldSpec(path, kind) for path, kind in USER_GROUP_FIELDS.items())
     yield FieldSpec(UNMAPPED, FLATTENED)
 
 
@@ -303,6 +307,8 @@ def _governance_fields(stream: str) -> Iterator[FieldSpec]:
         yield FieldSpec(path, DATE if path == "event.created" else KEYWORD)
     yield from _flatten(GOVERNANCE_FIELDS, f"openai.{stream}")
     yield FieldSpec(UNMAPPED, FLATTENED)
+def _allocation_fields(stream: str) -> Iterator[FieldSpec]:
+    yield from (FieldSpec(path, kind) for path, kind in ALLOCATED_FIELDS.items())
 
 
 _BY_KIND: Final = {
@@ -312,6 +318,7 @@ _BY_KIND: Final = {
     StreamKind.RATE_LIMITS: _rate_limit_fields,
     StreamKind.SPEND: _spend_fields,
     StreamKind.GOVERNANCE: _governance_fields,
+    StreamKind.ALLOCATION: _allocation_fields,
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from poller.streams import BucketWidth
 
-__all__ = ["BucketIds", "rate_limit_doc_id", "rejected_doc_id"]
+__all__ = ["BucketIds", "allocation_doc_id", "rate_limit_doc_id", "rejected_doc_id"]
 
 # Part of every hashed key, so that a future change of encoding is a deliberate new scheme.
 _SCHEME: Final = "openai-poller/1"
@@ -64,6 +64,11 @@ class BucketIds:
 def rate_limit_doc_id(organization_id: str, project_id: str, model: Any, slot_start: int) -> str:
     """The id of one project's limit for one model in one collection slot."""
     return _digest(organization_id, "rate_limits", project_id, model, slot_start)
+
+
+def allocation_doc_id(organization_id: str, project_id: str, day: int, key: Sequence[str]) -> str:
+    """The id of one row of a project's split bill of one day: a revised bill keeps it."""
+    return _digest(organization_id, "allocated_costs", project_id, day, list(key))
 
 
 def rejected_doc_id(organization_id: str, stream: str, raw: Mapping[str, Any]) -> str:

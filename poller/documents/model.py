@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["Document", "Names", "Rejected"]
+__all__ = ["Document", "GroupRef", "Names", "Rejected"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,15 @@ class Rejected:
     reason: str
 
 
+@dataclass(frozen=True, order=True)
+class GroupRef:
+    """A group (team) a user belongs to, as the directory listed it; ordered by id, so a
+    user's groups always come in the same order."""
+
+    id: str
+    name: str | None = None
+
+
 class Names(Protocol):
     """Looks up display names next to ids; None when the directory does not know the id."""
 
@@ -44,3 +53,7 @@ class Names(Protocol):
     def user_email(self, user_id: str) -> str | None: ...
 
     def api_key_name(self, api_key_id: str) -> str | None: ...
+
+    def user_groups(self, user_id: str) -> tuple[GroupRef, ...]:
+        """The groups `user_id` belongs to, by id; () when none or unknown."""
+        ...

@@ -113,10 +113,12 @@ _INTERVAL: Final = {
     # 4 requests per project and 2 more per snapshot: the costliest snapshot, of settings
     # that change rarely; the audit log has the exact moment of most changes.
     StreamKind.GOVERNANCE: timedelta(hours=6),
+    StreamKind.ALLOCATION: timedelta(hours=1),
 }
 _SETTLEMENT_WINDOW: Final = {
     StreamKind.USAGE: timedelta(hours=1),
     StreamKind.COSTS: timedelta(days=3),
+    StreamKind.ALLOCATION: timedelta(days=3),  # a revised bill is split again
 }
 
 

@@ -7,8 +7,9 @@ from typing import Final
 
 from poller.pipeline import Source
 from poller.settings import StreamConfig
-from poller.sources import audit, buckets, governance, rate_limits, spend
+from poller.sources import allocation, audit, buckets, governance, rate_limits, spend
 from poller.sources._base import BackfillWindow, OrgAccess
+from poller.sources.allocation import RowMemory
 from poller.streams import StreamKind
 
 __all__ = ["backfill_source", "cycle_source"]
@@ -33,11 +34,26 @@ _BACKFILL: Final[
 }
 
 
-def cycle_source(access: OrgAccess, stream: StreamConfig, now: int) -> Source:
-    """What one daemon cycle of `stream` fetches at `now`."""
+def cycle_source(
+    access: OrgAccess, stream: StreamConfig, now: int, memory: RowMemory | None = None
+) -> Source:
+    """What one daemon cycle of `stream` fetches at `now`. `memory` is the sink, where the
+    allocated-cost stream remembers its past splits."""
+    if stream.spec.kind is StreamKind.ALLOCATION:
+        return allocation.cycle_source(access, stream, now, _needed(memory))
     return _CYCLE[stream.spec.kind](access, stream, now)
 
 
-def backfill_source(access: OrgAccess, stream: StreamConfig, window: BackfillWindow) -> Source:
+def backfill_source(
+    access: OrgAccess, stream: StreamConfig, window: BackfillWindow, memory: RowMemory | None = None
+) -> Source:
     """What `backfill --since --until [--bucket-width]` fetches for `stream`."""
+    if stream.spec.kind is StreamKind.ALLOCATION:
+        return allocation.backfill_source(access, stream, window, _needed(memory))
     return _BACKFILL[stream.spec.kind](access, stream, window)
+
+
+def _needed(memory: RowMemory | None) -> RowMemory:
+    if memory is None:
+        raise ValueError("the allocated_costs source needs the sink to remember its splits")
+    return memory

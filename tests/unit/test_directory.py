@@ -41,6 +41,10 @@ class FakeDirectory:
     def list_project_api_keys(self, project_id: str) -> list[ProjectApiKey]:
         return [ProjectApiKey(id="key_1", name="ci")]
 
+    def _list_pages(self, endpoint: str, model: Any, **_: Any) -> Any:
+        """The groups lists (`poller.client.groups`): this org has no groups."""
+        return iter([model(data=[], has_more=False, next=None)])
+
 
 class Clock:
     def __init__(self) -> None:

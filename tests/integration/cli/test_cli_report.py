@@ -161,7 +161,7 @@ def test_a_grouping_that_does_not_exist_is_a_usage_error(store: Path) -> None:
     assert err == (
         "error: openai-poller report: argument --by: invalid choice: 'openai.base.project' "
         "(choose from 'project', 'user', 'key', 'model', 'line_item', 'service_tier', "
-        "'batch')\n"
+        "'batch', 'team')\n"
     )
 
 

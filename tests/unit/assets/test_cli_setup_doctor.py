@@ -246,6 +246,7 @@ def test_doctor_names_missing_then_outdated_templates(
         "ok    elasticsearch: privileges: not checked (the cluster cannot say: no handler found "
         "for uri [/_security/user/_has_privileges] and method [POST])",
         "FAIL  elasticsearch: templates: templates missing (component template "
+        "openai-poller.allocated_costs@package, component template "
         "openai-poller.audio_speeches@package, component template "
         "openai-poller.audio_transcriptions@package, component template "
         "openai-poller.audit@package, ...) -- fix: run openai-poller setup",

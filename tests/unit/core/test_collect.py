@@ -57,7 +57,7 @@ def _script(
     """Replace `collect.<name>` with scripted sources; returns the streams started, in order."""
     started: list[str] = []
 
-    def make(access: Any, stream: Any, when: Any) -> Scripted:
+    def make(access: Any, stream: Any, when: Any, memory: Any = None) -> Scripted:
         started.append(stream.name)
         return Scripted(access.org, stream.name, errors.get(stream.name))
 
@@ -180,7 +180,7 @@ def test_a_stop_in_a_retry_wait_ends_the_backfill_as_interrupted(
             stop.set()  # SIGTERM in a Retry-After wait before the first page
             raise StopRequested("stopped while waiting to retry")
 
-    def make(access: Any, stream: Any, when: Any) -> Scripted:
+    def make(access: Any, stream: Any, when: Any, memory: Any = None) -> Scripted:
         return (Waiting if stream.name == "costs" else Scripted)(access.org, stream.name)
 
     monkeypatch.setattr(collect, "backfill_source", make)

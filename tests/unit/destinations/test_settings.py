@@ -81,6 +81,7 @@ def test_sourcetypes_default_per_kind_and_can_be_overridden_one_by_one() -> None
     assert [hec.sourcetype(kind) for kind in StreamKind] == [
         "openai:usage", "openai:costs", "acme:audit", "openai:rate_limits", "openai:spend",
         "openai:governance",
+        "openai:allocation",
     ]
 
 

@@ -39,6 +39,8 @@ from poller.documents import (
     map_rate_limit,
     map_usage_result,
 )
+from poller.documents.allocated import DayOfProject, map_share, map_superseded
+from poller.documents.allocation import Share, ShareKey
 from poller.documents.governance import (
     GovernanceItem,
     GovernanceSnapshot,
@@ -49,6 +51,7 @@ from poller.documents.governance import (
     map_snapshot,
     model_permissions_item,
 )
+from poller.documents.model import GroupRef
 from poller.documents.spend import SpendOwner, map_spend_alert, map_spend_limit
 from poller.streams import STREAM_NAMES, BucketWidth, StreamKind, get_stream
 
@@ -69,6 +72,9 @@ class FakeNames:
 
     def api_key_name(self, api_key_id: str) -> str | None:
         return self.api_keys.get(api_key_id)
+
+    def user_groups(self, user_id: str) -> tuple[GroupRef, ...]:
+        return ()
 
 
 # stream → model ("*": a stream without a model dimension) → result field → USD per unit
@@ -158,6 +164,8 @@ def map_case(stream: str, case: Mapping[str, Any]) -> Document:
         return map_spend_case(ctx, case)
     if kind is StreamKind.GOVERNANCE:
         return map_governance_case(ctx, case)
+    if kind is StreamKind.ALLOCATION:
+        return map_allocation_case(ctx, case)
     (limit,) = ProjectRateLimitPage.parse_json(_page_json([case["rate_limit"]])).data
     project = Project.model_validate_json(json.dumps(case["project"]))
     return map_rate_limit(ctx, limit, project, case["slot_start"])
@@ -203,6 +211,15 @@ def map_governance_case(ctx: MappingContext, case: Mapping[str, Any]) -> Documen
     unread = frozenset(previous.records if previous else ()) - {item.key}
     (change,) = changes(ctx, previous, [item], case["collected_at"], unread)
     return change
+def map_allocation_case(ctx: MappingContext, case: Mapping[str, Any]) -> Document:
+    """One row of a split bill (`share`: its key, weight and cents), or a `superseded` row."""
+    of = DayOfProject(case["project_id"], case["day"])
+    row = case["share"]
+    key = ShareKey(row.get("user_id", ""), row.get("api_key_id", ""), row.get("model", ""),
+                   row.get("group_id", ""))
+    if case.get("superseded"):
+        return map_superseded(ctx, of, key)
+    return map_share(ctx, of, Share(key, Decimal(row["weight_usd"]), row["cents"]))
 
 
 def load_cases(stream: str) -> list[dict[str, Any]]:

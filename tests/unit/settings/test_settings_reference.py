@@ -87,16 +87,16 @@ def test_rows_name_the_environment_type_and_default() -> None:
 def test_builtin_stream_defaults_come_from_the_resolved_streams() -> None:
     text = render()
     assert _line(text, "| setting | usage ") == (
-        "| setting | usage | costs | audit | rate_limits | spend | governance |"
+        "| setting | usage | costs | audit | rate_limits | spend | governance | allocation |"
     )
     assert _line(text, "| `interval` ") == (
-        "| `interval` | `5m` | `1h` | `5m` | `1h` | `1h` | `6h` |"
+        "| `interval` | `5m` | `1h` | `5m` | `1h` | `1h` | `6h` | `1h` |"
     )
     assert _line(text, "| `bucket_width` ") == (
-        "| `bucket_width` | `1m` | `1d` | `1m` | `1m` | `1m` | `1m` |"
+        "| `bucket_width` | `1m` | `1d` | `1m` | `1m` | `1m` | `1m` | `1d` |"
     )
     assert _line(text, "| `settlement_window` ") == (
-        "| `settlement_window` | `1h` | `3d` | `0s` | `0s` | `0s` | `0s` |"
+        "| `settlement_window` | `1h` | `3d` | `0s` | `0s` | `0s` | `0s` | `3d` |"
     )
     assert _line(text, "| `group_by` ") == (
         "| `group_by` | all of the stream's | all of the stream's | none | none | none | none |"

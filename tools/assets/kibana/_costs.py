@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tools.assets.kibana._budget_panels import budget_panels
+from tools.assets.kibana._chargeback_panels import chargeback_panels
 from tools.assets.kibana._columns import USD, Date, Metric, Ratio, Terms, count, total
 from tools.assets.kibana._common import COSTS_DASHBOARD_ID, NAV, kql_dataset
 from tools.assets.kibana._lens import Lens
@@ -113,6 +114,7 @@ def costs_dashboard() -> dict[str, Any]:
             kql="openai.base.unpriced : true",
         ),
         *budget_panels(),
+        *chargeback_panels(),
     ]
     return dashboard(
         COSTS_DASHBOARD_ID,
