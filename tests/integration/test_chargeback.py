@@ -21,7 +21,7 @@ from poller.collect import backfill_org, cycle
 from poller.documents.allocated import AMOUNT_CENTS
 from poller.documents.allocation import to_cents
 from poller.rebuild import RebuildTarget, rebuild_state
-from poller.reporting import Window
+from poller.reporting import Scope, Window
 from poller.reporting_allocated import allocated_table
 from poller.runtime import OrgRuntime, org_runtime
 from poller.settings import load_settings
@@ -145,14 +145,14 @@ def check_report(org: Organization, reader: Any, namespace: str,
     names = {g["id"]: g["name"] for g in org.access.groups}
     window = Window(_dt(NOW - NOW % DAY - DAYS * DAY), _dt(NOW - NOW % DAY))
     for by in ("team", "user"):
-        table = allocated_table(reader, namespace, by, window)
+        table = allocated_table(reader, Scope(namespace), by, window)
         assert table is not None and table.total.cost is not None
         assert round(table.total.cost * 100) == sum(billed.values())
         assert sum(round((row.cost or 0) * 100) for row in table.rows) == sum(billed.values())
         if by == "team":
             named = {row.key: row.name for row in table.rows if row.key is not None}
             assert named and all(names[key] == name for key, name in named.items())
-    assert allocated_table(reader, namespace, "project", window) is None
+    assert allocated_table(reader, Scope(namespace), "project", window) is None
 
 
 def scenario(sink: Any, namespace: str, refresh: Callable[[], None], sources: Sources) -> None:
@@ -199,9 +199,9 @@ def test_sqlite_allocates_the_simulators_bill_to_the_cent(
                  lambda ds: [dict(doc) for doc in reader.all_documents(ds).values()])
         # `report --by team --json` renders the same table under `allocated`
         window = Window(_dt(NOW - NOW % DAY - DAYS * DAY), _dt(NOW - NOW % DAY))
-        table = allocated_table(reader, "default", "team", window)
+        table = allocated_table(reader, Scope("default"), "team", window)
         capsys.readouterr()
-        request = ReportRequest({"default": ("chargeback",)}, "team", window, None, "json")
+        request = ReportRequest((Scope("default", ("chargeback",)),), "team", window, None, "json")
         assert report(reader, request) == 0
         (shown,) = json.loads(capsys.readouterr().out)["namespaces"]
         assert table is not None

@@ -27,6 +27,7 @@ from poller.client import AdminClient
 from poller.coverage import Segment
 from poller.documents import MappingContext
 from poller.documents.fields import result_path
+from poller.documents.model import GroupRef
 from poller.errors import MappingConflictError
 from poller.pipeline import run_source
 from poller.rebuild import RebuildTarget, candidate_ids
@@ -85,6 +86,9 @@ class _NoNames:
 
     def api_key_name(self, api_key_id: str) -> str | None:
         return None
+
+    def user_groups(self, user_id: str) -> tuple[GroupRef, ...]:
+        return ()
 
 
 def _collect(sink: Any, namespace: str) -> Any:

@@ -21,8 +21,8 @@ def test_committed_files_equal_a_fresh_generation() -> None:
 
 def test_packaged_copy_mirrors_the_top_level_files() -> None:
     top = [rel for rel in expected_files() if rel.parts[0] in ("mappings", "kibana")]
-    # 20 components, 16 index templates, 2 policies, 1 ingest pipeline, 2 roles; ndjson, 15 rules
-    assert len(top) == 41 + 16
+    # 21 components, 17 index templates, 2 policies, 1 ingest pipeline, 2 roles; ndjson, 15 rules
+    assert len(top) == 43 + 16
     for rel in top:
         packaged = REPO / "poller" / "_assets" / rel
         assert packaged.read_text(encoding="utf-8") == (REPO / rel).read_text(encoding="utf-8")
@@ -51,7 +51,7 @@ def test_loader_reads_the_packaged_copy_and_the_checkout_alike() -> None:
     checkout = assets.load_assets(REPO)
     assert packaged == checkout
     assert str(assets.asset_root()).endswith("_assets")
-    assert len(packaged.index_templates) == 16
+    assert len(packaged.index_templates) == 17
     assert {t.name for t in packaged.ilm_policies} == {
         "openai-poller-metrics",
         "openai-poller-audit",

@@ -248,8 +248,7 @@ def test_doctor_names_missing_then_outdated_templates(
         "FAIL  elasticsearch: templates: templates missing (component template "
         "openai-poller.allocated_costs@package, component template "
         "openai-poller.audio_speeches@package, component template "
-        "openai-poller.audio_transcriptions@package, component template "
-        "openai-poller.audit@package, ...) -- fix: run openai-poller setup",
+        "openai-poller.audio_transcriptions@package, ...) -- fix: run openai-poller setup",
         "ok    elasticsearch: mappings: no data stream of the configured streams exists yet",
     ]
     assert main(["setup"]) == 0

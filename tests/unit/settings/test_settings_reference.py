@@ -99,7 +99,8 @@ def test_builtin_stream_defaults_come_from_the_resolved_streams() -> None:
         "| `settlement_window` | `1h` | `3d` | `0s` | `0s` | `0s` | `0s` | `3d` |"
     )
     assert _line(text, "| `group_by` ") == (
-        "| `group_by` | all of the stream's | all of the stream's | none | none | none | none |"
+        "| `group_by` | all of the stream's | all of the stream's | none | none | none | none "
+        "| none |"
     )
 
 
