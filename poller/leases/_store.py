@@ -72,6 +72,9 @@ class CellLeases:
         lease = Lease(org, holder, token, now + ttl)
         return lease if self._cells.write(lease_key(org), lease.to_json(), version) else None
 
+    def now(self) -> float:
+        return self._clock()
+
     def release(self, org: str, holder: str) -> None:
         value, version = self._cells.read(lease_key(org))
         current = Lease.from_json(org, value)
@@ -85,6 +88,9 @@ class CellLeases:
         leases = {org: Lease.from_json(org, found.get(lease_key(org), (None, None))[0])
                   for org in orgs}
         return {org: lease for org, lease in leases.items() if lease is not None}
+
+    def gone(self, orgs: Sequence[str]) -> set[str]:
+        return set()
 
     def announce(self, holder: str, ttl: float) -> list[str]:
         return self._change_roster(lambda members, now: {**members, holder: now + ttl})
@@ -176,6 +182,13 @@ class LockedLeases:
         return {org: lease if not self._locks.is_free(org) else
                 Lease(org, lease.holder, lease.token, min(lease.expires, 0.0))
                 for org, lease in found.items()}
+
+    def gone(self, orgs: Sequence[str]) -> set[str]:
+        """A holder whose unexpired lease's lock is free died (a clean release expires the
+        record first): the others need not wait for its heartbeat to run out."""
+        now = self._leases.now()
+        return {lease.holder for org, lease in self._leases.holders(orgs).items()
+                if lease.held_at(now) and self._locks.is_free(org)}
 
     def announce(self, holder: str, ttl: float) -> list[str]:
         return self._leases.announce(holder, ttl)

@@ -234,3 +234,52 @@ def test_a_save_without_the_lease_is_refused_and_other_orgs_are_untouched() -> N
         sink.save_state("acme/costs", {"high_water": 1})
     assert cells.records == {}
     assert sink.load_state("acme/costs") is None  # reading needs no lease
+
+
+def _locked_keeper(cells: MemoryCells, clock: FakeClock, owners: dict[str, str],
+                   holder: str, orgs: list[str]) -> tuple[LeaseKeeper, Locks]:
+    locks = Locks(owners, holder)
+    store = LockedLeases(CellLeases(cells, clock=clock), locks)
+    return LeaseKeeper(store, orgs, KeeperOptions(holder, TTL, TTL / 3), clock=clock), locks
+
+
+def test_on_the_embedded_store_a_dead_holders_orgs_pass_on_the_next_round_not_after_its_ttl(
+) -> None:
+    clock, cells, owners = FakeClock(), MemoryCells(), dict[str, str]()
+    a, a_locks = _locked_keeper(cells, clock, owners, "a", ["o1", "o2"])
+    b, _ = _locked_keeper(cells, clock, owners, "b", ["o1", "o2"])
+    a.tick()
+    b.tick()
+    clock.advance(1)
+    a.tick()  # two replicas: a gives one org up, b takes it
+    b.tick()
+    assert len(_held_of(a)) == 1 and len(_held_of(b)) == 1
+    lost = _held_of(a).pop()
+    token = cast(Lease, a.held(lost)).token
+    clock.advance(1)
+    a_locks.close()  # kill -9: the kernel frees a's locks; its lease and heartbeat stay unexpired
+    b.tick()  # one round, far within the TTL: a counts no more, and its org is free
+    assert _held_of(b) == {"o1", "o2"}
+    assert cast(Lease, b.held(lost)).token == token + 1
+
+
+def test_a_lease_run_out_while_the_store_was_away_lets_its_lock_go() -> None:
+    clock, cells, owners = FakeClock(), MemoryCells(), dict[str, str]()
+    a, _ = _locked_keeper(cells, clock, owners, "a", ["o1", "o2"])
+    a.tick()
+    b, _ = _locked_keeper(cells, clock, owners, "b", ["o1", "o2"])
+    b.tick()  # b joins; nothing is free
+    cells.fail = True
+    clock.advance(TTL + 1)  # a cannot renew: its leases run out on its clock, its locks stay
+    a.tick()
+    cells.fail = False
+    b.tick()  # b is alive again: a's orgs look expired, but a's locks still hold them
+    assert _held_of(b) == set()
+    a.tick()  # a's share is one: it lets the other org's lock go instead of keeping it forever
+    b.tick()
+    assert len(_held_of(a)) == 1 and len(_held_of(b)) == 1
+    assert set(owners) == {"o1", "o2"} and set(owners.values()) == {"a", "b"}
+
+
+def _held_of(keeper: LeaseKeeper) -> set[str]:
+    return {org for org in ("o1", "o2") if keeper.held(org) is not None}
