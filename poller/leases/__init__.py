@@ -8,7 +8,7 @@ newer token is on the cursor, so a holder paused past its lease cannot commit. `
 all of it from the settings for the daemon. How it fails, and why: docs/architecture.md.
 """
 
-from poller.leases._fencing import FENCE_FIELD, FencedSink
+from poller.leases._fencing import FENCE_FIELD, FencedSink, highest_fence
 from poller.leases._keeper import KeeperOptions, LeaseKeeper
 from poller.leases._model import Cells, Lease, LeaseLostError, LeaseStore, Versioned
 from poller.leases._open import HaParts, default_holder, open_ha
@@ -30,6 +30,7 @@ __all__ = [
     "OrgLocking",
     "Versioned",
     "default_holder",
+    "highest_fence",
     "lease_key",
     "open_ha",
 ]

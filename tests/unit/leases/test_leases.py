@@ -4,7 +4,11 @@ and fencing of cursor writes (a stale holder's save is refused)."""
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from collections.abc import Hashable, Mapping, Sequence
+from contextlib import closing
+from functools import partial
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -21,8 +25,10 @@ from poller.leases import (
     LeaseLostError,
     LockedLeases,
     Versioned,
+    highest_fence,
 )
 from poller.sinks import ReadableSink
+from poller.sinks.sqlite import SqliteSink, StoreCells
 
 TTL = 30.0
 
@@ -204,7 +210,7 @@ def test_stop_releases_so_another_replica_takes_over_at_once() -> None:
 # --- fencing -----------------------------------------------------------------------------------
 
 
-def _fenced(cells: MemoryCells, lease: list[Lease | None]) -> FencedSink:
+def _fenced(cells: MemoryCells, lease: Sequence[Lease | None]) -> FencedSink:
     return FencedSink(cast(ReadableSink, RecordingSink()), cells, lambda org: lease[0])
 
 
@@ -283,3 +289,51 @@ def test_a_lease_run_out_while_the_store_was_away_lets_its_lock_go() -> None:
 
 def _held_of(keeper: LeaseKeeper) -> set[str]:
     return {org for org in ("o1", "o2") if keeper.held(org) is not None}
+
+
+# --- a lost or damaged lease record ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", [
+    {"holder": "a", "token": "7", "expires": 1e12},  # wrong type
+    {"holder": None, "token": 7},  # a field missing
+    {"unrelated": True},
+    None,  # deleted
+])
+def test_a_damaged_or_lost_lease_record_passes_with_a_token_above_every_fence_on_the_cursors(
+    damage: dict[str, Any] | None,
+) -> None:
+    leases_cells, cursors, clock = MemoryCells(), MemoryCells(), FakeClock()
+    old = [Lease("acme", "a", 7, 1e12)]
+    _fenced(cursors, old).save_state("acme/costs", {"high_water": 10})
+    _fenced(cursors, [Lease("acme", "a", 5, 1e12)]).save_state("acme/usage", {"high_water": 3})
+    _fenced(cursors, [Lease("beta", "a", 9, 1e12)]).save_state("beta/costs", {"high_water": 1})
+    if damage is not None:
+        leases_cells.records["lease:acme"] = (damage, 99)
+    leases = CellLeases(leases_cells, clock=clock, fenced=partial(highest_fence, cursors))
+    taken = leases.acquire("acme", "b", TTL)
+    assert taken == Lease("acme", "b", 8, clock.now + TTL)  # above acme's 7, not beta's 9
+    new = _fenced(cursors, [taken])
+    assert new.load_state("acme/costs") == {"high_water": 10}
+    new.save_state("acme/costs", {"high_water": 20})  # the new holder commits
+    with pytest.raises(LeaseLostError):
+        _fenced(cursors, old).save_state("acme/costs", {"high_water": 11})
+
+
+def test_an_unparseable_lease_row_in_the_embedded_store_passes_above_the_cursors_fences(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "store.sqlite3")
+    SqliteSink(path).close()
+    rows, state_rows = StoreCells(path, "leases"), StoreCells(path, "state")
+    try:
+        assert state_rows.write("acme/costs", {"high_water": 1, FENCE_FIELD: 4}, None)
+        with closing(sqlite3.connect(path)) as db, db:
+            db.execute("INSERT INTO leases VALUES ('lease:acme', '{\"holder\": \"a\", tok', 'x')")
+        clock = FakeClock()
+        leases = CellLeases(rows, clock=clock, fenced=partial(highest_fence, state_rows))
+        assert leases.acquire("acme", "b", TTL) == Lease("acme", "b", 5, clock.now + TTL)
+        assert leases.holders(["acme"]) == {"acme": Lease("acme", "b", 5, clock.now + TTL)}
+    finally:
+        rows.close()
+        state_rows.close()
