@@ -1,0 +1,187 @@
+"""Drill: three `run` replicas share six orgs through leases while replicas are killed (-9) and
+restarted at random, beside one lone replica collecting the same orgs as the yardstick.
+
+Every org's simulator is served on one port per replica (and one for the lone replica), so
+each API request is known to come from a given replica at a given moment. Then:
+
+- each org was collected by one replica at a time: its requests change replica no more often
+  than its lease changed holder (the fencing token's growth), so no two replicas' cycles ever
+  interleaved;
+- with the three up, each holds two orgs (at the start, and again after the chaos);
+- no org went without a request for longer than the lease TTL, one renew round and two poll
+  intervals (the last cycle before a kill can start a poll interval before it, the first after
+  a takeover a poll interval after it), plus a second for rounds under load;
+- the sink equals each simulator's settled truth: 0 lost, 0 duplicated;
+- the replicas together made about the API calls of the lone replica (not three times them).
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+from collections import Counter
+from itertools import pairwise
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from drill_support import RUN_CMD, merge_checks, record, scan_for_secrets, start, wait_until
+from elasticsearch import Elasticsearch
+from ha_support import Hit, Replica, Sink, check_org, config_text, lease_env, simulators
+from own_env import foreign_environ
+
+if TYPE_CHECKING:
+    from tests.conftest import EsNamespace
+
+pytestmark = pytest.mark.drill
+
+TTL = 4.0
+RENEW = TTL / 3  # ha.renew_interval's default
+POLL = 2.0
+STREAMS = ["completions", "costs"]
+ORGS = {name: 60 + i for i, name in
+        enumerate(("alpha", "beta", "gamma", "delta", "epsilon", "zeta"))}
+KEYS = {name: f"sk-admin-chaos-{name}-key" for name in ORGS}
+REPLICAS = ("a", "b", "c")
+LONE = "lone"
+CHAOS_SECONDS = 60.0
+SEED = 18  # the chaos is random, and the same on every run
+# The lone replica's calls are the yardstick; the replicas may add, per takeover, the calls of
+# the one cycle per stream that the killed holder made but did not commit.
+CALLS_RATIO = 1.1
+GAP_LIMIT = TTL + RENEW + 2 * POLL + 1.0
+
+
+def test_chaos_on_the_embedded_store(tmp_path: Path) -> None:
+    store = tmp_path / "store.sqlite3"
+    _chaos(tmp_path, Sink({"POLLER_STORE_PATH": str(store)}, list(ORGS), store=store), "SQLite")
+
+
+def test_chaos_on_elasticsearch(
+    tmp_path: Path, es_client: Elasticsearch, es_namespace: EsNamespace, elasticsearch_url: str
+) -> None:
+    env = {"ELASTICSEARCH_URL": elasticsearch_url,
+           "POLLER_ELASTICSEARCH__STATE_INDEX": es_namespace.state_index,
+           "POLLER_ELASTICSEARCH__DEADLETTER_INDEX": es_namespace.deadletter_index,
+           "POLLER_STORE_PATH": str(tmp_path / "unused.sqlite3")}
+    sink = Sink(env, list(ORGS), es=es_client, state_index=es_namespace.state_index,
+                suffix=es_namespace.name)
+    try:
+        _chaos(tmp_path, sink, "Elasticsearch")
+    finally:
+        names = [f"logs-openai.{s}-{sink.namespace(o)}" for s in STREAMS for o in ORGS]
+        es_client.indices.delete(index=names, ignore_unavailable=True)
+
+
+def _balanced(sink: Sink, replicas: list[Replica]) -> bool:
+    """Each live replica holds M/N orgs, and every org is held."""
+    holders = [sink.holder(org) for org in ORGS]
+    counts = Counter(holders)
+    return None not in counts and all(counts[r.holder] == len(ORGS) // len(replicas)
+                                      for r in replicas)
+
+
+def _switches(hits: list[Hit]) -> int:
+    doors = [hit.door for hit in sorted(hits, key=lambda h: h.at)]
+    return sum(1 for before, after in pairwise(doors) if before != after)
+
+
+def _longest_gap(hits: list[Hit], since: float, until: float) -> float:
+    times = [since, *sorted(h.at for h in hits if since < h.at < until), until]
+    return max(b - a for a, b in pairwise(times))
+
+
+def _chaos(tmp_path: Path, sink: Sink, label: str) -> None:
+    rng = random.Random(SEED)
+    settings = {"ORG_DEFAULTS__STREAMS": ",".join(STREAMS),
+                "ORG_DEFAULTS__DEFAULTS__INTERVAL": f"{POLL:g}s",
+                "ORG_DEFAULTS__DEFAULTS__INITIAL_INTERVAL": "1d",
+                "HA__LEASE_TTL": f"{TTL:g}s"}
+    with simulators(ORGS, KEYS, (*REPLICAS, LONE)) as sims:
+        replicas = []
+        for name in REPLICAS:
+            config = tmp_path / f"{name}.yaml"
+            config.write_text(config_text(sink, {o: s.urls[name] for o, s in sims.items()}, KEYS))
+            env = foreign_environ(**lease_env(config, sink.env, **settings))
+            replicas.append(Replica(name, env, tmp_path / f"{name}.log"))
+        lone_store = tmp_path / "lone.sqlite3"
+        lone_config = tmp_path / "lone.yaml"
+        lone_config.write_text(config_text(Sink({}, list(ORGS)),
+                                           {o: s.urls[LONE] for o, s in sims.items()}, KEYS))
+        lone_env = foreign_environ(**lease_env(lone_config, {"POLLER_STORE_PATH": str(
+            lone_store)}, METRICS__ENABLED="false", **settings))
+        lone = start(RUN_CMD, lone_env, tmp_path / "lone.log")
+        events: list[str] = []
+        try:
+            began = time.time()
+            for r in replicas:
+                r.start(f"{r.name}-0")
+            wait_until("three replicas holding two orgs each",
+                       lambda: _balanced(sink, replicas), 30, 0.2)
+            balanced_after = time.time() - began
+            chaos_from = time.time()
+            generation = 0
+            while time.time() - chaos_from < CHAOS_SECONDS:
+                time.sleep(rng.uniform(3, 8))
+                victim = rng.choice(replicas)
+                if victim.alive and sum(r.alive for r in replicas) >= 2:
+                    victim.signal(signal.SIGKILL)
+                    assert victim.proc is not None
+                    victim.proc.wait(timeout=10)
+                    events.append(f"kill {victim.holder}")
+                elif not victim.alive:
+                    generation += 1
+                    victim.start(f"{victim.name}-{generation}")
+                    events.append(f"start {victim.holder}")
+            chaos_to = time.time()
+            for r in replicas:
+                if not r.alive:
+                    generation += 1
+                    r.start(f"{r.name}-{generation}")
+                    events.append(f"start {r.holder}")
+            wait_until("the three balanced again", lambda: _balanced(sink, replicas),
+                       TTL + 2 * RENEW + 15, 0.2)
+            rebalanced_after = time.time() - chaos_to
+            time.sleep(2 * POLL)
+            leases = sink.leases()
+            ended = time.time()
+            for r in replicas:
+                r.signal(signal.SIGTERM)
+            lone.send_signal(signal.SIGTERM)
+            codes = [r.proc.wait(timeout=20) for r in replicas if r.proc is not None]
+            lone_code = lone.wait(timeout=20)
+        finally:
+            for r in replicas:
+                r.stop()
+            if lone.poll() is None:
+                lone.kill()
+                lone.wait(timeout=10)
+        hits = {o: [h for h in s.doors.hits if h.door != LONE] for o, s in sims.items()}
+        lone_calls = sum(1 for s in sims.values() for h in s.doors.hits if h.door == LONE)
+        check = merge_checks(*(check_org(sink, o, s.org, STREAMS) for o, s in sims.items()))
+    calls = sum(len(h) for h in hits.values())
+    switches = {o: _switches(h) for o, h in hits.items()}
+    handovers = {o: int(str(leases[o]["token"])) - 1 for o in ORGS}
+    gaps = {o: round(_longest_gap(h, chaos_from, ended), 1) for o, h in hits.items()}
+    logs = "".join(r.log.read_text(errors="replace") for r in replicas)
+    kills = sum(e.startswith("kill") for e in events)
+    record(f"ha chaos: 3 replicas, 6 orgs ({label})", kills, check,
+           f"{len(events)} events: {', '.join(events)}",
+           f"API calls {calls} vs {lone_calls} for one replica ({calls / lone_calls:.3f}x)",
+           f"longest gap per org {gaps} s (limit {GAP_LIMIT:g})",
+           f"replica switches {switches}, lease handovers {handovers}",
+           f"balanced {balanced_after:.1f}s after start, {rebalanced_after:.1f}s after chaos")
+    assert codes == [0, 0, 0] and lone_code == 0, logs[-3000:]
+    assert "Traceback" not in logs
+    assert kills >= 3, events
+    for org in ORGS:  # one replica at a time: a change of replica needs a change of holder
+        assert switches[org] <= handovers[org], (org, switches, handovers)
+    assert max(gaps.values()) <= GAP_LIMIT, gaps
+    assert calls <= CALLS_RATIO * lone_calls, (calls, lone_calls)
+    assert check.mismatches == []
+    assert check.duplicates == 0 and check.lost == 0
+    assert check.found == check.expected > 100
+    texts = tuple(t for r in replicas for t in r.texts)
+    scanned = tuple(p for p in tmp_path.iterdir() if p.suffix != ".yaml")
+    assert scan_for_secrets(paths=scanned, texts=texts, secrets=tuple(KEYS.values())) == []
