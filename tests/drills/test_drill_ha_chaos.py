@@ -12,7 +12,8 @@ each API request is known to come from a given replica at a given moment. Then:
   intervals (the last cycle before a kill can start a poll interval before it, the first after
   a takeover a poll interval after it), plus a second for rounds under load;
 - the sink equals each simulator's settled truth: 0 lost, 0 duplicated;
-- the replicas together made about the API calls of the lone replica (not three times them).
+- the replicas together made about the collection calls of the lone replica (not three times
+  them), and loaded each org's directory of names at most once per process that held it.
 """
 
 from __future__ import annotations
@@ -47,8 +48,10 @@ REPLICAS = ("a", "b", "c")
 LONE = "lone"
 CHAOS_SECONDS = 60.0
 SEED = 18  # the chaos is random, and the same on every run
-# The lone replica's calls are the yardstick; the replicas may add, per takeover, the calls of
-# the one cycle per stream that the killed holder made but did not commit.
+# The lone replica's calls are the yardstick. Collection calls (usage, costs): the replicas may
+# add, per takeover, the one cycle per stream that the killed holder made but did not commit.
+# Directory calls (the names of projects, users, keys): each process loads an org's directory
+# once, when it first collects the org, so they grow with the handovers, not with time.
 CALLS_RATIO = 1.1
 GAP_LIMIT = TTL + RENEW + 2 * POLL + 1.0
 
@@ -87,6 +90,11 @@ def _switches(hits: list[Hit]) -> int:
     return sum(1 for before, after in pairwise(doors) if before != after)
 
 
+def _collecting(hit: Hit) -> bool:
+    """A call of a stream's cycle, not of the directory of names."""
+    return "/organization/usage/" in hit.path or hit.path.endswith("/organization/costs")
+
+
 def _longest_gap(hits: list[Hit], since: float, until: float) -> float:
     times = [since, *sorted(h.at for h in hits if since < h.at < until), until]
     return max(b - a for a, b in pairwise(times))
@@ -111,7 +119,7 @@ def _chaos(tmp_path: Path, sink: Sink, label: str) -> None:
                                            {o: s.urls[LONE] for o, s in sims.items()}, KEYS))
         lone_env = foreign_environ(**lease_env(lone_config, {"POLLER_STORE_PATH": str(
             lone_store)}, METRICS__ENABLED="false", **settings))
-        lone = start(RUN_CMD, lone_env, tmp_path / "lone.log")
+        single = start(RUN_CMD, lone_env, tmp_path / "lone.log")
         events: list[str] = []
         try:
             began = time.time()
@@ -148,19 +156,23 @@ def _chaos(tmp_path: Path, sink: Sink, label: str) -> None:
             ended = time.time()
             for r in replicas:
                 r.signal(signal.SIGTERM)
-            lone.send_signal(signal.SIGTERM)
+            single.send_signal(signal.SIGTERM)
             codes = [r.proc.wait(timeout=20) for r in replicas if r.proc is not None]
-            lone_code = lone.wait(timeout=20)
+            lone_code = single.wait(timeout=20)
         finally:
             for r in replicas:
                 r.stop()
-            if lone.poll() is None:
-                lone.kill()
-                lone.wait(timeout=10)
+            if single.poll() is None:
+                single.kill()
+                single.wait(timeout=10)
         hits = {o: [h for h in s.doors.hits if h.door != LONE] for o, s in sims.items()}
-        lone_calls = sum(1 for s in sims.values() for h in s.doors.hits if h.door == LONE)
+        lone = {o: [h for h in s.doors.hits if h.door == LONE] for o, s in sims.items()}
         check = merge_checks(*(check_org(sink, o, s.org, STREAMS) for o, s in sims.items()))
-    calls = sum(len(h) for h in hits.values())
+    calls, lone_calls = (sum(len(h) for h in found.values()) for found in (hits, lone))
+    collecting, lone_collecting = (sum(1 for h in found.values() for c in h if _collecting(c))
+                                   for found in (hits, lone))
+    directory = {o: sum(1 for c in h if not _collecting(c)) for o, h in hits.items()}
+    lone_directory = {o: sum(1 for c in h if not _collecting(c)) for o, h in lone.items()}
     switches = {o: _switches(h) for o, h in hits.items()}
     handovers = {o: int(str(leases[o]["token"])) - 1 for o in ORGS}
     gaps = {o: round(_longest_gap(h, chaos_from, ended), 1) for o, h in hits.items()}
@@ -168,7 +180,10 @@ def _chaos(tmp_path: Path, sink: Sink, label: str) -> None:
     kills = sum(e.startswith("kill") for e in events)
     record(f"ha chaos: 3 replicas, 6 orgs ({label})", kills, check,
            f"{len(events)} events: {', '.join(events)}",
-           f"API calls {calls} vs {lone_calls} for one replica ({calls / lone_calls:.3f}x)",
+           f"API calls {calls} vs {lone_calls} for one replica ({calls / lone_calls:.3f}x): "
+           f"collection {collecting} vs {lone_collecting} "
+           f"({collecting / lone_collecting:.3f}x), directory {sum(directory.values())} vs "
+           f"{sum(lone_directory.values())}",
            f"longest gap per org {gaps} s (limit {GAP_LIMIT:g})",
            f"replica switches {switches}, lease handovers {handovers}",
            f"balanced {balanced_after:.1f}s after start, {rebalanced_after:.1f}s after chaos")
@@ -178,7 +193,10 @@ def _chaos(tmp_path: Path, sink: Sink, label: str) -> None:
     for org in ORGS:  # one replica at a time: a change of replica needs a change of holder
         assert switches[org] <= handovers[org], (org, switches, handovers)
     assert max(gaps.values()) <= GAP_LIMIT, gaps
-    assert calls <= CALLS_RATIO * lone_calls, (calls, lone_calls)
+    assert collecting <= CALLS_RATIO * lone_collecting, (collecting, lone_collecting)
+    for org in ORGS:  # one directory load per process that collected the org, at most
+        assert directory[org] <= lone_directory[org] * (handovers[org] + 1), (
+            org, directory, lone_directory, handovers)
     assert check.mismatches == []
     assert check.duplicates == 0 and check.lost == 0
     assert check.found == check.expected > 100
