@@ -10,14 +10,18 @@ import time
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from cli_run import WIDTH, poller, widest
 
 from poller.cli._text import human_age
 from poller.leases import CellLeases
+from poller.sinks.elasticsearch import ElasticsearchSink, StateCells
 from poller.sinks.sqlite import SqliteSink, StoreCells
+
+if TYPE_CHECKING:
+    from tests.conftest import EsNamespace
 
 pytestmark = pytest.mark.integration
 
@@ -112,3 +116,28 @@ def test_status_reads_a_store_without_leases_and_creates_no_table(tmp_path: Path
     with closing(sqlite3.connect(store)) as db:
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
     assert "leases" not in tables
+
+
+def test_status_on_elasticsearch_reads_the_leases_of_the_state_index(
+    tmp_path: Path, es_sink: ElasticsearchSink, es_namespace: EsNamespace,
+    elasticsearch_url: str, elasticsearch_api_key: str | None,
+) -> None:
+    now = time.time()
+    leases = CellLeases(StateCells(es_sink.cluster, es_sink.indices.state), clock=lambda: now)
+    assert leases.acquire("alpha", "pod-1", HOUR) is not None
+    leases.release("alpha", "pod-1")
+    assert leases.acquire("alpha", "pod-2", HOUR) is not None
+    (tmp_path / "poller.yaml").write_text("orgs:\n" + "".join(
+        f"  - {{name: {org}, admin_key: sk-admin-x-{org}, namespace: {es_namespace.name}}}\n"
+        for org in ("alpha", "beta")))
+    env = {"ELASTICSEARCH_URL": elasticsearch_url,
+           **({"ELASTICSEARCH_API_KEY": elasticsearch_api_key} if elasticsearch_api_key else {}),
+           "POLLER_ELASTICSEARCH__STATE_INDEX": es_namespace.state_index,
+           "POLLER_ELASTICSEARCH__DEADLETTER_INDEX": es_namespace.deadletter_index,
+           "POLLER_CONFIG": str(tmp_path / "poller.yaml"), "POLLER_ORG_DEFAULTS__STREAMS": "costs"}
+    result = poller("status", "--json", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert {row["org"]: row["lease"] for row in json.loads(result.stdout)} == {
+        "alpha": {"holder": "pod-2", "token": 2, "expires": _iso(now + HOUR), "state": "held"},
+        "beta": None,
+    }
