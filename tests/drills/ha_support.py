@@ -37,6 +37,8 @@ from poller.state import StreamState
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
+    from tests.conftest import EsNamespace
+
 
 @dataclass
 class OrgView(SqliteStore):
@@ -119,6 +121,31 @@ class Sink:
             return OrgView(self.store, namespace=org, org=org)
         assert self.es is not None
         return EsOrgView(self.es, self.namespace(org), self.state_index, org=org)
+
+
+def sqlite_sink(tmp_path: Path, orgs: Sequence[str]) -> Sink:
+    store = tmp_path / "store.sqlite3"
+    return Sink({"POLLER_STORE_PATH": str(store)}, orgs, store=store)
+
+
+@contextmanager
+def es_sink(
+    tmp_path: Path, es_client: Elasticsearch, es_namespace: EsNamespace, url: str,
+    orgs: Sequence[str], streams: Sequence[str],
+) -> Iterator[Sink]:
+    """Each org writes into its own namespace; all keep their cursors and leases in the test's
+    state index. Its data streams are deleted afterwards."""
+    env = {"ELASTICSEARCH_URL": url,
+           "POLLER_ELASTICSEARCH__STATE_INDEX": es_namespace.state_index,
+           "POLLER_ELASTICSEARCH__DEADLETTER_INDEX": es_namespace.deadletter_index,
+           "POLLER_STORE_PATH": str(tmp_path / "unused.sqlite3")}
+    sink = Sink(env, orgs, es=es_client, state_index=es_namespace.state_index,
+                suffix=es_namespace.name)
+    try:
+        yield sink
+    finally:
+        names = [f"logs-openai.{s}-{sink.namespace(o)}" for s in streams for o in orgs]
+        es_client.indices.delete(index=names, ignore_unavailable=True)
 
 
 def _sqlite_leases(store: Path) -> dict[str, dict[str, object]]:

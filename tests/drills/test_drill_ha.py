@@ -21,7 +21,16 @@ from typing import TYPE_CHECKING
 import pytest
 from drill_support import merge_checks, metric_total, record, scan_for_secrets, wait_until
 from elasticsearch import Elasticsearch
-from ha_support import Replica, Sink, check_org, config_text, sim_calls, simulators
+from ha_support import (
+    Replica,
+    Sink,
+    check_org,
+    config_text,
+    es_sink,
+    sim_calls,
+    simulators,
+    sqlite_sink,
+)
 from own_env import foreign_environ
 
 if TYPE_CHECKING:
@@ -37,25 +46,15 @@ KEYS = {name: f"sk-admin-ha-{name}-key" for name in ORGS}
 
 
 def test_two_replicas_on_the_embedded_store(tmp_path: Path) -> None:
-    store = tmp_path / "store.sqlite3"
-    _drill(tmp_path, Sink({"POLLER_STORE_PATH": str(store)}, list(ORGS), store=store), "SQLite")
+    _drill(tmp_path, sqlite_sink(tmp_path, list(ORGS)), "SQLite")
 
 
 def test_two_replicas_on_elasticsearch(
     tmp_path: Path, es_client: Elasticsearch, es_namespace: EsNamespace, elasticsearch_url: str
 ) -> None:
-    # Each org writes into its own namespace; both keep their cursors in the test's state index.
-    env = {"ELASTICSEARCH_URL": elasticsearch_url,
-           "POLLER_ELASTICSEARCH__STATE_INDEX": es_namespace.state_index,
-           "POLLER_ELASTICSEARCH__DEADLETTER_INDEX": es_namespace.deadletter_index,
-           "POLLER_STORE_PATH": str(tmp_path / "unused.sqlite3")}
-    sink = Sink(env, list(ORGS), es=es_client, state_index=es_namespace.state_index,
-                suffix=es_namespace.name)
-    try:
+    with es_sink(tmp_path, es_client, es_namespace, elasticsearch_url, list(ORGS),
+                 STREAMS) as sink:
         _drill(tmp_path, sink, "Elasticsearch")
-    finally:
-        names = [f"logs-openai.{s}-{sink.namespace(o)}" for s in STREAMS for o in ORGS]
-        es_client.indices.delete(index=names, ignore_unavailable=True)
 
 
 def _drill(tmp_path: Path, sink: Sink, label: str) -> None:

@@ -29,7 +29,17 @@ from typing import TYPE_CHECKING
 import pytest
 from drill_support import RUN_CMD, merge_checks, record, scan_for_secrets, start, wait_until
 from elasticsearch import Elasticsearch
-from ha_support import Hit, Replica, Sink, check_org, config_text, lease_env, simulators
+from ha_support import (
+    Hit,
+    Replica,
+    Sink,
+    check_org,
+    config_text,
+    es_sink,
+    lease_env,
+    simulators,
+    sqlite_sink,
+)
 from own_env import foreign_environ
 
 if TYPE_CHECKING:
@@ -57,24 +67,15 @@ GAP_LIMIT = TTL + RENEW + 2 * POLL + 1.0
 
 
 def test_chaos_on_the_embedded_store(tmp_path: Path) -> None:
-    store = tmp_path / "store.sqlite3"
-    _chaos(tmp_path, Sink({"POLLER_STORE_PATH": str(store)}, list(ORGS), store=store), "SQLite")
+    _chaos(tmp_path, sqlite_sink(tmp_path, list(ORGS)), "SQLite")
 
 
 def test_chaos_on_elasticsearch(
     tmp_path: Path, es_client: Elasticsearch, es_namespace: EsNamespace, elasticsearch_url: str
 ) -> None:
-    env = {"ELASTICSEARCH_URL": elasticsearch_url,
-           "POLLER_ELASTICSEARCH__STATE_INDEX": es_namespace.state_index,
-           "POLLER_ELASTICSEARCH__DEADLETTER_INDEX": es_namespace.deadletter_index,
-           "POLLER_STORE_PATH": str(tmp_path / "unused.sqlite3")}
-    sink = Sink(env, list(ORGS), es=es_client, state_index=es_namespace.state_index,
-                suffix=es_namespace.name)
-    try:
+    with es_sink(tmp_path, es_client, es_namespace, elasticsearch_url, list(ORGS),
+                 STREAMS) as sink:
         _chaos(tmp_path, sink, "Elasticsearch")
-    finally:
-        names = [f"logs-openai.{s}-{sink.namespace(o)}" for s in STREAMS for o in ORGS]
-        es_client.indices.delete(index=names, ignore_unavailable=True)
 
 
 def _balanced(sink: Sink, replicas: list[Replica]) -> bool:
