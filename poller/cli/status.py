@@ -156,10 +156,11 @@ def _print_leases(console: Console, rows: list[dict[str, Any]], now: float) -> N
     for column in ("org", "holder", "lease", "token"):
         table.add_column(column, overflow="ellipsis", no_wrap=True)
     for org, lease in leases.items():
-        expires = None if lease["expires"] is None else _seconds(lease["expires"])
-        text = {"held": f"held, {human_age(None if expires is None else expires - now)} left",
-                "expired": f"expired {human_age(None if expires is None else now - expires)} ago",
-                }.get(lease["state"], lease["state"])
+        text = lease["state"]  # released, damaged
+        if lease["expires"] is not None:
+            left = _seconds(lease["expires"]) - now
+            held = lease["state"] == "held"
+            text = f"held, {human_age(left)} left" if held else f"expired {human_age(-left)} ago"
         table.add_row(safe(org), safe(lease["holder"] or "?"), text, str(lease["token"] or "?"))
     console.print(table)
 
