@@ -8,9 +8,11 @@ each API request is known to come from a given replica at a given moment. Then:
   than its lease changed holder (the fencing token's growth), so no two replicas' cycles ever
   interleaved;
 - with the three up, each holds two orgs (at the start, and again after the chaos);
-- no org went without a request for longer than the lease TTL, one renew round and two poll
-  intervals (the last cycle before a kill can start a poll interval before it, the first after
-  a takeover a poll interval after it), plus a second for rounds under load;
+- no org went without a request for longer than `GAP_LIMIT`: one failure costs the lease TTL
+  and a renew round, plus two poll intervals (the last cycle before a kill can start a poll
+  interval before it, the first after a takeover a poll interval after it); a kill can also
+  land on a replica that was just given the org by a rebalance (one round to release, one to
+  take) and had not collected it yet; and a second for rounds under load;
 - the sink equals each simulator's settled truth: 0 lost, 0 duplicated;
 - the replicas together made about the collection calls of the lone replica (not three times
   them), and loaded each org's directory of names at most once per process that held it.
@@ -63,7 +65,7 @@ SEED = 18  # the chaos is random, and the same on every run
 # Directory calls (the names of projects, users, keys): each process loads an org's directory
 # once, when it first collects the org, so they grow with the handovers, not with time.
 CALLS_RATIO = 1.1
-GAP_LIMIT = TTL + RENEW + 2 * POLL + 1.0
+GAP_LIMIT = TTL + RENEW + 2 * POLL + 2 * RENEW + 1.0
 
 
 def test_chaos_on_the_embedded_store(tmp_path: Path) -> None:
@@ -96,9 +98,11 @@ def _collecting(hit: Hit) -> bool:
     return "/organization/usage/" in hit.path or hit.path.endswith("/organization/costs")
 
 
-def _longest_gap(hits: list[Hit], since: float, until: float) -> float:
+def _longest_gap(hits: list[Hit], since: float, until: float) -> tuple[float, float]:
+    """The longest time without a request, and when it began (seconds after `since`)."""
     times = [since, *sorted(h.at for h in hits if since < h.at < until), until]
-    return max(b - a for a, b in pairwise(times))
+    gap, began = max((b - a, a) for a, b in pairwise(times))
+    return round(gap, 1), round(began - since)
 
 
 def _chaos(tmp_path: Path, sink: Sink, label: str) -> None:
@@ -138,17 +142,17 @@ def _chaos(tmp_path: Path, sink: Sink, label: str) -> None:
                     victim.signal(signal.SIGKILL)
                     assert victim.proc is not None
                     victim.proc.wait(timeout=10)
-                    events.append(f"kill {victim.holder}")
+                    events.append(f"{time.time() - chaos_from:.0f}s kill {victim.holder}")
                 elif not victim.alive:
                     generation += 1
                     victim.start(f"{victim.name}-{generation}")
-                    events.append(f"start {victim.holder}")
+                    events.append(f"{time.time() - chaos_from:.0f}s start {victim.holder}")
             chaos_to = time.time()
             for r in replicas:
                 if not r.alive:
                     generation += 1
                     r.start(f"{r.name}-{generation}")
-                    events.append(f"start {r.holder}")
+                    events.append(f"{time.time() - chaos_from:.0f}s start {r.holder}")
             wait_until("the three balanced again", lambda: _balanced(sink, replicas),
                        TTL + 2 * RENEW + 15, 0.2)
             rebalanced_after = time.time() - chaos_to
@@ -176,16 +180,16 @@ def _chaos(tmp_path: Path, sink: Sink, label: str) -> None:
     lone_directory = {o: sum(1 for c in h if not _collecting(c)) for o, h in lone.items()}
     switches = {o: _switches(h) for o, h in hits.items()}
     handovers = {o: int(str(leases[o]["token"])) - 1 for o in ORGS}
-    gaps = {o: round(_longest_gap(h, chaos_from, ended), 1) for o, h in hits.items()}
+    gaps = {o: _longest_gap(h, chaos_from, ended) for o, h in hits.items()}
     logs = "".join(r.log.read_text(errors="replace") for r in replicas)
-    kills = sum(e.startswith("kill") for e in events)
+    kills = sum(" kill " in e for e in events)
     record(f"ha chaos: 3 replicas, 6 orgs ({label})", kills, check,
            f"{len(events)} events: {', '.join(events)}",
            f"API calls {calls} vs {lone_calls} for one replica ({calls / lone_calls:.3f}x): "
            f"collection {collecting} vs {lone_collecting} "
            f"({collecting / lone_collecting:.3f}x), directory {sum(directory.values())} vs "
            f"{sum(lone_directory.values())}",
-           f"longest gap per org {gaps} s (limit {GAP_LIMIT:g})",
+           f"longest gap per org (s, from s) {gaps} (limit {GAP_LIMIT:g})",
            f"replica switches {switches}, lease handovers {handovers}",
            f"balanced {balanced_after:.1f}s after start, {rebalanced_after:.1f}s after chaos")
     assert codes == [0, 0, 0] and lone_code == 0, logs[-3000:]
@@ -193,7 +197,7 @@ def _chaos(tmp_path: Path, sink: Sink, label: str) -> None:
     assert kills >= 3, events
     for org in ORGS:  # one replica at a time: a change of replica needs a change of holder
         assert switches[org] <= handovers[org], (org, switches, handovers)
-    assert max(gaps.values()) <= GAP_LIMIT, gaps
+    assert max(gap for gap, _ in gaps.values()) <= GAP_LIMIT, gaps
     assert collecting <= CALLS_RATIO * lone_collecting, (collecting, lone_collecting)
     for org in ORGS:  # one directory load per process that collected the org, at most
         assert directory[org] <= lone_directory[org] * (handovers[org] + 1), (
