@@ -306,13 +306,14 @@ def test_a_damaged_or_lost_lease_record_passes_with_a_token_above_every_fence_on
     leases_cells, cursors, clock = MemoryCells(), MemoryCells(), FakeClock()
     old = [Lease("acme", "a", 7, 1e12)]
     _fenced(cursors, old).save_state("acme/costs", {"high_water": 10})
-    _fenced(cursors, [Lease("acme", "a", 5, 1e12)]).save_state("acme/usage", {"high_water": 3})
-    _fenced(cursors, [Lease("beta", "a", 9, 1e12)]).save_state("beta/costs", {"high_water": 1})
+    later = [Lease("acme", "c", 9, 1e12)]
+    _fenced(cursors, later).save_state("acme/completions", {"high_water": 3})
+    _fenced(cursors, [Lease("beta", "a", 12, 1e12)]).save_state("beta/costs", {"high_water": 1})
     if damage is not None:
         leases_cells.records["lease:acme"] = (damage, 99)
     leases = CellLeases(leases_cells, clock=clock, fenced=partial(highest_fence, cursors))
     taken = leases.acquire("acme", "b", TTL)
-    assert taken == Lease("acme", "b", 8, clock.now + TTL)  # above acme's 7, not beta's 9
+    assert taken == Lease("acme", "b", 10, clock.now + TTL)  # above acme's 9, not beta's 12
     new = _fenced(cursors, [taken])
     assert new.load_state("acme/costs") == {"high_water": 10}
     new.save_state("acme/costs", {"high_water": 20})  # the new holder commits
