@@ -8,11 +8,12 @@ each API request is known to come from a given replica at a given moment. Then:
   than its lease changed holder (the fencing token's growth), so no two replicas' cycles ever
   interleaved;
 - with the three up, each holds two orgs (at the start, and again after the chaos);
-- no org went without a request for longer than `GAP_LIMIT`: one failure costs the lease TTL
-  and a renew round, plus two poll intervals (the last cycle before a kill can start a poll
-  interval before it, the first after a takeover a poll interval after it); a kill can also
-  land on a replica that was just given the org by a rebalance (one round to release, one to
-  take) and had not collected it yet; and a second for rounds under load;
+- no org went without a request for longer than `GAP_LIMIT`: one failure (events are spaced by
+  `HEAL`, so one is healed before the next) costs the lease TTL and a renew round, plus two
+  poll intervals (the last cycle before a kill can start a poll interval before it, the first
+  after a takeover a poll interval after it); a kill can also land on a replica that was just
+  given the org by a rebalance (one round to release, one to take) and had not collected it
+  yet; and a second for rounds under load;
 - the sink equals each simulator's settled truth: 0 lost, 0 duplicated;
 - the replicas together made about the collection calls of the lone replica (not three times
   them), and loaded each org's directory of names at most once per process that held it.
@@ -58,7 +59,11 @@ ORGS = {name: 60 + i for i, name in
 KEYS = {name: f"sk-admin-chaos-{name}-key" for name in ORGS}
 REPLICAS = ("a", "b", "c")
 LONE = "lone"
-CHAOS_SECONDS = 60.0
+CHAOS_SECONDS = 75.0
+# Events come one failure at a time: each far enough after the last for its orgs to have been
+# taken over and collected (TTL, a renew round, a poll). Two kills within one TTL compound:
+# the second can hit the new holder before its first cycle.
+HEAL = TTL + RENEW + POLL
 SEED = 18  # the chaos is random, and the same on every run
 # The lone replica's calls are the yardstick. Collection calls (usage, costs): the replicas may
 # add, per takeover, the one cycle per stream that the killed holder made but did not commit.
@@ -136,7 +141,7 @@ def _chaos(tmp_path: Path, sink: Sink, label: str) -> None:
             chaos_from = time.time()
             generation = 0
             while time.time() - chaos_from < CHAOS_SECONDS:
-                time.sleep(rng.uniform(3, 8))
+                time.sleep(rng.uniform(HEAL, 2 * HEAL))
                 victim = rng.choice(replicas)
                 if victim.alive and sum(r.alive for r in replicas) >= 2:
                     victim.signal(signal.SIGKILL)
