@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table
 
+from poller.leases import read_leases
 from poller.settings import OrgSettings, Settings
 from poller.sinks import ReadableSink
 from poller.state import StreamState, check_position, saved_state
@@ -113,6 +114,10 @@ def status_rows(settings: Settings, sink: ReadableSink, *, now: float) -> list[d
             "last_error": state.last_error if current_error else None,
             "last_error_at": _iso(state.last_error_at) if current_error else None,
         })
+    leases = read_leases(sink, list(dict.fromkeys(row["org"] for row in rows)))
+    lease_of = {r.org: {k: _plain(v) for k, v in r.to_json(now).items()} for r in leases}
+    for row in rows:
+        row["lease"] = lease_of.get(row["org"])  # None: no replica ran with ha.enabled
     return rows
 
 
@@ -133,12 +138,31 @@ def status(settings: Settings, sink: ReadableSink, request: StatusRequest) -> in
         table.add_row(safe(row["org"]), row["stream"], f"[{style}]{row['verdict']}[/]",
                       row["lag"], ago)
     console.print(table)
+    _print_leases(console, rows, request.now)
     for row in rows:
         if row["last_error"] is not None:
             when = row["last_error_at"] or "?"
             console.print(safe(f"{row['org']}/{row['stream']} failed at {when}:"))
             console.print(Padding(safe(short_error(row["last_error"])), (0, 0, 0, 2)))
     return 0
+
+
+def _print_leases(console: Console, rows: list[dict[str, Any]], now: float) -> None:
+    """Each org's lease (who collects it, until when, its fencing token), when it has one."""
+    leases = {row["org"]: row["lease"] for row in rows if row["lease"] is not None}
+    if not leases:
+        return
+    table = Table(title="leases", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+    for column in ("org", "holder", "lease", "token"):
+        table.add_column(column, overflow="ellipsis", no_wrap=True)
+    for org, lease in leases.items():
+        text = lease["state"]  # released, damaged
+        if lease["expires"] is not None:
+            left = _seconds(lease["expires"]) - now
+            held = lease["state"] == "held"
+            text = f"held, {human_age(left)} left" if held else f"expired {human_age(-left)} ago"
+        table.add_row(safe(org), safe(lease["holder"] or "?"), text, str(lease["token"] or "?"))
+    console.print(table)
 
 
 def _plain(value: Any) -> Any:

@@ -5,13 +5,15 @@ the sink's own state store with a holder, an expiry and a fencing token that onl
 (`Lease`, `LeaseStore`; `CellLeases` over any compare-and-set `Cells`, `LockedLeases` adding the
 embedded store's file locks). Cursor writes go through `FencedSink`, which refuses them once a
 newer token is on the cursor, so a holder paused past its lease cannot commit. `open_ha` builds
-all of it from the settings for the daemon. How it fails, and why: docs/architecture.md.
+all of it from the settings for the daemon; `read_leases` reads the records for `status`.
+How it fails, and why: docs/architecture.md.
 """
 
-from poller.leases._fencing import FENCE_FIELD, FencedSink
+from poller.leases._fencing import FENCE_FIELD, FencedSink, highest_fence
 from poller.leases._keeper import KeeperOptions, LeaseKeeper
 from poller.leases._model import Cells, Lease, LeaseLostError, LeaseStore, Versioned
 from poller.leases._open import HaParts, default_holder, open_ha
+from poller.leases._reading import LeaseRecord, LeaseState, read_leases
 from poller.leases._store import ROSTER_KEY, CellLeases, LockedLeases, OrgLocking, lease_key
 
 __all__ = [
@@ -25,11 +27,15 @@ __all__ = [
     "Lease",
     "LeaseKeeper",
     "LeaseLostError",
+    "LeaseRecord",
+    "LeaseState",
     "LeaseStore",
     "LockedLeases",
     "OrgLocking",
     "Versioned",
     "default_holder",
+    "highest_fence",
     "lease_key",
     "open_ha",
+    "read_leases",
 ]

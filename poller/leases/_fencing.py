@@ -20,8 +20,10 @@ from typing import Any, Final
 from poller.documents.model import Document, Rejected
 from poller.leases._model import Cells, Lease, LeaseLostError
 from poller.sinks import DeadLetter, ReadableSink, SinkReader, WriteReport
+from poller.state import state_key
+from poller.streams import STREAM_NAMES
 
-__all__ = ["FENCE_FIELD", "FencedSink"]
+__all__ = ["FENCE_FIELD", "FencedSink", "highest_fence"]
 
 FENCE_FIELD: Final = "fence"
 # Conditional writes lost to another writer before giving up: only a stale holder and a new one
@@ -86,19 +88,29 @@ class FencedSink:
         raise LeaseLostError(f"{key}: another writer keeps changing the cursor; yielding it")
 
 
+def highest_fence(cursors: Cells, org: str) -> int:
+    """The highest fencing token on `org`'s cursors (0 when none is fenced yet)."""
+    found = cursors.read_many([state_key(org, stream) for stream in STREAM_NAMES])
+    return max((_fence(value) for value, _ in found.values() if value is not None), default=0)
+
+
 def _org(key: str) -> str:
     return key.partition("/")[0]
 
 
 def _check(value: Mapping[str, Any], lease: Lease, key: str) -> int:
-    fence = value.get(FENCE_FIELD)
-    fence = fence if isinstance(fence, int) and not isinstance(fence, bool) else 0
+    fence = _fence(value)
     if fence > lease.token:
         raise LeaseLostError(
             f"{key}: a newer holder (fencing token {fence}) took the org; this replica's "
             f"token {lease.token} may no longer commit"
         )
     return fence
+
+
+def _fence(value: Mapping[str, Any]) -> int:
+    fence = value.get(FENCE_FIELD)
+    return fence if isinstance(fence, int) and not isinstance(fence, bool) else 0
 
 
 def _without_fence(value: Mapping[str, Any]) -> dict[str, Any]:

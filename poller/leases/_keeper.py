@@ -6,7 +6,8 @@ keeper writes its heartbeat into the roster, counts the live replicas N, and aim
 ceil(M / N) of the M orgs. A replica that joins makes the others release their extras, which it
 takes on its next round; one that dies stops renewing, its leases and heartbeat expire after the
 TTL, and the others take its orgs on their next round: an org is uncollected for at most the
-TTL plus one interval.
+TTL plus one interval. Where the store knows a holder died (the embedded store: its file lock
+is free), its orgs are free and it stops counting at once: they pass on the next round.
 
 An org's jobs ask `held(org)` before each cycle: the lease as long as it has not expired on this
 replica's clock, else None. A round that cannot reach the store changes nothing; leases then
@@ -85,17 +86,21 @@ class LeaseKeeper:
 
     def _round(self) -> dict[str, Lease]:
         opts, store = self.options, self._store
-        replicas = max(1, len(store.announce(opts.holder, opts.ttl)))
+        live = set(store.announce(opts.holder, opts.ttl))
+        replicas = max(1, len(live - (store.gone(self._orgs) - {opts.holder})))
         share = math.ceil(len(self._orgs) / replicas)
         now = self._clock()
         records = store.holders(self._orgs)
         held: dict[str, Lease] = {}
         for org in self._orgs:
             record = records.get(org)
-            if record is not None and record.holder == opts.holder and record.held_at(now):
-                lease = store.renew(org, opts.holder, opts.ttl)
-                if lease is not None:
-                    held[org] = lease
+            if record is None or record.holder != opts.holder:
+                continue
+            lease = store.renew(org, opts.holder, opts.ttl) if record.held_at(now) else None
+            if lease is not None:
+                held[org] = lease
+            else:  # ran out (the store was away): let go of what still ties it here (a lock)
+                store.release(org, opts.holder)
         for org in sorted(held, key=self._preference, reverse=True)[: max(0, len(held) - share)]:
             store.release(org, opts.holder)
             del held[org]

@@ -87,6 +87,12 @@ class LeaseStore(Protocol):
         """The lease record of each org that has one, expired or not."""
         ...
 
+    def gone(self, orgs: Sequence[str]) -> set[str]:
+        """Holders of unexpired leases of `orgs` known to have stopped (not merely late): they
+        no longer count as replicas, and their orgs are free at once. Empty where a store cannot
+        tell a dead holder from a slow one (Elasticsearch: only the TTL can)."""
+        ...
+
     def announce(self, holder: str, ttl: float) -> list[str]:
         """Say `holder` is alive for `ttl` more seconds; every live replica, sorted."""
         ...

@@ -10,8 +10,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import partial
 
-from poller.leases._fencing import FencedSink
+from poller.leases._fencing import FencedSink, highest_fence
 from poller.leases._keeper import KeeperOptions, LeaseKeeper
 from poller.leases._model import Cells, LeaseStore
 from poller.leases._store import CellLeases, LockedLeases
@@ -69,11 +70,12 @@ def _stores(
     if isinstance(sink, ElasticsearchSink):
         leases = StateCells(sink.cluster, sink.indices.state)
         cursors = StateCells(sink.cluster, sink.indices.state, refresh=True)
-        return CellLeases(leases, clock=clock), cursors
+        return CellLeases(leases, clock=clock, fenced=partial(highest_fence, cursors)), cursors
     if isinstance(sink, SqliteSink):
         rows = StoreCells(sink.path, "leases")
         state_rows = StoreCells(sink.path, "state")
         stack.callback(state_rows.close)
-        return LockedLeases(CellLeases(rows, clock=clock, close=rows.close),
+        return LockedLeases(CellLeases(rows, clock=clock, close=rows.close,
+                                       fenced=partial(highest_fence, state_rows)),
                             OrgLocks(sink.path)), state_rows
     raise TypeError(f"no lease store for {type(sink).__name__}")

@@ -3,7 +3,8 @@
 Every change is a conditional write of what was just read, so two replicas racing for one org
 cannot both win: the loser's write finds another version and it answers None. A lease record is
 never deleted, only expired: its token must survive a release, or the next holder would start
-again at 1 below fences already written.
+again at 1 below fences already written. Should it be lost anyway (damaged, deleted, rolled
+back), the next holder's token still passes every fence on the org's cursors (`fenced`).
 
 The roster is one record mapping each replica to the moment its heartbeat expires; replicas
 that stop announcing themselves drop out of it after their TTL.
@@ -11,6 +12,7 @@ that stop announcing themselves drop out of it after their TTL.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, Protocol
@@ -18,6 +20,8 @@ from typing import Any, Final, Protocol
 from poller.leases._model import Cells, Lease
 
 __all__ = ["ROSTER_KEY", "CellLeases", "LockedLeases", "OrgLocking", "lease_key"]
+
+log = logging.getLogger(__name__)
 
 ROSTER_KEY: Final = "replicas"
 # A roster write loses to another replica's about as often as replicas announce at once.
@@ -31,7 +35,9 @@ def lease_key(org: str) -> str:
 
 class CellLeases:
     """`LeaseStore` over any `Cells`. `clock` gives Unix seconds; replicas compare expiries
-    written by each other, so their clocks should agree to well within the TTL (NTP does)."""
+    written by each other, so their clocks should agree to well within the TTL (NTP does).
+    `fenced(org)` is the highest fencing token on the org's cursors: a new holder's token
+    passes it, whatever the lease record says (damaged, deleted, restored from a snapshot)."""
 
     def __init__(
         self,
@@ -39,10 +45,12 @@ class CellLeases:
         *,
         clock: Callable[[], float] = time.time,
         close: Callable[[], None] | None = None,
+        fenced: Callable[[str], int] = lambda org: 0,
     ) -> None:
         self._cells = cells
         self._clock = clock
         self._close = close
+        self._fenced = fenced
 
     def acquire(self, org: str, holder: str, ttl: float) -> Lease | None:
         return self._take(org, holder, ttl, mine_only=False)
@@ -68,9 +76,18 @@ class CellLeases:
             return None
         if current is not None and not ours and current.held_at(now) and not force:
             return None
-        token = current.token if current is not None and ours else _next_token(current)
+        if current is not None and ours:
+            token = current.token
+        else:
+            if current is None and version is not None:
+                log.warning("leases: the record of %s is damaged; taking it over above every "
+                            "fencing token on its cursors", org)
+            token = max(0 if current is None else current.token, self._fenced(org)) + 1
         lease = Lease(org, holder, token, now + ttl)
         return lease if self._cells.write(lease_key(org), lease.to_json(), version) else None
+
+    def now(self) -> float:
+        return self._clock()
 
     def release(self, org: str, holder: str) -> None:
         value, version = self._cells.read(lease_key(org))
@@ -85,6 +102,9 @@ class CellLeases:
         leases = {org: Lease.from_json(org, found.get(lease_key(org), (None, None))[0])
                   for org in orgs}
         return {org: lease for org, lease in leases.items() if lease is not None}
+
+    def gone(self, orgs: Sequence[str]) -> set[str]:
+        return set()
 
     def announce(self, holder: str, ttl: float) -> list[str]:
         return self._change_roster(lambda members, now: {**members, holder: now + ttl})
@@ -111,10 +131,6 @@ class CellLeases:
     def close(self) -> None:
         if self._close is not None:
             self._close()
-
-
-def _next_token(current: Lease | None) -> int:
-    return 1 if current is None else current.token + 1
 
 
 def _live(value: Mapping[str, Any] | None, now: float) -> dict[str, float]:
@@ -176,6 +192,13 @@ class LockedLeases:
         return {org: lease if not self._locks.is_free(org) else
                 Lease(org, lease.holder, lease.token, min(lease.expires, 0.0))
                 for org, lease in found.items()}
+
+    def gone(self, orgs: Sequence[str]) -> set[str]:
+        """A holder whose unexpired lease's lock is free died (a clean release expires the
+        record first): the others need not wait for its heartbeat to run out."""
+        now = self._leases.now()
+        return {lease.holder for org, lease in self._leases.holders(orgs).items()
+                if lease.held_at(now) and self._locks.is_free(org)}
 
     def announce(self, holder: str, ttl: float) -> list[str]:
         return self._leases.announce(holder, ttl)

@@ -13,41 +13,25 @@ equals each simulator's settled truth: 0 lost, 0 duplicated.
 
 from __future__ import annotations
 
-import json
 import signal
-import sqlite3
-import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from drill_support import (
-    RUN_CMD,
-    Check,
-    EsStore,
-    SqliteStore,
-    Store,
-    compare,
-    http_get,
-    merge_checks,
-    metric_total,
-    record,
-    scan_for_secrets,
-    start,
-    wait_until,
+from drill_support import merge_checks, metric_total, record, scan_for_secrets, wait_until
+from elasticsearch import Elasticsearch
+from ha_support import (
+    Replica,
+    Sink,
+    check_org,
+    config_text,
+    es_sink,
+    sim_calls,
+    simulators,
+    sqlite_sink,
 )
-from elasticsearch import Elasticsearch, NotFoundError
-from loopback import free_port
 from own_env import foreign_environ
-
-from poller.simulator.app import SimulatorApp
-from poller.simulator.organization import Organization, build_organization
-from poller.simulator.server import SimulatorServer
-from poller.state import StreamState
 
 if TYPE_CHECKING:
     from tests.conftest import EsNamespace
@@ -61,193 +45,23 @@ ORGS = {"alpha": 41, "beta": 42}  # name -> simulator seed
 KEYS = {name: f"sk-admin-ha-{name}-key" for name in ORGS}
 
 
-@dataclass
-class OrgView(SqliteStore):
-    """An org's documents and cursors in the shared store."""
-
-    org: str = "alpha"
-
-    def state(self, stream: str) -> StreamState:
-        rows = self._query("SELECT state FROM state WHERE key = ?", (f"{self.org}/{stream}",))
-        return StreamState.from_json(json.loads(rows[0][0]) if rows else None)
-
-
-@dataclass
-class EsOrgView(EsStore):
-    org: str = "alpha"
-
-    def state(self, stream: str) -> StreamState:
-        return StreamState.from_json(_es_record(self.client, self.state_index,
-                                                f"{self.org}/{stream}"))
-
-
-def _es_record(client: Elasticsearch, index: str, key: str) -> dict[str, object] | None:
-    try:
-        found = client.get(index=index, id=key)
-    except NotFoundError:
-        return None
-    value = found["_source"].get("state")
-    return dict(value) if isinstance(value, dict) else None
-
-
-@dataclass
-class Sink:
-    """Where the replicas write, and how the drill reads leases and cursors there."""
-
-    env: dict[str, str]
-    store: Path | None = None
-    es: Elasticsearch | None = None
-    state_index: str = ""
-    suffix: str = ""  # of each org's namespace, to keep a test's data streams apart
-
-    def namespace(self, org: str) -> str:
-        return org + self.suffix
-
-    def leases(self) -> dict[str, dict[str, object]]:
-        if self.store is not None:
-            return _sqlite_leases(self.store)
-        assert self.es is not None
-        found = {}
-        for org in ORGS:
-            try:
-                record = _es_record(self.es, self.state_index, f"lease:{org}")
-            except NotFoundError:
-                record = None
-            if record is not None:
-                found[org] = record
-        return found
-
-    def holder(self, org: str) -> str | None:
-        lease = self.leases().get(org)
-        if lease is None or float(str(lease["expires"])) <= time.time():
-            return None
-        return str(lease["holder"])
-
-    def fence(self, org: str, stream: str) -> object:
-        if self.store is not None:
-            db = sqlite3.connect(f"file:{self.store}?mode=ro", uri=True)
-            try:
-                rows = db.execute("SELECT state FROM state WHERE key = ?",
-                                  (f"{org}/{stream}",)).fetchall()
-            finally:
-                db.close()
-            return json.loads(rows[0][0]).get("fence")
-        assert self.es is not None
-        record = _es_record(self.es, self.state_index, f"{org}/{stream}")
-        return None if record is None else record.get("fence")
-
-    def view(self, org: str) -> Store:
-        if self.store is not None:
-            return OrgView(self.store, namespace=org, org=org)
-        assert self.es is not None
-        return EsOrgView(self.es, self.namespace(org), self.state_index, org=org)
-
-
-@dataclass
-class Replica:
-    name: str
-    env: dict[str, str]
-    log: Path
-    proc: subprocess.Popen[bytes] | None = None
-    port: int = 0
-    texts: list[str] = field(default_factory=list)
-
-    def start(self) -> None:
-        self.port = free_port()
-        env = {**self.env, "POLLER_METRICS__PORT": str(self.port), "POLLER_HA__HOLDER": self.name}
-        self.proc = start(RUN_CMD, env, self.log)
-
-    def metrics(self) -> str:
-        status, body = http_get(f"http://127.0.0.1:{self.port}/metrics")
-        self.texts.append(body)
-        return body if status == 200 else ""
-
-    def ready(self) -> bool:
-        status, body = http_get(f"http://127.0.0.1:{self.port}/readyz")
-        self.texts.append(body)
-        return status == 200
-
-    def cycles(self, org: str) -> float:
-        return metric_total(self.metrics(), "openai_poller_cycle_duration_seconds_count", org=org)
-
-    def signal(self, sig: signal.Signals) -> None:
-        assert self.proc is not None and self.proc.poll() is None, self.log.read_text()[-3000:]
-        self.proc.send_signal(sig)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-
-@contextmanager
-def simulators() -> Iterator[dict[str, tuple[Organization, SimulatorServer, str]]]:
-    with ExitStack() as stack:
-        found = {}
-        for name, seed in ORGS.items():
-            org = build_organization(seed=seed, size="small", settle_seconds=0)
-            server = SimulatorServer(SimulatorApp(org, admin_key=KEYS[name], seed=seed))
-            found[name] = (org, server, stack.enter_context(server).base_url)
-        yield found
-
-
-def _sqlite_leases(store: Path) -> dict[str, dict[str, object]]:
-    """Each org's lease row: holder, token, expires."""
-    try:
-        db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-        try:
-            rows = db.execute("SELECT key, state FROM leases WHERE key LIKE 'lease:%'").fetchall()
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return {}
-    return {key.partition(":")[2]: json.loads(text) for key, text in rows}
-
-
-def sim_calls(server: SimulatorServer) -> int:
-    status, body = http_get(f"{server.url}/_sim/stats")
-    assert status == 200
-    return sum(n for counts in json.loads(body)["requests"].values() for n in counts.values())
-
-
-def check_org(sink: Sink, name: str, org: Organization) -> Check:
-    view = sink.view(name)
-    completions = view.state("completions").coverage.segments
-    assert completions, f"{name}: nothing covered"
-    return compare(view, org, STREAMS, completions[0].start, completions[-1].end)
-
-
 def test_two_replicas_on_the_embedded_store(tmp_path: Path) -> None:
-    store = tmp_path / "store.sqlite3"
-    _drill(tmp_path, Sink({"POLLER_STORE_PATH": str(store)}, store=store), "SQLite")
+    _drill(tmp_path, sqlite_sink(tmp_path, list(ORGS)), "SQLite")
 
 
 def test_two_replicas_on_elasticsearch(
     tmp_path: Path, es_client: Elasticsearch, es_namespace: EsNamespace, elasticsearch_url: str
 ) -> None:
-    # Each org writes into its own namespace; both keep their cursors in the test's state index.
-    env = {"ELASTICSEARCH_URL": elasticsearch_url,
-           "POLLER_ELASTICSEARCH__STATE_INDEX": es_namespace.state_index,
-           "POLLER_ELASTICSEARCH__DEADLETTER_INDEX": es_namespace.deadletter_index,
-           "POLLER_STORE_PATH": str(tmp_path / "unused.sqlite3")}
-    sink = Sink(env, es=es_client, state_index=es_namespace.state_index,
-                suffix=es_namespace.name)
-    try:
+    with es_sink(tmp_path, es_client, es_namespace, elasticsearch_url, list(ORGS),
+                 STREAMS) as sink:
         _drill(tmp_path, sink, "Elasticsearch")
-    finally:
-        names = [f"logs-openai.{s}-{sink.namespace(o)}" for s in STREAMS for o in ORGS]
-        es_client.indices.delete(index=names, ignore_unavailable=True)
 
 
 def _drill(tmp_path: Path, sink: Sink, label: str) -> None:
-    with simulators() as sims:
+    with simulators(ORGS, KEYS) as sims:
         config = tmp_path / "config" / "poller.yaml"
         config.parent.mkdir()
-        config.write_text("orgs:\n" + "".join(
-            f"  - {{name: {name}, admin_key: {KEYS[name]}, base_url: '{url}', "
-            f"namespace: {sink.namespace(name)}}}\n" for name, (_, _, url) in sims.items()
-        ))
+        config.write_text(config_text(sink, {o: sim.url for o, sim in sims.items()}, KEYS))
         env = foreign_environ(
             POLLER_CONFIG=str(config),
             **sink.env,
@@ -272,10 +86,10 @@ def _drill(tmp_path: Path, sink: Sink, label: str) -> None:
             # Steady state: each org's cycles run on its holder only.
             owner = {o: (a if sink.holder(o) == a.name else b) for o in ORGS}
             before = {(r.name, o): r.cycles(o) for r in (a, b) for o in ORGS}
-            calls_before = {o: sim_calls(s) for o, (_, s, _) in sims.items()}
+            calls_before = {o: sim_calls(sim.server) for o, sim in sims.items()}
             time.sleep(6)
             after = {(r.name, o): r.cycles(o) for r in (a, b) for o in ORGS}
-            calls = {o: sim_calls(s) - calls_before[o] for o, (_, s, _) in sims.items()}
+            calls = {o: sim_calls(sim.server) - calls_before[o] for o, sim in sims.items()}
             for o in ORGS:
                 other = b if owner[o] is a else a
                 assert after[owner[o].name, o] > before[owner[o].name, o], o
@@ -319,8 +133,8 @@ def _drill(tmp_path: Path, sink: Sink, label: str) -> None:
         finally:
             a.stop()
             b.stop()
-        check = merge_checks(*(check_org(sink, o, org) for o, (org, _, _) in sims.items()))
-        total_calls = {o: sim_calls(s) for o, (_, s, _) in sims.items()}
+        check = merge_checks(*(check_org(sink, o, sim.org, STREAMS) for o, sim in sims.items()))
+        total_calls = {o: sim_calls(sim.server) for o, sim in sims.items()}
     logs = a.log.read_text(errors="replace") + b.log.read_text(errors="replace")
     record(f"ha: 2 replicas, 2 orgs ({label})", 0, check,
            f"failover {failover:.1f}s (TTL {TTL:g}s + {INTERVAL:.1f}s)",

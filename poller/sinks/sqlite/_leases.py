@@ -58,10 +58,19 @@ class StoreCells:
     stays the sink's; SQLite's locking orders the two). Open it after the sink created the
     store: an empty file with only a `leases` table would not read as a store."""
 
-    def __init__(self, path: str, table: Table, *, busy_timeout: float = 30.0) -> None:
+    def __init__(
+        self, path: str, table: Table, *, busy_timeout: float = 30.0, read_only: bool = False
+    ) -> None:
+        """`read_only` (for `status`) changes nothing, not even to create the table: a store
+        that never had replicas reads as holding no record."""
         self._sql = _SQL[table]
-        self._db = Database(path, Access(busy_timeout))
+        self._db = Database(path, Access(busy_timeout, read_only=read_only))
         try:
+            if read_only:
+                self._exists = bool(self._db.query(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)))
+                return
+            self._exists = True
             self._db.start_writing()
             with self._db.transaction("creating the leases table") as tx:
                 tx.execute(_LEASES_TABLE)
@@ -70,11 +79,11 @@ class StoreCells:
             raise
 
     def read(self, key: str) -> Versioned:
-        rows = self._db.query(self._sql["read"], (key,))
+        rows = self._db.query(self._sql["read"], (key,)) if self._exists else []
         return _versioned(rows[0][0]) if rows else (None, None)
 
     def read_many(self, keys: Sequence[str]) -> dict[str, Versioned]:
-        if not keys:
+        if not keys or not self._exists:
             return {}
         marks = ", ".join("?" for _ in keys)
         rows = self._db.query(f"{self._sql['read_many']}({marks})", tuple(keys))

@@ -4,7 +4,11 @@ and fencing of cursor writes (a stale holder's save is refused)."""
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from collections.abc import Hashable, Mapping, Sequence
+from contextlib import closing
+from functools import partial
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -21,8 +25,10 @@ from poller.leases import (
     LeaseLostError,
     LockedLeases,
     Versioned,
+    highest_fence,
 )
 from poller.sinks import ReadableSink
+from poller.sinks.sqlite import SqliteSink, StoreCells
 
 TTL = 30.0
 
@@ -204,7 +210,7 @@ def test_stop_releases_so_another_replica_takes_over_at_once() -> None:
 # --- fencing -----------------------------------------------------------------------------------
 
 
-def _fenced(cells: MemoryCells, lease: list[Lease | None]) -> FencedSink:
+def _fenced(cells: MemoryCells, lease: Sequence[Lease | None]) -> FencedSink:
     return FencedSink(cast(ReadableSink, RecordingSink()), cells, lambda org: lease[0])
 
 
@@ -234,3 +240,101 @@ def test_a_save_without_the_lease_is_refused_and_other_orgs_are_untouched() -> N
         sink.save_state("acme/costs", {"high_water": 1})
     assert cells.records == {}
     assert sink.load_state("acme/costs") is None  # reading needs no lease
+
+
+def _locked_keeper(cells: MemoryCells, clock: FakeClock, owners: dict[str, str],
+                   holder: str, orgs: list[str]) -> tuple[LeaseKeeper, Locks]:
+    locks = Locks(owners, holder)
+    store = LockedLeases(CellLeases(cells, clock=clock), locks)
+    return LeaseKeeper(store, orgs, KeeperOptions(holder, TTL, TTL / 3), clock=clock), locks
+
+
+def test_on_the_embedded_store_a_dead_holders_orgs_pass_on_the_next_round_not_after_its_ttl(
+) -> None:
+    clock, cells, owners = FakeClock(), MemoryCells(), dict[str, str]()
+    a, a_locks = _locked_keeper(cells, clock, owners, "a", ["o1", "o2"])
+    b, _ = _locked_keeper(cells, clock, owners, "b", ["o1", "o2"])
+    a.tick()
+    b.tick()
+    clock.advance(1)
+    a.tick()  # two replicas: a gives one org up, b takes it
+    b.tick()
+    assert len(_held_of(a)) == 1 and len(_held_of(b)) == 1
+    lost = _held_of(a).pop()
+    token = cast(Lease, a.held(lost)).token
+    clock.advance(1)
+    a_locks.close()  # kill -9: the kernel frees a's locks; its lease and heartbeat stay unexpired
+    b.tick()  # one round, far within the TTL: a counts no more, and its org is free
+    assert _held_of(b) == {"o1", "o2"}
+    assert cast(Lease, b.held(lost)).token == token + 1
+
+
+def test_a_lease_run_out_while_the_store_was_away_lets_its_lock_go() -> None:
+    clock, cells, owners = FakeClock(), MemoryCells(), dict[str, str]()
+    a, _ = _locked_keeper(cells, clock, owners, "a", ["o1", "o2"])
+    a.tick()
+    b, _ = _locked_keeper(cells, clock, owners, "b", ["o1", "o2"])
+    b.tick()  # b joins; nothing is free
+    cells.fail = True
+    clock.advance(TTL + 1)  # a cannot renew: its leases run out on its clock, its locks stay
+    a.tick()
+    cells.fail = False
+    b.tick()  # b is alive again: a's orgs look expired, but a's locks still hold them
+    assert _held_of(b) == set()
+    a.tick()  # a's share is one: it lets the other org's lock go instead of keeping it forever
+    b.tick()
+    assert len(_held_of(a)) == 1 and len(_held_of(b)) == 1
+    assert set(owners) == {"o1", "o2"} and set(owners.values()) == {"a", "b"}
+
+
+def _held_of(keeper: LeaseKeeper) -> set[str]:
+    return {org for org in ("o1", "o2") if keeper.held(org) is not None}
+
+
+# --- a lost or damaged lease record ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", [
+    {"holder": "a", "token": "7", "expires": 1e12},  # wrong type
+    {"holder": None, "token": 7},  # a field missing
+    {"unrelated": True},
+    None,  # deleted
+])
+def test_a_damaged_or_lost_lease_record_passes_with_a_token_above_every_fence_on_the_cursors(
+    damage: dict[str, Any] | None,
+) -> None:
+    leases_cells, cursors, clock = MemoryCells(), MemoryCells(), FakeClock()
+    old = [Lease("acme", "a", 7, 1e12)]
+    _fenced(cursors, old).save_state("acme/costs", {"high_water": 10})
+    later = [Lease("acme", "c", 9, 1e12)]
+    _fenced(cursors, later).save_state("acme/completions", {"high_water": 3})
+    _fenced(cursors, [Lease("beta", "a", 12, 1e12)]).save_state("beta/costs", {"high_water": 1})
+    if damage is not None:
+        leases_cells.records["lease:acme"] = (damage, 99)
+    leases = CellLeases(leases_cells, clock=clock, fenced=partial(highest_fence, cursors))
+    taken = leases.acquire("acme", "b", TTL)
+    assert taken == Lease("acme", "b", 10, clock.now + TTL)  # above acme's 9, not beta's 12
+    new = _fenced(cursors, [taken])
+    assert new.load_state("acme/costs") == {"high_water": 10}
+    new.save_state("acme/costs", {"high_water": 20})  # the new holder commits
+    with pytest.raises(LeaseLostError):
+        _fenced(cursors, old).save_state("acme/costs", {"high_water": 11})
+
+
+def test_an_unparseable_lease_row_in_the_embedded_store_passes_above_the_cursors_fences(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "store.sqlite3")
+    SqliteSink(path).close()
+    rows, state_rows = StoreCells(path, "leases"), StoreCells(path, "state")
+    try:
+        assert state_rows.write("acme/costs", {"high_water": 1, FENCE_FIELD: 4}, None)
+        with closing(sqlite3.connect(path)) as db, db:
+            db.execute("INSERT INTO leases VALUES ('lease:acme', '{\"holder\": \"a\", tok', 'x')")
+        clock = FakeClock()
+        leases = CellLeases(rows, clock=clock, fenced=partial(highest_fence, state_rows))
+        assert leases.acquire("acme", "b", TTL) == Lease("acme", "b", 5, clock.now + TTL)
+        assert leases.holders(["acme"]) == {"acme": Lease("acme", "b", 5, clock.now + TTL)}
+    finally:
+        rows.close()
+        state_rows.close()
