@@ -114,9 +114,9 @@ def test_doctor_checks_the_cluster_it_writes_to(
         assert [out[2], out[4]] == [
             reachable,
             "FAIL  elasticsearch: templates: templates missing (component template "
+            "openai-poller.allocated_costs@package, component template "
             "openai-poller.audio_speeches@package, component template "
-            "openai-poller.audio_transcriptions@package, component template "
-            "openai-poller.audit@package, ...) -- fix: run openai-poller setup",
+            "openai-poller.audio_transcriptions@package, ...) -- fix: run openai-poller setup",
         ]
     run_setup(es=es_client, kibana_url=None, namespaces=["default"])
 
