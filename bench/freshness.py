@@ -61,6 +61,7 @@ def run(
                               "state_index": f"openai-poller-state-{NAMESPACE}",
                               "deadletter_index": f"openai-poller-deadletter-{NAMESPACE}"},
             "jitter": "0s",
+            "auto_setup": True,  # a fresh cluster: install the templates before writing
             "metrics": {"enabled": False},
             "log_format": "json",
         }
