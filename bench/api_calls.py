@@ -74,9 +74,8 @@ def minimum_calls(
         return governance_pages
     if stream == "costs":
         return _pages((until - since) // DAY, COSTS_MAX_LIMIT)
-    if stream == "allocated_costs":  # the day's bills and the 10 usage endpoints' estimates, 1d
-        days = _pages((until - since) // DAY, MAX_LIMIT[BucketWidth.DAY])
-        return (1 + len(USAGE_ENDPOINTS)) * days
+    if stream == "allocated_costs":  # per 31 days, at 1d: costs and the 10 usage endpoints
+        return len(USAGE_ENDPOINTS) * _pages((until - since) // DAY, MAX_LIMIT[BucketWidth.DAY])
     if mode == "auto":
         pieces = _auto_pieces(since, until, NOW)
     else:
