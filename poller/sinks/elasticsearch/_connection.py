@@ -48,7 +48,10 @@ class Cluster:
         elif credentials.username is not None and credentials.password is not None:
             auth["basic_auth"] = (credentials.username, credentials.password)
         use_compat8 = int(CLIENT_VERSION.partition(".")[0]) == 9
-        errors = ErrorTranslator(connection.where, connection.secrets, connection.timeout)
+        secrets = list(connection.secrets)
+        if credentials.username is not None and credentials.password is not None:
+            secrets.append(f"{credentials.username}:{credentials.password}")  # its Basic header
+        errors = ErrorTranslator(connection.where, secrets, connection.timeout)
         try:
             client = Elasticsearch(
                 list(connection.urls),
