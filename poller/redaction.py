@@ -25,7 +25,9 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Final
 
-__all__ = ["MIN_SECRET_LENGTH", "REDACTED", "Redactor", "install", "redact", "remember", "secret_forms"]
+__all__ = [
+    "MIN_SECRET_LENGTH", "REDACTED", "Redactor", "install", "redact", "remember", "secret_forms",
+]
 
 REDACTED: Final = "[REDACTED]"
 # Shorter values would redact ordinary words; real keys and passwords are far longer.
@@ -38,7 +40,7 @@ _KEY_SHAPE: Final = re.compile(
 )
 _AUTH_HEADER: Final = re.compile(
     r"(?i)(?P<key>authorization['\"]?\s*[:=]\s*['\"]?)"
-    r"(?P<scheme>(?:bearer|basic|apikey)\s+)?[^\s'\",;}]+"
+    r"(?P<scheme>(?:bearer|basic|apikey)\s+)?[^\s'\",;}\\]+"
 )
 _AUTH_SCHEME: Final = re.compile(
     r"(?i)\b(?P<scheme>bearer|basic|apikey)\s+[A-Za-z0-9._~+/=\-]{8,}"
