@@ -24,6 +24,7 @@ from elasticsearch import ApiError, UnsupportedProductError
 
 from poller.errors import PollerError, SinkRejectedError, SinkUnavailableError
 from poller.redaction import Redactor, redact, remember
+from poller.sinks.elasticsearch._shapes import NotAnObjectError, WrongShapeError
 
 __all__ = ["CLIENT_VERSION", "ErrorTranslator", "describe_error", "redact_url", "url_secrets"]
 
@@ -116,6 +117,18 @@ class ErrorTranslator:
             raise SinkUnavailableError(
                 self.scrub(
                     f"Elasticsearch at {self.where} is unreachable ({action}): {exc.message}"
+                )
+            ) from exc
+        except WrongShapeError as exc:
+            shape = (
+                f"without a JSON object ({exc.message})"
+                if isinstance(exc, NotAnObjectError)
+                else f"with JSON of the wrong shape ({exc.message})"
+            )
+            raise SinkUnavailableError(
+                self.scrub(
+                    f"Elasticsearch at {self.where} answered {action} {shape} -- fix: point "
+                    "ELASTICSEARCH_URL at Elasticsearch itself"
                 )
             ) from exc
         except SerializationError as exc:
