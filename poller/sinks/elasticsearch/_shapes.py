@@ -9,13 +9,15 @@ each such answer becomes one `WrongShapeError` naming what is wrong, which the s
 an unavailable cluster: nothing was acknowledged, so no cursor moves and the daemon retries.
 
 Only what the poller reads is checked: the answer is an object; a bulk answer's `errors` and
-`items`; a search's `hits` and `aggregations`; a count; a document; the cluster's version.
+`items`; a search's `hits` and `aggregations`; a count; a document's `found` and `_source`;
+the cluster's version.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Final
+from urllib.parse import parse_qsl
 
 from elastic_transport import TransportError
 
@@ -116,18 +118,16 @@ def _aggregation(result: Mapping[str, Any], at: str) -> str | None:
     return None
 
 
-def _bulk(body: Mapping[str, Any]) -> str | None:
-    if not isinstance(body.get("errors"), bool):
-        return f"errors is {_kind(body.get('errors'))}, not a boolean"
-    problem = _objects(body.get("items"), "items")
+def _bulk_items(items: Any) -> str | None:
+    problem = _objects(items, "items")
     if problem is not None:
         return problem
-    for i, item in enumerate(body["items"]):
+    for i, item in enumerate(items):
         results = list(item.values())
         if len(results) != 1 or not isinstance(results[0], Mapping):
             return f"items[{i}] is not one operation's result"
-        if not _is_int(results[0].get("status")):
-            return f"items[{i}] has no status"
+        if "status" in results[0] and not _is_int(results[0]["status"]):
+            return f"items[{i}].status is {_kind(results[0]['status'])}, not a number"
     return None
 
 
@@ -138,23 +138,50 @@ def check_answer(method: str, path: str, body: Any) -> None:
         return
     if not isinstance(body, Mapping):
         raise NotAnObjectError(f"the answer is {_kind(body)}")
-    problem = _problem(path, body)
+    problem = _problem(method, path, body)
     if problem is not None:
         raise WrongShapeError(problem)
 
 
-def _problem(path: str, body: Mapping[str, Any]) -> str | None:
-    route = path.partition("?")[0].rstrip("/")
+def _problem(method: str, path: str, body: Mapping[str, Any]) -> str | None:
+    route, _, query = path.partition("?")
+    route = route.rstrip("/")
+    params = dict(parse_qsl(query))
+    named = params["filter_path"].split(",") if "filter_path" in params else None
+
+    def kept(key: str) -> bool:
+        """Whether the answer holds `key`, which Elasticsearch always sends: `filter_path`
+        leaves out what it does not name (and an empty match leaves `{}`)."""
+        return named is None or any(n == key or n.startswith(f"{key}.") for n in named)
+
     if route.endswith("/_bulk"):
-        return _bulk(body)
-    if route == "":
+        if kept("errors") and not isinstance(body.get("errors"), bool):
+            return f"errors is {_kind(body.get('errors'))}, not a boolean"
+        if kept("items") and "items" not in body:
+            return "a bulk answer without items"
+    if route == "" and kept("version"):
         version = body.get("version")
         if not isinstance(version, Mapping) or not isinstance(version.get("number"), str):
             return "it names no version"
-    if route.endswith("/_count") and not _is_int(body.get("count")):
+    if route.endswith("/_count") and kept("count") and not _is_int(body.get("count")):
         return f"count is {_kind(body.get('count'))}, not a count"
-    if "/_search" in route and "hits" not in body:
-        return "a search answer without hits"
+    if route.endswith("/_search"):
+        hits = body.get("hits")
+        if named is None and not isinstance(hits, Mapping):
+            return f"hits is {_kind(hits)}, not an object"
+        # Elasticsearch counts the hits unless told not to, which the poller never does.
+        if kept("hits.total") and (not isinstance(hits, Mapping) or "total" not in hits):
+            return "a search answer without its total"
+    if route.endswith("/_mget") and kept("docs") and "docs" not in body:
+        return "an mget answer without docs"
+    if method == "GET" and "/_doc/" in route and kept("found") and (
+        not isinstance(body.get("found"), bool)
+    ):
+        return "a document answer that says neither found nor not found"
+    if "items" in body:
+        problem = _bulk_items(body["items"])
+        if problem is not None:
+            return problem
     checks = (
         ("hits", _hits),
         ("aggregations", _aggregations),
