@@ -47,7 +47,8 @@ SEARCH = f"/{DS}/_search"
          "a search answer without its total"),
         ("POST", SEARCH, {"hits": {"total": 0, "hits": []}, "aggregations": []},
          "aggregations is a list, not an object"),
-        ("POST", SEARCH, {"hits": {"total": 0, "hits": []}, "aggregations": {"by": {"buckets": "y"}}},
+        ("POST", SEARCH, {"hits": {"total": 0, "hits": []},
+                          "aggregations": {"by": {"buckets": "y"}}},
          "aggregations.by.buckets is a string, not a list"),
         ("POST", SEARCH, {"hits": {"total": 0, "hits": []}, "aggregations": {"by": {"buckets": [
             {"key": "a", "doc_count": 1, "sum": {"value": "12"}}]}}},
