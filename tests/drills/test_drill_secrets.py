@@ -66,6 +66,7 @@ ES_USER = "drill-writer"
 ES_USER_PASSWORD = "es-pw-Lk4Jd8Wq2Zr6Tn0"
 API_KEY_ID = "VuaCfGcBCdbkQm-e5aOx"
 API_KEY_SECRET = "ui2lp2axTNmsyakw9tvNnw"
+SETUP_KEY_ID, SETUP_KEY_SECRET = "SetupKeyId7Qm2", "setup-secret-Hx81QzLw"  # --es-api-key-file
 STREAMS = ["costs", "audit", "completions"]
 
 Kind = Literal["basic", "api_key"]
@@ -91,13 +92,15 @@ def _pair_shapes(what: str, user: str, secret: str, scheme: str) -> dict[str, st
 
 
 def shapes(kind: Kind) -> dict[str, str]:
-    """Every shape of every secret the poller holds in this drill, by name."""
+    """Every shape of every secret the poller holds in this drill, by name: the admin key,
+    the daemon's Elasticsearch credentials of `kind`, and setup's own API key."""
     found = {"admin key": KEY, "admin key header": f"Bearer {KEY}"}
     found |= {f"admin key {k}": v for k, v in _b64(KEY).items()}
     if kind == "basic":
         found |= _pair_shapes("ES password", ES_USER, ES_USER_PASSWORD, "Basic")
     else:
         found |= _pair_shapes("ES API key", API_KEY_ID, API_KEY_SECRET, "ApiKey")
+    found |= _pair_shapes("setup's API key", SETUP_KEY_ID, SETUP_KEY_SECRET, "ApiKey")
     return found
 
 
@@ -157,7 +160,10 @@ class EchoingElasticsearch:
                         "error": {"type": "security_exception",
                                   "reason": f"unable to authenticate: Authorization: {auth}",
                                   "header": {"Authorization": auth}},
-                        "status": proxy.echo_status}).encode())
+                        "status": proxy.echo_status,
+                        "statusCode": proxy.echo_status,  # and as Kibana says it
+                        "message": f"[security_exception] for Authorization: {auth}",
+                    }).encode())
                     return
                 status, headers, answer = proxy.forward(self.command, self.path, self.headers,
                                                         body)
@@ -384,7 +390,9 @@ def test_every_command_keeps_every_secret_shape_out_of_every_output(
     elasticsearch_url: str,
 ) -> None:
     """Healthy servers, then an Elasticsearch whose bulk item errors quote the header the
-    sink sent (dead-lettered): nothing of any credential in any output, store or metric."""
+    sink sent (dead-lettered), then a Kibana quoting it in its errors to `setup`, then
+    `setup --es-api-key-file` against a cluster quoting it: nothing of any credential in any
+    output, store or metric."""
     with simulator(seed=41) as sim, echoing_elasticsearch(elasticsearch_url) as es:
         poller = Poller(_es_env(sim.base_url, tmp_path, es_namespace, es.url, kind), tmp_path)
         assert poller("setup", "setup", "--dry-run") == 0
@@ -396,6 +404,20 @@ def test_every_command_keeps_every_secret_shape_out_of_every_output(
         assert poller("doctor", "doctor") in (0, 1)  # noida-db lacks some template APIs
         es.mode = "echo-items"
         assert poller.backfill("backfill (echoed items)", ["costs"], 4) == 0
+        es.mode = "pass"
+        with echoing_elasticsearch(elasticsearch_url) as kibana:
+            kibana.mode = "echo"
+            poller.env["KIBANA_URL"] = kibana.url
+            for status in (401, 400):
+                kibana.echo_status = status
+                assert poller(f"setup, Kibana {status}", "setup", "--dry-run") == 1
+            assert kibana.requests == 2
+        key_file = tmp_path / "setup-api-key"
+        key_file.write_text(f"{SETUP_KEY_ID}:{SETUP_KEY_SECRET}\n")
+        es.mode = "echo"
+        assert poller("setup with its own key", "setup", "--dry-run",
+                      "--es-api-key-file", str(key_file)) == 1
+        key_file.unlink()  # the file holds the key as given; everything else is scanned
     letters = es_client.count(index=es_namespace.deadletter_index)["count"]
     assert letters > 0  # the echoed item errors were dead-lettered, so they were scanned
     places = {**poller.outputs, "Elasticsearch": _namespace_documents(es_client, es_namespace)}
