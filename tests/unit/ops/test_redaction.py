@@ -87,3 +87,14 @@ def test_setup_credentials_count_as_their_pair_too() -> None:
         setup={"elasticsearch_username": "setup-admin", "elasticsearch_password": "setup-pw-9"},
     )
     assert "setup-admin:setup-pw-9" in secret_values(settings)  # what its Basic header encodes
+
+
+def test_connecting_with_a_password_teaches_the_redactor_its_basic_header() -> None:
+    from poller.sinks.elasticsearch import EsConnection, EsCredentials
+    from poller.sinks.elasticsearch._connection import Cluster
+
+    encoded_pair = BASIC.partition(" ")[2]
+    assert redact(f"echo {encoded_pair}") == f"echo {encoded_pair}"  # not known yet
+    credentials = EsCredentials(username=USER, password=PASSWORD)
+    Cluster.connect(EsConnection("http://es.example.internal:9200", credentials)).close()
+    assert redact(f"echo {encoded_pair}") == f"echo {REDACTED}"
