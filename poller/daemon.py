@@ -25,6 +25,7 @@ from poller.health import CycleHealth, HealthServer, ReadinessGate
 from poller.leases import LeaseKeeper, LeaseLostError, open_ha
 from poller.logs import FailureLog
 from poller.metrics import Metrics
+from poller.retention import pruning_jobs
 from poller.runtime import check_sink, open_sink, org_destinations, org_runtime, templates_policy
 from poller.scheduler import Job, build_scheduler, run_until_signal
 from poller.settings import Settings, StreamConfig
@@ -169,7 +170,8 @@ def run_daemon(settings: Settings) -> int:
                     interval_seconds=stream.interval.total_seconds(),
                     jitter=settings.jitter.total_seconds(),
                 ))
-        scheduler = build_scheduler(jobs, stop)
+        scheduler = build_scheduler([*jobs, *pruning_jobs(sink, settings.deadletter_retention)],
+                                    stop)
 
         def live() -> str | None:
             return health.liveness() if scheduler.running else "the scheduler is not running"

@@ -10,8 +10,10 @@ told us the value, so a server that echoes some other key does not leak it eithe
 
 One `Redactor` per process serves every exit: `poller.logs.configure_logging` installs it
 (`install`) once the settings and their secrets are known, and `redact` applies it to the CLI's
-printed lines and to the `last_error` stored with a stream's state, so no path needs the
-secrets handed down to it.
+printed lines, to the `last_error` stored with a stream's state and to the Elasticsearch errors
+kept with dead letters, so no path needs the secrets handed down to it. A credential that is
+not a setting (`setup --es-api-key-file`) is added by whoever connects with it (`remember`),
+before its first request can be answered with an echo of it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Final
 
-__all__ = ["MIN_SECRET_LENGTH", "REDACTED", "Redactor", "install", "redact", "secret_forms"]
+__all__ = [
+    "MIN_SECRET_LENGTH", "REDACTED", "Redactor", "install", "redact", "remember", "secret_forms",
+]
 
 REDACTED: Final = "[REDACTED]"
 # Shorter values would redact ordinary words; real keys and passwords are far longer.
@@ -36,7 +40,7 @@ _KEY_SHAPE: Final = re.compile(
 )
 _AUTH_HEADER: Final = re.compile(
     r"(?i)(?P<key>authorization['\"]?\s*[:=]\s*['\"]?)"
-    r"(?P<scheme>(?:bearer|basic|apikey)\s+)?[^\s'\",;}]+"
+    r"(?P<scheme>(?:bearer|basic|apikey)\s+)?[^\s'\",;}\\]+"
 )
 _AUTH_SCHEME: Final = re.compile(
     r"(?i)\b(?P<scheme>bearer|basic|apikey)\s+[A-Za-z0-9._~+/=\-]{8,}"
@@ -81,10 +85,10 @@ class Redactor:
     text with `[REDACTED]`. Calling it is cheap and thread-safe: one precompiled pattern."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = tuple(dict.fromkeys(s for s in secrets if len(s) >= MIN_SECRET_LENGTH))
         variants = {
             form
-            for secret in secrets
-            if len(secret) >= MIN_SECRET_LENGTH
+            for secret in self.secrets
             for form in secret_forms(secret)
             if len(form) >= MIN_SECRET_LENGTH
         }
@@ -106,6 +110,14 @@ def install(redactor: Redactor) -> None:
     """Make `redactor` the process's: what `redact` applies from now on."""
     global _installed  # noqa: PLW0603 - one redactor per process, replaced whole, never mutated
     _installed = redactor
+
+
+def remember(secrets: Iterable[str]) -> None:
+    """Adds `secrets` to the installed redactor's (a new one is installed when any is new)."""
+    known = _installed.secrets
+    new = [s for s in secrets if len(s) >= MIN_SECRET_LENGTH and s not in known]
+    if new:
+        install(Redactor((*known, *new)))
 
 
 def redact(text: str) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 from poller.errors import AuthenticationError, PollerError, SinkRejectedError
@@ -13,9 +15,10 @@ from poller.install import (
     run_setup,
     writer_role,
 )
-from poller.runtime import open_elasticsearch, open_sink, org_runtime
+from poller.runtime import open_elasticsearch, org_runtime
 from poller.settings import Settings
 from poller.sinks.elasticsearch import ClusterDiagnostics, ElasticsearchSink
+from poller.sinks.sqlite import SqliteSink
 from poller.streams import get_stream
 
 from .setup import setup_options
@@ -82,12 +85,28 @@ def doctor(settings: Settings) -> int:
                   needs=None if key_ok else "a working admin key")
 
     if settings.elasticsearch.url is None:
-        with open_sink(settings):
-            check("embedded store", lambda: f"writable at {settings.store_path}")
+        check("embedded store", lambda: _store(settings.store_path.absolute()))
     else:
         with open_elasticsearch(settings) as sink:
             _check_elasticsearch(sink, check, settings)
     return 1 if failed else 0
+
+
+def _store(path: Path) -> str:
+    """Whether `run` and `backfill` can write the store, without creating it (doctor changes
+    nothing): an existing one is opened read-only, a missing one needs a writable directory."""
+    if path.exists():
+        SqliteSink(str(path), read_only=True).close()  # a store, and readable
+        if not os.access(path, os.W_OK):
+            raise OSError(f"the embedded store {path} is read-only -- fix: make it writable")
+        return f"writable at {path}"
+    parent = next(p for p in path.parents if p.exists())
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise OSError(
+            f"cannot create the embedded store {path}: {parent} is not a writable directory "
+            "-- fix: point POLLER_STORE_PATH at a writable directory"
+        )
+    return f"none yet at {path}; backfill or run creates it"
 
 
 def _check_elasticsearch(sink: ElasticsearchSink, check: Check, settings: Settings) -> None:

@@ -106,10 +106,17 @@ def _walk_secrets(value: Any) -> Iterator[str]:
 def secret_values(settings: BaseModel) -> tuple[str, ...]:
     """Every non-empty secret in `settings`, longest first: for log redaction and secret scans.
 
-    An Elasticsearch username and password also count as their `user:password` pair, so the
-    redactor knows the pair's base64 (a `Basic` header a proxy or cluster may echo)."""
+    An Elasticsearch username and password (the daemon's, and setup's own) also count as their
+    `user:password` pair, so the redactor knows the pair's base64 (a `Basic` header a proxy or
+    cluster may echo)."""
     found = {s for s in _walk_secrets(settings) if s}
-    es = getattr(settings, "elasticsearch", None)
-    if es is not None and es.username and es.password is not None:
-        found.add(f"{es.username}:{es.password.get_secret_value()}")
+    es, own = getattr(settings, "elasticsearch", None), getattr(settings, "setup", None)
+    pairs = (
+        (getattr(es, "username", None), getattr(es, "password", None)),
+        (getattr(own, "elasticsearch_username", None),
+         getattr(own, "elasticsearch_password", None)),
+    )
+    for user, password in pairs:
+        if user and password is not None:
+            found.add(f"{user}:{password.get_secret_value()}")
     return tuple(sorted(found, key=len, reverse=True))

@@ -41,7 +41,10 @@ from poller.settings._validate import (
     shown_default,
 )
 
-__all__ = ["ElasticsearchSettings", "MetricsSettings", "Settings"]
+__all__ = ["MIN_DEADLETTER_RETENTION", "ElasticsearchSettings", "MetricsSettings", "Settings"]
+
+# A week covers a long weekend and the time to notice, fix and replay a mapping problem.
+MIN_DEADLETTER_RETENTION = timedelta(days=7)
 
 
 class ElasticsearchSettings(Frozen):
@@ -239,6 +242,13 @@ class Settings(BaseSettings):
         description="After SIGTERM or SIGINT, how long `run` waits for running polls to "
         "commit and stop; past it, it exits 1 without them.",
     )
+    deadletter_retention: PositiveDuration = Field(
+        default=timedelta(days=90),
+        description="How long a dead letter (a document the sink refused, or an API item no "
+        "document could be built from) is kept after it was last refused, to be looked at and "
+        "replayed; `run` deletes older ones when it starts and once a day, in Elasticsearch "
+        "and the embedded store alike. At least 7 days. Cursors (the state) are never deleted.",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -267,6 +277,13 @@ class Settings(BaseSettings):
         es = data.get("elasticsearch")
         ca_certs = es.get("ca_certs") if isinstance(es, Mapping) else getattr(es, "ca_certs", None)
         return data if ca_certs is None else {**data, "kibana_ca_certs": ca_certs}
+
+    @field_validator("deadletter_retention")
+    @classmethod
+    def _long_enough_to_replay(cls, value: timedelta) -> timedelta:
+        if value < MIN_DEADLETTER_RETENTION:
+            raise ValueError("must be at least 7d, so that dead letters can be replayed")
+        return value
 
     @field_validator("orgs")
     @classmethod

@@ -54,8 +54,12 @@ def _writer() -> dict[str, Any]:
                 "privileges": sorted(["auto_configure", "create_doc", "index", *_READ]),
             },
             {
-                "names": [DEFAULT_STATE_INDEX, DEFAULT_DEADLETTER_INDEX],
+                "names": [DEFAULT_STATE_INDEX],
                 "privileges": sorted(["create_index", "index", *_READ]),
+            },
+            {  # `delete`: dead letters past `deadletter_retention` are pruned (delete_by_query)
+                "names": [DEFAULT_DEADLETTER_INDEX],
+                "privileges": sorted(["create_index", "delete", "index", *_READ]),
             },
         ],
         "metadata": {"managed_by": PREFIX, "for": "openai-poller run and backfill"},

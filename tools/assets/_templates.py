@@ -84,6 +84,11 @@ def _leaf(spec: FieldSpec) -> dict[str, Any]:
         }
     if spec.type == "keyword":
         return {"type": "keyword", "ignore_above": KEYWORD_IGNORE_ABOVE}
+    if spec.type == "flattened":
+        # Each leaf of a flattened field is a keyword, and a keyword term above 32766 bytes
+        # fails the whole document: an oversized unknown value would be dead-lettered. Above
+        # the limit it is kept in _source, unindexed, like any long keyword.
+        return {"type": "flattened", "ignore_above": KEYWORD_IGNORE_ABOVE}
     if not spec.indexed:
         return {"type": spec.type, "index": False}
     return {"type": spec.type}

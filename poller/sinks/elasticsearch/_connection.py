@@ -1,9 +1,10 @@
 """An open connection to the cluster: the client built from `EsConnection`, how its errors
 read, and the sink's own plain indices created before their first write.
 
-The client speaks REST compatibility version 8 whatever its own major version
-(`Compat8Transport`), and its node bounds each whole request by the timeout
-(`DeadlineHttpNode`); tests put a fake node in its place, below the real client and transport.
+The client speaks REST compatibility version 8 whatever its own major version, and has every
+answer's shape checked before it is read (`CheckedTransport`); its node bounds each whole
+request by the timeout (`DeadlineHttpNode`); tests put a fake node in its place, below the
+real client and transport.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from elastic_transport import BaseNode, Transport
+from elastic_transport import BaseNode
 from elasticsearch import ApiError, AuthorizationException, Elasticsearch
 
-from poller.sinks.elasticsearch._errors import CLIENT_VERSION, ErrorTranslator
+from poller.sinks.elasticsearch._errors import ErrorTranslator
 from poller.sinks.elasticsearch._options import EsConnection
-from poller.sinks.elasticsearch._transport import Compat8Transport, DeadlineHttpNode
+from poller.sinks.elasticsearch._transport import CheckedTransport, DeadlineHttpNode
 
 __all__ = ["RETRY_ON_STATUS", "Cluster", "IndexKeeper", "now_utc"]
 
@@ -47,8 +48,10 @@ class Cluster:
             auth["api_key"] = (key_id, secret) if sep else credentials.api_key
         elif credentials.username is not None and credentials.password is not None:
             auth["basic_auth"] = (credentials.username, credentials.password)
-        use_compat8 = int(CLIENT_VERSION.partition(".")[0]) == 9
-        errors = ErrorTranslator(connection.where, connection.secrets, connection.timeout)
+        secrets = list(connection.secrets)
+        if credentials.username is not None and credentials.password is not None:
+            secrets.append(f"{credentials.username}:{credentials.password}")  # its Basic header
+        errors = ErrorTranslator(connection.where, secrets, connection.timeout)
         try:
             client = Elasticsearch(
                 list(connection.urls),
@@ -58,7 +61,7 @@ class Cluster:
                 retry_on_timeout=True,
                 retry_backoff_base=connection.retry.base,
                 retry_backoff_cap=connection.retry.cap,
-                transport_class=Compat8Transport if use_compat8 else Transport,
+                transport_class=CheckedTransport,
                 node_class=node_class,
                 **auth,
             )

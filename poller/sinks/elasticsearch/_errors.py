@@ -1,7 +1,10 @@
 """Turning the Elasticsearch client's errors into ours, safe to log and print.
 
-Messages name the cluster by a URL stripped of any user info, and every message is scrubbed of
-the configured secrets. Whether an error is retryable follows the status: 408, 429, 5xx, a
+Messages name the cluster by a URL stripped of any user info, and every message, and every
+error a bulk item or a refusal carries (`describe_error`, which dead letters keep), goes through
+the process's redactor: a proxy or cluster echoing the `Authorization` header it was sent would
+otherwise put `Basic <base64(user:password)>` or `ApiKey <base64(id:key)>` into a printed line,
+a log or a stored document. Whether an error is retryable follows the status: 408, 429, 5xx, a
 timeout or an unreachable cluster is `SinkUnavailableError`; credentials, privileges, TLS and
 any other refusal is `SinkRejectedError`.
 """
@@ -20,6 +23,8 @@ from elastic_transport import TransportError as ElasticTransportError
 from elasticsearch import ApiError, UnsupportedProductError
 
 from poller.errors import PollerError, SinkRejectedError, SinkUnavailableError
+from poller.redaction import Redactor, redact, remember
+from poller.sinks.elasticsearch._shapes import NotAnObjectError, WrongShapeError
 
 __all__ = ["CLIENT_VERSION", "ErrorTranslator", "describe_error", "redact_url", "url_secrets"]
 
@@ -50,7 +55,8 @@ def url_secrets(url: str) -> list[str]:
 
 
 def describe_error(body: Any, fallback: str) -> str:
-    """`type: reason` of an Elasticsearch error body (a bulk item's `error` or a response)."""
+    """`type: reason` of an Elasticsearch error body (a bulk item's `error` or a response),
+    redacted."""
     error = body.get("error", body) if isinstance(body, Mapping) else body
     if isinstance(error, Mapping):
         kind = error.get("type") or "error"
@@ -59,24 +65,27 @@ def describe_error(body: Any, fallback: str) -> str:
         text = f"{kind}: {reason}" if reason else str(kind)
         if isinstance(caused, Mapping) and caused.get("reason"):
             text += f" (caused by {caused.get('type')}: {caused.get('reason')})"
-        return text
+        return redact(text)
     if isinstance(error, str) and error:
-        return error
-    return fallback
+        return redact(error)
+    return redact(fallback)
 
 
 class ErrorTranslator:
-    """Maps client exceptions to `SinkUnavailableError` (retryable) or `SinkRejectedError`."""
+    """Maps client exceptions to `SinkUnavailableError` (retryable) or `SinkRejectedError`.
+
+    `secrets` are the connection's credentials; they join the process's redactor too, so text
+    that leaves without passing through here (a dead letter's reason, a log line) is scrubbed
+    of them as well."""
 
     def __init__(self, where: str, secrets: Sequence[str], timeout: float) -> None:
         self.where = where
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True)
+        self._redactor = Redactor(secrets)
+        remember(secrets)
         self._timeout = timeout
 
     def scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return redact(self._redactor(text))
 
     @contextmanager
     def __call__(self, action: str) -> Iterator[None]:
@@ -108,6 +117,18 @@ class ErrorTranslator:
             raise SinkUnavailableError(
                 self.scrub(
                     f"Elasticsearch at {self.where} is unreachable ({action}): {exc.message}"
+                )
+            ) from exc
+        except WrongShapeError as exc:
+            shape = (
+                f"without a JSON object ({exc.message})"
+                if isinstance(exc, NotAnObjectError)
+                else f"with JSON of the wrong shape ({exc.message})"
+            )
+            raise SinkUnavailableError(
+                self.scrub(
+                    f"Elasticsearch at {self.where} answered {action} {shape} -- fix: point "
+                    "ELASTICSEARCH_URL at Elasticsearch itself"
                 )
             ) from exc
         except SerializationError as exc:

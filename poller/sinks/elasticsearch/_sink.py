@@ -30,6 +30,7 @@ from poller.sinks.elasticsearch._options import (
     worst_case_seconds,
 )
 from poller.sinks.elasticsearch._reader import ElasticsearchReader
+from poller.sinks.elasticsearch._retention import prune_dead_letters
 from poller.sinks.elasticsearch._retry import ItemRetry
 from poller.sinks.elasticsearch._transport import DeadlineHttpNode
 from poller.sinks.elasticsearch._writer import DataStreamWriter
@@ -135,6 +136,10 @@ class ElasticsearchSink:
                 document={"state": dict(state), "updated_at": now_utc()},
                 refresh="wait_for",
             )
+
+    def prune_dead_letters(self, before: datetime) -> int:
+        """Deletes the dead letters last written before `before` (`_retention`); how many."""
+        return prune_dead_letters(self.cluster, self.indices.deadletter, before)
 
     def probe(self) -> bool:
         """Whether the cluster answers and accepts the credentials (a 403 for lack of the

@@ -1,5 +1,6 @@
-"""The transport under the Elasticsearch client: which REST compatibility it announces, and a
-node whose `request_timeout` bounds a whole request.
+"""The transport under the Elasticsearch client: which REST compatibility it announces, the
+shape of every answer checked before anything reads it (`_shapes`), and a node whose
+`request_timeout` bounds a whole request.
 
 urllib3's timeouts apply to each socket operation, so an answer trickling in (a few bytes every
 second) would otherwise hold a write, and the daemon's job, for as long as the server likes.
@@ -27,7 +28,9 @@ from elastic_transport import (
 from elastic_transport._node import NodeApiResponse
 from elastic_transport.client_utils import DEFAULT, DefaultType
 
-__all__ = ["Compat8Transport", "DeadlineHttpNode"]
+from poller.sinks.elasticsearch._shapes import check_answer
+
+__all__ = ["CheckedTransport", "Compat8Transport", "DeadlineHttpNode"]
 
 _COMPAT_RE = re.compile(r"compatible-with=\d+")
 
@@ -50,6 +53,18 @@ class Compat8Transport(Transport):
                 for name, value in headers.items()
             }
         return super().perform_request(method, target, **kwargs)
+
+
+class CheckedTransport(Compat8Transport):
+    """The sink's transport: compatibility version 8, and a successful answer of the wrong
+    shape raised as `WrongShapeError` here, where the request is known, instead of wherever
+    its reader would trip over it."""
+
+    def perform_request(self, method: str, target: str, **kwargs: Any) -> TransportApiResponse:
+        response = super().perform_request(method, target, **kwargs)
+        if 200 <= response.meta.status < 300:
+            check_answer(method, target, response.body)
+        return response
 
 
 _deadline = threading.local()  # `expired`: the deadline event of this thread's request

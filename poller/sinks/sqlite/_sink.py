@@ -37,6 +37,7 @@ from poller.sinks.sqlite._held import held_pages, release
 from poller.sinks.sqlite._layout import Catalog
 from poller.sinks.sqlite._migration import prepare
 from poller.sinks.sqlite._reader import SqliteReader
+from poller.sinks.sqlite._retention import prune_dead_letters
 from poller.sinks.sqlite._writer import Changes, Item, store, stored_texts
 
 __all__ = ["SqliteSink"]
@@ -199,6 +200,11 @@ class SqliteSink:
                 "state = excluded.state, updated_at = excluded.updated_at",
                 (key, text, _now()),
             )
+
+    def prune_dead_letters(self, before: datetime) -> int:
+        """Deletes the dead letters last written before `before` (`_retention`); how many."""
+        self._writable()
+        return prune_dead_letters(self._db, before)
 
     def probe(self) -> bool:
         """Whether the store is open for writing: a local file answers whenever the process

@@ -96,8 +96,10 @@ def test_writer_creates_audit_documents_and_revises_the_others() -> None:
             "read",
             "view_index_metadata",
         ]
-    for own in (DEFAULT_STATE_INDEX, DEFAULT_DEADLETTER_INDEX):
-        assert grants[own] == ["create_index", "index", "read", "view_index_metadata"]
+    assert grants[DEFAULT_STATE_INDEX] == ["create_index", "index", "read", "view_index_metadata"]
+    # dead letters past deadletter_retention are pruned; cursors never are
+    assert grants[DEFAULT_DEADLETTER_INDEX] == [
+        "create_index", "delete", "index", "read", "view_index_metadata"]
     assert len(grants) == len(STREAM_NAMES) + 2
 
 

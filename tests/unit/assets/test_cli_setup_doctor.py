@@ -207,7 +207,7 @@ def test_doctor_prints_the_missing_privileges_as_a_role_that_fixes_them(
     code, lines = _doctor(capsys)
     assert code == 1
     assert lines[1] == (
-        "FAIL  elasticsearch: privileges: the credentials lack 8 privileges of the writer role "
+        "FAIL  elasticsearch: privileges: the credentials lack 9 privileges of the writer role "
         "(acme-state:create_index, acme-state:index, acme-state:read, "
         "acme-state:view_index_metadata, ...) -- fix: grant them, "
         "e.g. as one more role of these credentials (PUT "
@@ -218,9 +218,13 @@ def test_doctor_prints_the_missing_privileges_as_a_role_that_fixes_them(
     assert body == {
         "indices": [
             {
-                "names": ["acme-state", "openai-poller-deadletter"],
+                "names": ["acme-state"],
                 "privileges": ["create_index", "index", "read", "view_index_metadata"],
-            }
+            },
+            {
+                "names": ["openai-poller-deadletter"],
+                "privileges": ["create_index", "delete", "index", "read", "view_index_metadata"],
+            },
         ]
     }
     cluster.roles.append(body)

@@ -29,7 +29,6 @@ from poller.errors import (
 )
 from poller.reporting import Scope
 from poller.settings import Settings, load_settings
-from poller.sinks import SqliteSink
 from poller.sinks.elasticsearch import Backoff, ElasticsearchSink, EsConnection, EsCredentials
 
 NOW = 1_790_000_000
@@ -268,15 +267,13 @@ def test_doctor_skips_the_audit_check_when_the_key_fails(
     client = _Client(key_error=AuthenticationError(
         "insufficient permissions", method="GET", url="u", status=401))
     monkeypatch.setattr(doctor_module, "org_runtime", _fake_runtime(client))
-    monkeypatch.setattr(doctor_module, "open_sink",
-                        lambda settings: SqliteSink(tmp_path / "s.sqlite3"))
     assert doctor_module.doctor(_settings(store_path=tmp_path / "s.sqlite3")) == 1
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("FAIL  default: admin key: insufficient permissions -- fix: use "
                              "an organization admin key (sk-admin-...)")
     assert out[1:] == [
         "skip  default: audit logging: needs a working admin key",
-        f"ok    embedded store: writable at {tmp_path / 's.sqlite3'}",
+        f"ok    embedded store: none yet at {tmp_path / 's.sqlite3'}; backfill or run creates it",
     ]
     assert client.audit_calls == 0
 

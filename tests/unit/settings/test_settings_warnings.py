@@ -222,4 +222,4 @@ def test_known_names_are_those_of_the_reference() -> None:
         expected.add(f"POLLER_ORG_DEFAULTS__OVERRIDES__{stream.upper()}")
         expected |= {name.replace("<STREAM>", stream.upper()) for name in documented}
     assert set(prefixed_env_names(Settings)) == expected
-    assert len(expected) == 71 + 17 * 8  # 71 outside `overrides`, 8 in it for each stream
+    assert len(expected) == 72 + 17 * 8  # 72 outside `overrides`, 8 in it for each stream
