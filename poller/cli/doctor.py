@@ -15,6 +15,7 @@ from poller.install import (
     run_setup,
     writer_role,
 )
+from poller.redaction import redact
 from poller.runtime import open_elasticsearch, org_runtime
 from poller.settings import Settings
 from poller.sinks.elasticsearch import ClusterDiagnostics, ElasticsearchSink
@@ -54,7 +55,7 @@ def doctor(settings: Settings) -> int:
             detail = probe()
         except (PollerError, OSError) as exc:
             failed += 1
-            print(f"FAIL  {name}: {exc}")
+            print(f"FAIL  {name}: {redact(str(exc))}")
             return False
         print(f"ok    {name}: {detail}")
         return True

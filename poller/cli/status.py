@@ -18,6 +18,7 @@ from rich.padding import Padding
 from rich.table import Table
 
 from poller.leases import read_leases
+from poller.redaction import redact
 from poller.settings import OrgSettings, Settings
 from poller.sinks import ReadableSink
 from poller.state import StreamState, check_position, saved_state
@@ -111,7 +112,9 @@ def status_rows(settings: Settings, sink: ReadableSink, *, now: float) -> list[d
             "lag_seconds": lag,
             "lag": human_age(lag),
             "last_success": _iso(state.last_success),
-            "last_error": state.last_error if current_error else None,
+            # Redacted again: a store written before a secret was known keeps it as written.
+            "last_error": redact(state.last_error) if current_error and state.last_error
+            else None,
             "last_error_at": _iso(state.last_error_at) if current_error else None,
         })
     leases = read_leases(sink, list(dict.fromkeys(row["org"] for row in rows)))
