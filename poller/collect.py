@@ -186,7 +186,8 @@ def backfill_org(
         try:
             _prepare(sink, rt.access, config, now=window.now, backfill=window)
             report = run_source(backfill_source(rt.access, config, window), sink, stop=stop,
-                                clock=clock, destinations=rt.access.destinations)
+                                clock=clock, destinations=rt.access.destinations,
+                                read_ahead=True)
         except StopRequested:
             results.append(StreamResult(org, name))
             break  # stopped during a retry wait; the stop event is set

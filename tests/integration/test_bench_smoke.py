@@ -23,8 +23,10 @@ from poller.streams import STREAM_NAMES
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTIONS = ("api_calls", "throughput", "cpu", "memory", "freshness")
-TARGETS = ("api_calls", "throughput", "memory", "freshness")
+SECTIONS = ("api_calls", "throughput", "cpu", "memory", "freshness", "store", "client_memory",
+            "process_memory")
+TARGETS = ("api_calls", "throughput", "memory", "freshness", "store", "client_memory",
+           "process_memory")
 
 
 def _numbers(value: Any, path: str = "") -> list[tuple[str, float]]:

@@ -202,6 +202,13 @@ def test_a_destination_that_does_not_acknowledge_holds_the_cursor() -> None:
 
 # --- read-ahead: the source runs one batch ahead of the sink, in a helper thread ----------------
 
+
+def test_without_read_ahead_nothing_is_fetched_before_the_previous_batch_is_committed() -> None:
+    sink = RecordingSink()
+    source = Watched([_mark(n) for n in range(1, 4)], commits=[], sink=sink)
+    run_source(source, sink, clock=FakeClock(5.0))
+    assert source.commits == [0, 1, 2]
+
 WAIT = 30.0  # a bound on waiting for the other thread, never reached when the code is right
 
 
@@ -252,7 +259,7 @@ class WaitingSink(RecordingSink):
 def test_the_next_batch_is_fetched_while_the_sink_writes_and_never_two_ahead() -> None:
     sink = WaitingSink()
     source = Watched([_mark(n) for n in range(1, 7)], commits=[], sink=sink, asked=sink.asked)
-    report = run_source(source, sink, clock=FakeClock(5.0))
+    report = run_source(source, sink, clock=FakeClock(5.0), read_ahead=True)
     assert sink.overlapped is True  # batch 2 was asked for before batch 1 was written
     assert source.commits is not None
     # Batch k (from 0) is asked for only once batch k-2 is committed: one batch ahead at most.
@@ -266,7 +273,7 @@ def test_a_stop_seen_first_by_the_helper_still_reports_a_stopped_run() -> None:
     stop = threading.Event()
     sink = WaitingSink(then=stop.set)
     source = Watched([_mark(n) for n in range(1, 5)], commits=[], sink=sink, asked=sink.asked)
-    report = run_source(source, sink, stop=stop, clock=FakeClock(5.0))
+    report = run_source(source, sink, stop=stop, clock=FakeClock(5.0), read_ahead=True)
     _helper().join(WAIT)
     assert (report.stopped, report.batches) == (True, 1)
     assert report.state == StreamState(high_water=1)  # no last_success: it did not finish
@@ -279,7 +286,7 @@ def test_a_failed_write_drops_the_batch_read_ahead_and_closes_the_source() -> No
     sink = WaitingSink(write_errors=[down])
     source = Watched([_mark(n) for n in range(1, 5)], commits=[], sink=sink, asked=sink.asked)
     with pytest.raises(SinkUnavailableError):
-        run_source(source, sink, clock=FakeClock(5.0))
+        run_source(source, sink, clock=FakeClock(5.0), read_ahead=True)
     _helper().join(WAIT)
     assert source.fetched == 2 and source.closed
     assert _saved_marks(sink) == [None]  # only the error: no cursor moved

@@ -1,0 +1,165 @@
+"""Peak RSS of the real command, per organization size: a backfill and the daemon's first cycle.
+
+    .venv/bin/python -m bench.process_memory [--sizes small,medium,large]
+
+For each size, a simulator on the wall clock (its own process, settle time 0) and, against it,
+`python -m poller` as an operator runs it, at the default settings, into a fresh SQLite store:
+
+- `backfill`: one day of `completions` at `1m`, every `group_by` dimension (the issue's
+  measurement: a `large` org's day is ~430k documents);
+- `run`: the daemon until its first cycle has ended on every stream (every stream collects
+  `initial_interval`, a day by default, back from its start), then SIGTERM.
+
+Peak RSS and CPU come from the kernel's accounting of that child alone (`os.wait4`: `ru_maxrss`,
+user + system time), so nothing is sampled and no peak is missed. Documents and bytes are read
+from the store after the process ended; API calls from the simulator's counters. The `run`
+figures are also the capacity figures of a day: documents and store bytes per day of each size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+from bench.common import DAY, HOUR, PYTHON, ROOT, Simulator, simulator
+from bench.simserver import KEY
+from bench.store import store_bytes
+from poller.streams import STREAM_NAMES
+from tests.own_env import foreign_environ
+
+TARGET_MIB = 256
+CYCLE_TIMEOUT = 1800.0  # a first cycle of the large org takes minutes on 2 busy cores
+
+
+def _env(sim: Simulator, store: Path) -> dict[str, str]:
+    return foreign_environ(OPENAI_ADMIN_KEY=KEY, OPENAI_BASE_URL=sim.base_url,
+                           POLLER_STORE_PATH=str(store), POLLER_METRICS__PORT="0",
+                           POLLER_LOG_FORMAT="json")
+
+
+def _ended(proc: subprocess.Popen[bytes], started: float) -> dict[str, Any]:
+    """Waits for `proc`; its own peak RSS, CPU and wall seconds."""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {"exit_code": proc.returncode, "seconds": round(time.perf_counter() - started, 1),
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+            "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}
+
+
+def _store_figures(store: Path) -> dict[str, Any]:
+    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        documents = int(db.execute("SELECT count(*) FROM documents").fetchone()[0])
+    finally:
+        db.close()
+    size = store_bytes(store)
+    return {"documents": documents, "store_bytes": size,
+            "bytes_per_document": round(size / max(1, documents), 1)}
+
+
+def _calls(sim: Simulator) -> int:
+    return sum(sum(counts.values()) for path, counts in sim.stats().items()
+               if not path.startswith("/_sim"))
+
+
+def _cycle_done(store: Path) -> bool:
+    """Whether every stream has a state with a success in it (its first cycle ended)."""
+    if not store.exists():
+        return False
+    try:
+        db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT state FROM state").fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return False
+    done = sum(1 for (text,) in rows if json.loads(text).get("last_success") is not None)
+    return done >= len(STREAM_NAMES)
+
+
+def backfill(sim: Simulator, workdir: Path, size: str) -> dict[str, Any]:
+    store = workdir / f"backfill-{size}.sqlite3"
+    until = int(time.time()) - HOUR
+    until -= until % 60
+    since = until - DAY
+    iso = "%Y-%m-%dT%H:%M:%S"
+    cmd = [PYTHON, "-m", "poller", "backfill", "--since", time.strftime(iso, time.gmtime(since)),
+           "--until", time.strftime(iso, time.gmtime(until)), "--streams", "completions",
+           "--bucket-width", "1m"]
+    sim.reset()
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT.parent, env=_env(sim, store),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    figures = _ended(proc, started)
+    if figures["exit_code"] != 0:
+        raise RuntimeError(f"backfill of the {size} org exited {figures['exit_code']}")
+    return {**figures, **_store_figures(store), "api_calls": _calls(sim),
+            "workload": "1 day of completions at 1m, every dimension"}
+
+
+def first_cycle(sim: Simulator, workdir: Path, size: str) -> dict[str, Any]:
+    store = workdir / f"run-{size}.sqlite3"
+    sim.reset()
+    started = time.perf_counter()
+    proc = subprocess.Popen([PYTHON, "-m", "poller", "run"], cwd=ROOT.parent,
+                            env=_env(sim, store), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        while not _cycle_done(store):
+            if proc.poll() is not None:
+                raise RuntimeError(f"run on the {size} org exited {proc.returncode} early")
+            if time.perf_counter() - started > CYCLE_TIMEOUT:
+                raise RuntimeError(f"the first cycle of the {size} org took over "
+                                   f"{CYCLE_TIMEOUT:.0f} s")
+            time.sleep(0.5)
+        cycle_seconds = round(time.perf_counter() - started, 1)
+        calls = _calls(sim)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    figures = _ended(proc, started)
+    return {**figures, "cycle_seconds": cycle_seconds, **_store_figures(store),
+            "api_calls": calls,
+            "workload": "python -m poller run, every stream, default settings (initial_interval "
+                        "1d, 1m buckets, every dimension), until the first cycle ended"}
+
+
+def run(sizes: list[str], *, seed: int = 1) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    with TemporaryDirectory(prefix="openai-poller-bench-process-") as tmp:
+        workdir = Path(tmp)
+        for size in sizes:
+            with simulator(size, seed, now=None, settle=0.0) as sim:
+                figures[size] = {"backfill": backfill(sim, workdir, size),
+                                 "run": first_cycle(sim, workdir, size)}
+    peaks = {size: max(row["backfill"]["peak_rss_mib"], row["run"]["peak_rss_mib"])
+             for size, row in figures.items()}
+    ratio = (peaks["large"] / peaks["small"]) if {"small", "large"} <= peaks.keys() else None
+    return {
+        "sizes": figures,
+        "peak_rss_mib": peaks,
+        "large_to_small": round(ratio, 2) if ratio is not None else None,
+        "target": f"peak RSS <= {TARGET_MIB} MiB for every size, large / small <= 1.5",
+        "met": all(p <= TARGET_MIB for p in peaks.values()) and (ratio is None or ratio <= 1.5),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="small,medium,large")
+    args = parser.parse_args()
+    sys.stdout.write(json.dumps(run(args.sizes.split(",")), indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
