@@ -47,10 +47,11 @@ class _NotJsonKeys(Exception):
 @dataclass
 class _Node:
     """A field met before in a data stream's documents: its dotted path (whose hash Python keeps,
-    unlike a path built afresh for every document), depth, and the fields under it by key."""
+    unlike a path built afresh for every document), its column's index in `SLOT_COLUMNS` (None:
+    read from the source; `_NEW` until the walk has looked it up), and the fields under it."""
 
     path: str
-    depth: int
+    index: Any = _NEW
     children: dict[str, _Node] = field(default_factory=dict)
 
 
@@ -171,14 +172,16 @@ class Catalog:
                     raise _NotJsonKeys
                 if value is None or not key or "." in key or '"' in key:
                     continue
-                node = known[key] = _Node(f"{prefix}.{key}" if prefix else key, depth)
+                node = known[key] = _Node(f"{prefix}.{key}" if prefix else key)
             elif value is None:
                 continue
-            slot = slots.get(node.path, _NEW)
-            if slot is _NEW:
-                slot = self._place(conn, layout, node.path, _kind(depth, value))
-            if slot is not None:
-                index = _INDEX[slot]
+            index = node.index
+            if index is _NEW:
+                slot = slots.get(node.path, _NEW)
+                if slot is _NEW:
+                    slot = self._place(conn, layout, node.path, _kind(depth, value))
+                index = node.index = None if slot is None else _INDEX[slot]
+            if index is not None:
                 if index >= K_SLOTS:
                     stored = _number(value)
                 elif isinstance(value, str):
@@ -187,6 +190,7 @@ class Catalog:
                     stored = _UNFIT
                 if stored is _UNFIT:
                     self._retire(conn, layout, node.path)
+                    node.index = None
                 else:
                     values[index] = stored
             if not isinstance(value, str | int | float | list) and isinstance(value, Mapping):
