@@ -74,7 +74,7 @@ PLANS = {
         memory_stream="embeddings", memory_width="1h", memory_days=(2, 8),
         fresh_size="large", fresh_streams=("completions", "embeddings"), fresh_interval=2,
         fresh_minutes=1, fresh_lead=5.0,
-        store_documents=(300, 2000, 20000), client_sizes=("small",), client_days=(1, 2),
+        store_documents=(200, 2000, 10000), client_sizes=("small",), client_days=(1, 2),
         process_sizes=("small",),
     ),
     "full": Plan(
