@@ -31,11 +31,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
 from bench.common import DAY, HOUR, PYTHON, ROOT, Simulator, simulator
+from bench.memory import peak_rss_bytes
 from bench.simserver import KEY
 from bench.store import store_bytes
 from poller.streams import STREAM_NAMES
@@ -46,43 +48,49 @@ CYCLE_TIMEOUT = 1800.0  # a first cycle of the large org takes minutes on 2 busy
 SAMPLE = 0.2
 
 
-def vm_hwm(pid: int) -> int:
-    """The process's peak resident memory so far, in bytes; 0 once it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
 def _env(sim: Simulator, store: Path) -> dict[str, str]:
     return foreign_environ(OPENAI_ADMIN_KEY=KEY, OPENAI_BASE_URL=sim.base_url,
                            POLLER_STORE_PATH=str(store), POLLER_METRICS__PORT="0",
                            POLLER_LOG_FORMAT="json")
 
 
-def _ended(proc: subprocess.Popen[bytes], started: float, peak: int) -> dict[str, Any]:
-    """Waits for `proc`; its peak RSS (the highest `VmHWM` read), CPU and wall seconds."""
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return {"exit_code": proc.returncode, "seconds": round(time.perf_counter() - started, 1),
-            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
-            "peak_rss_mib": round(peak / 2**20, 1)}
+@dataclass
+class Child:
+    """A `python -m poller` process, and what the kernel says of it once it ended."""
 
+    proc: subprocess.Popen[bytes]
+    started: float
+    peak: int = 0
+    usage: Any = None  # resource.struct_rusage, once reaped
+    code: int | None = None
 
-def _watch(proc: subprocess.Popen[bytes], until: Callable[[], bool], limit: float,
-           what: str) -> int:
-    """Reads the process's `VmHWM` every `SAMPLE` s until `until()` or its exit; the highest."""
-    started, peak = time.perf_counter(), 0
-    while True:
-        peak = max(peak, vm_hwm(proc.pid))
-        if until() or proc.poll() is not None:
-            return peak
-        if time.perf_counter() - started > limit:
-            raise RuntimeError(f"{what} took over {limit:.0f} s")
-        time.sleep(SAMPLE)
+    def ended(self) -> bool:
+        """Reaps the process if it ended (so its rusage is kept, not lost to `poll()`)."""
+        if self.code is None:
+            pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
+            if pid:
+                self.code, self.usage = os.waitstatus_to_exitcode(status), usage
+        return self.code is not None
+
+    def watch(self, until: Callable[[], bool], what: str) -> None:
+        """Reads `VmHWM` every `SAMPLE` s until `until()` or the process's exit."""
+        while True:
+            self.peak = max(self.peak, peak_rss_bytes(self.proc.pid))
+            if until() or self.ended():
+                return
+            if time.perf_counter() - self.started > CYCLE_TIMEOUT:
+                raise RuntimeError(f"{what} took over {CYCLE_TIMEOUT:.0f} s")
+            time.sleep(SAMPLE)
+
+    def figures(self) -> dict[str, Any]:
+        """Waits for the end; peak RSS (the highest `VmHWM` read), CPU and wall seconds."""
+        if self.code is None:
+            _, status, self.usage = os.wait4(self.proc.pid, 0)
+            self.code = os.waitstatus_to_exitcode(status)
+        self.proc.returncode = self.code
+        return {"exit_code": self.code, "seconds": round(time.perf_counter() - self.started, 1),
+                "cpu_seconds": round(self.usage.ru_utime + self.usage.ru_stime, 1),
+                "peak_rss_mib": round(self.peak / 2**20, 1)}
 
 
 def _store_figures(store: Path) -> dict[str, Any]:
@@ -127,11 +135,11 @@ def backfill(sim: Simulator, workdir: Path, size: str) -> dict[str, Any]:
            "--until", time.strftime(iso, time.gmtime(until)), "--streams", "completions",
            "--bucket-width", "1m"]
     sim.reset()
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT.parent, env=_env(sim, store),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    peak = _watch(proc, lambda: False, CYCLE_TIMEOUT, f"the backfill of the {size} org")
-    figures = _ended(proc, started, peak)
+    child = Child(subprocess.Popen(cmd, cwd=ROOT.parent, env=_env(sim, store),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+                  time.perf_counter())
+    child.watch(lambda: False, f"the backfill of the {size} org")
+    figures = child.figures()
     if figures["exit_code"] != 0:
         raise RuntimeError(f"backfill of the {size} org exited {figures['exit_code']}")
     return {**figures, **_store_figures(store), "api_calls": _calls(sim),
@@ -141,21 +149,20 @@ def backfill(sim: Simulator, workdir: Path, size: str) -> dict[str, Any]:
 def first_cycle(sim: Simulator, workdir: Path, size: str) -> dict[str, Any]:
     store = workdir / f"run-{size}.sqlite3"
     sim.reset()
-    started = time.perf_counter()
-    proc = subprocess.Popen([PYTHON, "-m", "poller", "run"], cwd=ROOT.parent,
-                            env=_env(sim, store), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    child = Child(subprocess.Popen([PYTHON, "-m", "poller", "run"], cwd=ROOT.parent,
+                                   env=_env(sim, store), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL),
+                  time.perf_counter())
     try:
-        peak = _watch(proc, lambda: _cycle_done(store), CYCLE_TIMEOUT,
-                      f"the first cycle of the {size} org")
-        if proc.poll() is not None:
-            raise RuntimeError(f"run on the {size} org exited {proc.returncode} early")
-        cycle_seconds = round(time.perf_counter() - started, 1)
+        child.watch(lambda: _cycle_done(store), f"the first cycle of the {size} org")
+        if child.ended():
+            raise RuntimeError(f"run on the {size} org exited {child.code} early")
+        cycle_seconds = round(time.perf_counter() - child.started, 1)
         calls = _calls(sim)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    figures = _ended(proc, started, peak)
+        if child.code is None:
+            child.proc.send_signal(signal.SIGTERM)
+    figures = child.figures()
     return {**figures, "cycle_seconds": cycle_seconds, **_store_figures(store),
             "api_calls": calls,
             "workload": "python -m poller run, every stream, default settings (initial_interval "
