@@ -1,6 +1,6 @@
-"""Every benchmark of issue 7, side by side in one run, written to JSON and Markdown.
+"""Every benchmark of issues 7 and 13, side by side in one run, written to JSON and Markdown.
 
-    .venv/bin/python -m bench --size full      # the real figures (about 10-15 minutes)
+    .venv/bin/python -m bench --size full      # the real figures (about 30 minutes)
     .venv/bin/python -m bench --size smoke     # seconds; what CI runs (tests/integration)
 
 Starts its own test Elasticsearch (noida-db) and simulator processes on 127.0.0.1, stops them
