@@ -34,14 +34,16 @@ from poller.streams import BucketWidth
 TARGET = 1.2
 
 
-def peak_rss_bytes() -> int:
+def peak_rss_bytes(pid: int | None = None) -> int:
+    """The peak resident memory of this process (or of `pid`, 0 once it is gone), in bytes."""
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
+        status = Path(f"/proc/{pid or 'self'}/status").read_text()
+        for line in status.splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) * 1024
-    except OSError:
+    except (OSError, ValueError):
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return 0 if pid else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def child(base_url: str, stream: str, width: str, days: int, store: str) -> dict[str, Any]:

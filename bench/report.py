@@ -95,11 +95,6 @@ def _throughput(section: dict[str, Any]) -> list[str]:
                      f"**{_n(e2e['docs_per_s'])}**",
                      f"{e2e['ratio_to_limit']:.2f} of {_n(e2e['limit_docs_per_s'])} — "
                      f"{_met(e2e['met'])}"])
-        ahead = section.get(f"{sink}_read_ahead_prototype")
-        if ahead:
-            rows.append([f"{label} end to end, read-ahead prototype (not the product)",
-                         _n(ahead["documents"]), _n(ahead["seconds"], 2),
-                         _n(ahead["docs_per_s"]), f"{ahead['ratio_to_limit']:.2f}"])
     lines += _table(["run", "documents", "seconds", "docs/s", "vs the slower limit"], rows)
     lines += ["", f"Target: {section['target']} — {_met(section['met'])}.", ""]
     return lines
@@ -178,6 +173,83 @@ def _freshness(section: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _store(section: dict[str, Any]) -> list[str]:
+    lines = [
+        "## 6. The embedded store",
+        "",
+        "Bytes per document on disk (file + WAL after close), each stream's real documents "
+        "(large org, 1m, every dimension) in a store of its own:",
+        "",
+    ]
+    lines += _table(
+        ["stream", "documents", "bytes", "bytes/document", "≤ 1 KB"],
+        [[name, _n(r["documents"]), _n(r["bytes"]), _n(r["bytes_per_document"], 1),
+          _met(r["met"])] for name, r in section["bytes_per_document"].items()],
+    )
+    rss = section["rss"]
+    lines += ["", "Peak RSS of a fresh process writing the documents through the sink:", ""]
+    lines += _table(
+        ["store", "documents", "seconds", "store MB", "peak RSS MiB"],
+        [[label, _n(r["documents"]), _n(r["seconds"], 1), _n(r["store_bytes"] / 1e6, 1),
+          _n(r["peak_rss_mib"], 1)] for label, r in (("smaller", rss["small"]),
+                                                     ("larger", rss["large"]))],
+    )
+    lines += ["", f"Ratio {rss['ratio']:.2f} ({rss['target']}) — {_met(rss['met'])}.", ""]
+    report = section["report"]
+    lines += [f"`report` over the larger store ({_n(report['documents'])} documents, "
+              f"{report['store_bytes'] / 1e6:,.0f} MB), two runs each:", ""]
+    lines += _table(
+        ["grouping and window", "groups", "seconds", "< 3 s"],
+        [[name, _n(r["groups"]), " / ".join(f"{x:.2f}" for x in r["seconds"]), _met(r["met"])]
+         for name, r in report["runs"].items()],
+    )
+    return [*lines, "", f"Target: {section['target']} — {_met(section['met'])}.", ""]
+
+
+def _client_memory(section: dict[str, Any]) -> list[str]:
+    lines = [
+        "## 7. The client alone, per organization size",
+        "",
+        "`completions` at 1m, every dimension, pages sized by `max_results_per_page`; a fresh "
+        "process per workload (VmHWM). Calls against the minimum at the maximum `limit`.",
+        "",
+    ]
+    rows = []
+    for size, row in section["sizes"].items():
+        for label, r in row.items():
+            rows.append([size, label, _n(r["days"]), _n(r["pages"]), _n(r["results"]),
+                         _n(r["largest_page_results"]), _n(r["peak_rss_mib"], 1),
+                         _n(r["calls"]), _n(r["minimum_calls"]), f"{r['calls_ratio']:.2f}"])
+    lines += _table(["size", "workload", "days", "pages", "results", "largest page",
+                     "peak RSS MiB", "calls", "minimum", "ratio"], rows)
+    return [*lines, "", f"Target: {section['target']} — {_met(section['met'])}.", ""]
+
+
+def _process_memory(section: dict[str, Any]) -> list[str]:
+    lines = [
+        "## 8. The real command, per organization size",
+        "",
+        "`python -m poller` into SQLite at the default settings, against a wall-clock "
+        "simulator: a one-day `backfill` of completions at 1m, and `run` until its first cycle "
+        "ended on every stream (a day of every stream). Peak RSS and CPU from the kernel's "
+        "accounting of the child (`wait4`).",
+        "",
+    ]
+    rows = []
+    for size, row in section["sizes"].items():
+        for label, r in row.items():
+            rows.append([size, label, _n(r.get("cycle_seconds", r["seconds"]), 1),
+                         _n(r["cpu_seconds"], 1), _n(r["peak_rss_mib"], 1), _n(r["documents"]),
+                         _n(r["store_bytes"] / 1e6, 1), _n(r["bytes_per_document"], 0),
+                         _n(r["api_calls"])])
+    lines += _table(["size", "command", "seconds", "CPU s", "peak RSS MiB", "documents",
+                     "store MB", "bytes/doc", "API calls"], rows)
+    ratio = section["large_to_small"]
+    lines += ["", f"Large / small peak: {'—' if ratio is None else f'{ratio:.2f}'}. "
+              f"Target: {section['target']} — {_met(section['met'])}.", ""]
+    return lines
+
+
 def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = [
@@ -194,7 +266,8 @@ def markdown(result: dict[str, Any]) -> str:
     )
     lines.append("")
     renderers = {"api_calls": _api_calls, "throughput": _throughput, "cpu": _cpu,
-                 "memory": _memory, "freshness": _freshness}
+                 "memory": _memory, "freshness": _freshness, "store": _store,
+                 "client_memory": _client_memory, "process_memory": _process_memory}
     for name, render in renderers.items():
         section = result["sections"].get(name, {})
         if "error" in section:

@@ -1,6 +1,6 @@
-"""Every benchmark of issue 7, side by side in one run, written to JSON and Markdown.
+"""Every benchmark of issues 7 and 13, side by side in one run, written to JSON and Markdown.
 
-    .venv/bin/python -m bench --size full      # the real figures (about 10-15 minutes)
+    .venv/bin/python -m bench --size full      # the real figures (about 30 minutes)
     .venv/bin/python -m bench --size smoke     # seconds; what CI runs (tests/integration)
 
 Starts its own test Elasticsearch (noida-db) and simulator processes on 127.0.0.1, stops them
@@ -12,7 +12,13 @@ afterwards, and writes `<out>/latest.json` and `<out>/latest.md` (default `bench
    serving (bench/throughput.py);
 3. the poller's CPU seconds per 100k documents and a cProfile top 10 (same module);
 4. peak RSS of a ~100k and a ~1M document backfill, each in a fresh process (bench/memory.py);
-5. freshness in `run` mode: bucket settled -> searchable (bench/freshness.py).
+5. freshness in `run` mode: bucket settled -> searchable (bench/freshness.py);
+6. the embedded store: bytes per document per stream, peak RSS writing ~100k and ~1M documents,
+   `report` latency over the ~1M (bench/store.py);
+7. the client alone per org size: API calls against the minimum and peak RSS of fetching a day of
+   `completions` at 1m (bench/client_memory.py);
+8. the real command per org size: peak RSS, CPU, documents and store bytes of a one-day
+   `backfill` and of the daemon's first cycle at the default settings (bench/process_memory.py).
 
 Figures are measured, never asserted here; each target is evaluated and reported as met or not.
 The process exits 1 when a section failed to run (its error is in the JSON), else 0.
@@ -33,7 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import api_calls, freshness, memory, throughput
+from bench import api_calls, client_memory, freshness, memory, process_memory, store, throughput
 from bench.common import ROOT, elasticsearch, machine, simulator
 from bench.report import markdown
 from poller.streams import BucketWidth
@@ -55,6 +61,10 @@ class Plan:
     fresh_interval: int
     fresh_minutes: int
     fresh_lead: float
+    store_documents: tuple[int, int, int]  # per stream for bytes, the smaller and larger store
+    client_sizes: tuple[str, ...]
+    client_days: tuple[int, int]  # the memory workload, the calls workload
+    process_sizes: tuple[str, ...]
 
 
 PLANS = {
@@ -64,6 +74,8 @@ PLANS = {
         memory_stream="embeddings", memory_width="1h", memory_days=(2, 8),
         fresh_size="large", fresh_streams=("completions", "embeddings"), fresh_interval=2,
         fresh_minutes=1, fresh_lead=5.0,
+        store_documents=(200, 2000, 10000), client_sizes=("small",), client_days=(1, 2),
+        process_sizes=("small",),
     ),
     "full": Plan(
         org_size="large", call_days=30, call_modes=("1d", "1h", "auto"),
@@ -71,8 +83,14 @@ PLANS = {
         memory_stream="embeddings", memory_width="1h", memory_days=(31, 310),
         fresh_size="large", fresh_streams=("completions", "embeddings", "moderations"),
         fresh_interval=10, fresh_minutes=2, fresh_lead=8.0,
+        store_documents=(3000, 100_000, 1_000_000), client_sizes=("small", "medium", "large"),
+        client_days=(1, 21), process_sizes=("small", "medium", "large"),
     ),
 }
+
+
+TARGETED = ("api_calls", "throughput", "memory", "freshness", "store", "client_memory",
+            "process_memory")
 
 
 def _log(message: str) -> None:
@@ -135,9 +153,17 @@ def main(argv: list[str] | None = None) -> int:
                 es_url, workdir, size=plan.fresh_size, seed=args.seed,
                 streams=list(plan.fresh_streams), interval=plan.fresh_interval,
                 minutes=plan.fresh_minutes, lead=plan.fresh_lead))
+            _section(sections, "store", lambda: store.run(
+                sim, workdir, per_stream=plan.store_documents[0],
+                small=plan.store_documents[1], large=plan.store_documents[2], seed=args.seed))
+        _section(sections, "client_memory", lambda: client_memory.run(
+            list(plan.client_sizes), days=plan.client_days[0], call_days=plan.client_days[1],
+            seed=args.seed))
+        _section(sections, "process_memory", lambda: process_memory.run(
+            list(plan.process_sizes), seed=args.seed))
     targets = {
         name: {"target": sections[name].get("target"), "met": sections[name].get("met")}
-        for name in ("api_calls", "throughput", "memory", "freshness")
+        for name in TARGETED
     }
     result = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),

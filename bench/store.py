@@ -271,7 +271,12 @@ def run(sim: Simulator, workdir: Path, *, per_stream: int, small: int, large: in
     ratio = large_run["peak_rss_bytes"] / small_run["peak_rss_bytes"]
     _log("report latency")
     latency = report_latency(large_store)
+    met = (all(row["met"] for row in sizes.values()) and ratio <= RSS_TARGET
+           and all(row["met"] for row in latency.values()))
     return {
+        "target": f"<= {BYTES_TARGET} bytes a document on every stream, RSS ratio <= "
+                  f"{RSS_TARGET}, report < {REPORT_TARGET_SECONDS:g} s",
+        "met": met,
         "bytes_per_document": sizes,
         "bytes_target": f"bytes per document <= {BYTES_TARGET} for every stream",
         "rss": {"small": small_run, "large": large_run, "ratio": round(ratio, 3),

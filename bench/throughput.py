@@ -7,15 +7,16 @@ poller's defaults do) is measured, all in one run:
   parsed), after one untimed warm-up pass so every measured run sees a warm simulator;
 - the poller with a sink that stores nothing: fetch, parse and map alone;
 - each sink's raw ingest of the very documents the poller produced: `helpers.bulk` (`create`,
-  500 a request) into Elasticsearch, plain `executemany` INSERTs into the sink's own SQLite
-  schema (WAL, synchronous=FULL, one transaction per page's worth of documents);
+  500 a request) into Elasticsearch, plain `executemany` INSERTs of each document's JSON text
+  into one SQLite table keyed by id and indexed by time (the store's first schema; WAL,
+  synchronous=FULL, one transaction per page's worth of documents). The sink itself does more
+  per document (its compact schema 2: columns for `report`, sources deflated), so this limit is
+  what SQLite alone ingests, not what the sink's format could;
 - the poller end to end into each sink, with its CPU time (this process only: the simulator
   and Elasticsearch run in their own processes);
 - noida-db slows down as it holds more documents (a second bulk of the same documents into a
   new index of the same node takes ~1.5x as long), so every Elasticsearch run here gets a
   noida-db of its own, started empty: raw and end to end are compared on equal terms;
-- a prototype read-ahead (`ReadAhead` below: the source one page ahead in a thread) end to
-  end into each sink, to size that change to `run_source`; not part of the target;
 - cProfile of one more end-to-end run into SQLite (top functions by own time, tottime, and by
   cumulative time) and one into Elasticsearch (where the sink's time goes).
 
@@ -30,12 +31,9 @@ import io
 import json
 import math
 import pstats
-import queue
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,8 +44,6 @@ from elasticsearch import helpers
 from bench.common import (
     DAY,
     END,
-    NOW,
-    Backfill,
     MemorySink,
     Simulator,
     backfill,
@@ -59,10 +55,8 @@ from bench.common import (
 )
 from bench.simserver import KEY
 from poller.documents.model import Document
-from poller.pipeline import run_source
 from poller.sinks import SqliteSink, timestamp_millis
 from poller.sinks.elasticsearch import ElasticsearchSink, EsConnection, EsIndices
-from poller.sources import BackfillWindow, backfill_source
 from poller.streams import MAX_LIMIT, USAGE_ENDPOINTS, BucketWidth
 
 TARGET = 0.8
@@ -152,53 +146,6 @@ def fresh_elasticsearch(workdir: Path, tag: str) -> Iterator[str]:
         keyword_template(client, "bench")
         client.close()
         yield url
-
-
-@dataclass(frozen=True)
-class ReadAhead:
-    """A prototype, not the product: the source runs one page ahead in a helper thread, so
-    fetching and mapping page N+1 overlaps the sink's write of page N (what a read-ahead in
-    `poller.pipeline.run_source` would do). Measured next to the product to size that change."""
-
-    source: Any
-
-    @property
-    def org(self) -> str:
-        return str(self.source.org)
-
-    @property
-    def stream(self) -> str:
-        return str(self.source.stream)
-
-    def batches(self, state: Any) -> Iterator[Any]:
-        pages: queue.Queue[Any] = queue.Queue(maxsize=1)
-        done = object()
-
-        def produce() -> None:
-            try:
-                for batch in self.source.batches(state):
-                    pages.put(batch)
-            except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
-                pages.put(exc)
-            else:
-                pages.put(done)
-
-        thread = threading.Thread(target=produce, name="read-ahead", daemon=True)
-        thread.start()
-        while (item := pages.get()) is not done:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-        thread.join()
-
-
-def _read_ahead(rt: Any, sink: Any, stream: str, *, since: int, until: int,
-                width: BucketWidth) -> Backfill:
-    started, cpu = time.perf_counter(), time.process_time()
-    window = BackfillWindow(since, until, NOW, width)
-    source = backfill_source(rt.access, rt.settings.stream(stream), window)
-    documents = run_source(ReadAhead(source), sink).written.total
-    return Backfill(documents, time.perf_counter() - started, time.process_time() - cpu)
 
 
 def _es_sink(url: str, namespace: str) -> ElasticsearchSink:
@@ -296,14 +243,6 @@ def run(
             "cpu_seconds_per_100k_docs": result.cpu_seconds / result.documents * 100_000,
             "limit_docs_per_s": limit, "ratio_to_limit": rate / limit,
             "met": rate >= TARGET * limit,
-        }
-        with open_sink("ahead") as sink, runtime(settings(f"benchahead{name}")) as rt:
-            rt.names.refresh()
-            ahead = _read_ahead(rt, sink, stream, since=since, until=until, width=width)
-        rate = _rate(ahead.documents, ahead.seconds)
-        out[f"{name}_read_ahead_prototype"] = {
-            "documents": ahead.documents, "seconds": ahead.seconds, "docs_per_s": rate,
-            "ratio_to_limit": rate / limit, "would_meet": rate >= TARGET * limit,
         }
 
     # Where the time goes: one more run into SQLite (the poller's own CPU dominates there),

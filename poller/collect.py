@@ -278,7 +278,7 @@ def backfill_org(
                 target = _Watched(sink, progress, start)
             source = backfill_source(rt.access, config, window, memory=sink)
             report = run_source(source, target, stop=stop, clock=clock,
-                                destinations=rt.access.destinations)
+                                destinations=rt.access.destinations, read_ahead=True)
         except StopRequested:
             results.append(StreamResult(org, name))
             break  # stopped during a retry wait; the stop event is set

@@ -23,8 +23,10 @@ from poller.streams import STREAM_NAMES
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTIONS = ("api_calls", "throughput", "cpu", "memory", "freshness")
-TARGETS = ("api_calls", "throughput", "memory", "freshness")
+SECTIONS = ("api_calls", "throughput", "cpu", "memory", "freshness", "store", "client_memory",
+            "process_memory")
+TARGETS = ("api_calls", "throughput", "memory", "freshness", "store", "client_memory",
+           "process_memory")
 
 
 def _numbers(value: Any, path: str = "") -> list[tuple[str, float]]:
@@ -44,7 +46,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("bench")
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--size", "smoke", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=170, check=False,
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (out / "latest.md").read_text().startswith("# Benchmarks (smoke)")

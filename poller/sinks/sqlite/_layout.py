@@ -29,7 +29,7 @@ from typing import Any
 from poller.sinks.sqlite._codec import DICTIONARY_BYTES, Dictionary, inflate, train
 from poller.sinks.sqlite._schema import K_SLOTS, N_SLOTS, SLOT_COLUMNS
 
-__all__ = ["ROOT", "Catalog", "StreamLayout", "leaves"]
+__all__ = ["ROOT", "Catalog", "StreamLayout"]
 
 ROOT = "openai"
 _KEYWORD_DEPTH = 3  # openai.<object>.<name>
@@ -44,28 +44,15 @@ class _NotJsonKeys(Exception):
     """A key JSON would write differently (not a string): walk the parsed JSON instead."""
 
 
-def leaves(tree: Mapping[str, Any]) -> list[tuple[str, int, Any]]:
-    """(dotted path, depth, value) of every non-null node under `openai` that a dotted field can
-    name, objects and arrays included (a reader may ask for one)."""
-    found: list[tuple[str, int, Any]] = []
-    root = tree.get(ROOT)
-    if root is not None:
-        found.append((ROOT, 1, root))
-        if isinstance(root, Mapping):
-            _walk(root, ROOT, 2, found)
-    return found
+@dataclass
+class _Node:
+    """A field met before in a data stream's documents: its dotted path (whose hash Python keeps,
+    unlike a path built afresh for every document), its column's index in `SLOT_COLUMNS` (None:
+    read from the source; `_NEW` until the walk has looked it up), and the fields under it."""
 
-
-def _walk(node: Mapping[Any, Any], prefix: str, depth: int, found: list[Any]) -> None:
-    for key, value in node.items():
-        if not isinstance(key, str):
-            raise _NotJsonKeys
-        if value is None or not key or "." in key or '"' in key:
-            continue
-        path = f"{prefix}.{key}"
-        found.append((path, depth, value))
-        if not isinstance(value, str | int | float | list) and isinstance(value, Mapping):
-            _walk(value, path, depth + 1, found)
+    path: str
+    index: Any = _NEW
+    children: dict[str, _Node] = field(default_factory=dict)
 
 
 def _number(value: Any) -> Any:
@@ -98,6 +85,7 @@ class StreamLayout:
     next_k: int = 0
     next_n: int = 0
     dictionary: Dictionary | None = None
+    fields: dict[str, _Node] = field(default_factory=dict)  # the walk's memory, from `openai`
 
 
 @dataclass
@@ -153,31 +141,60 @@ class Catalog:
     def columns(
         self, conn: sqlite3.Connection, layout: StreamLayout, source: Mapping[str, Any], text: str
     ) -> list[Any]:
-        """The values of every slot column for one document (`text` is its JSON)."""
+        """The values of every slot column for one document (`text` is its JSON): every
+        non-null node under `openai` a dotted field can name, objects and arrays included (a
+        reader may ask for one), visited parent first."""
         values: list[Any] = [None] * len(SLOT_COLUMNS)
+        top = {ROOT: source.get(ROOT)}
         try:
-            nodes = leaves(source)
+            self._visit(conn, layout, layout.fields, "", 1, top, values)
         except _NotJsonKeys:
-            nodes = leaves(json.loads(text))
-        slots = layout.slots
-        for path, depth, value in nodes:
-            slot = slots.get(path, _NEW)
-            if slot is _NEW:
-                slot = self._place(conn, layout, path, _kind(depth, value))
-            if slot is None:
-                continue
-            index = _INDEX[slot]
-            if index >= K_SLOTS:
-                stored = _number(value)
-            elif isinstance(value, str):
-                stored = self._terms.get(value) or self.term(conn, value)
-            else:
-                stored = _UNFIT
-            if stored is _UNFIT:
-                self._retire(conn, layout, path)
-            else:
-                values[index] = stored
+            parsed = json.loads(text)
+            values = [None] * len(SLOT_COLUMNS)
+            self._visit(conn, layout, layout.fields, "", 1, {ROOT: parsed.get(ROOT)}, values)
         return values
+
+    def _visit(
+        self,
+        conn: sqlite3.Connection,
+        layout: StreamLayout,
+        known: dict[str, _Node],
+        prefix: str,
+        depth: int,
+        tree: Mapping[Any, Any],
+        values: list[Any],
+    ) -> None:
+        slots = layout.slots
+        for key, value in tree.items():
+            node = known.get(key)
+            if node is None:
+                if not isinstance(key, str):
+                    raise _NotJsonKeys
+                if value is None or not key or "." in key or '"' in key:
+                    continue
+                node = known[key] = _Node(f"{prefix}.{key}" if prefix else key)
+            elif value is None:
+                continue
+            index = node.index
+            if index is _NEW:
+                slot = slots.get(node.path, _NEW)
+                if slot is _NEW:
+                    slot = self._place(conn, layout, node.path, _kind(depth, value))
+                index = node.index = None if slot is None else _INDEX[slot]
+            if index is not None:
+                if index >= K_SLOTS:
+                    stored = _number(value)
+                elif isinstance(value, str):
+                    stored = self._terms.get(value) or self.term(conn, value)
+                else:
+                    stored = _UNFIT
+                if stored is _UNFIT:
+                    self._retire(conn, layout, node.path)
+                    node.index = None
+                else:
+                    values[index] = stored
+            if not isinstance(value, str | int | float | list) and isinstance(value, Mapping):
+                self._visit(conn, layout, node.children, node.path, depth + 1, value, values)
 
     def _place(
         self, conn: sqlite3.Connection, layout: StreamLayout, path: str, kind: str | None

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
 import pytest
 from fakes import FakeClock, RecordingSink
@@ -198,3 +198,95 @@ def test_a_destination_that_does_not_acknowledge_holds_the_cursor() -> None:
     assert sink.documents == _docs("d10")  # the primary sink took it, the cursor did not move
     assert _saved_marks(sink) == [None]  # only the error, beside no mark
     assert StreamState.from_json(sink.states[KEY]).last_error == "receiver down"
+
+
+# --- read-ahead: the source runs one batch ahead of the sink, in a helper thread ----------------
+
+
+def test_without_read_ahead_nothing_is_fetched_before_the_previous_batch_is_committed() -> None:
+    sink = RecordingSink()
+    source = Watched([_mark(n) for n in range(1, 4)], commits=[], sink=sink)
+    run_source(source, sink, clock=FakeClock(5.0))
+    assert source.commits == [0, 1, 2]
+
+WAIT = 30.0  # a bound on waiting for the other thread, never reached when the code is right
+
+
+def _helper(key: str = KEY) -> threading.Thread:
+    """The run's read-ahead thread, if it is still alive."""
+    found = [t for t in threading.enumerate() if t.name == f"read-ahead {key}"]
+    return found[0] if found else threading.Thread()
+
+
+@dataclass
+class Watched(ListSource):
+    """Notes, as each batch is asked for, how many batches the sink had committed."""
+
+    commits: list[int] | None = None
+    sink: RecordingSink | None = None
+    asked: threading.Event | None = None
+    closed: bool = False
+
+    def batches(self, state: StreamState) -> Iterator[Batch]:
+        assert self.commits is not None and self.sink is not None
+        try:
+            for n, batch in enumerate(self.batches_):
+                self.commits.append(len(self.sink.saved))
+                if n == 1 and self.asked is not None:
+                    self.asked.set()
+                self.fetched += 1
+                yield batch
+        finally:
+            self.closed = True
+
+
+@dataclass
+class WaitingSink(RecordingSink):
+    """Its first write waits until the source was asked for the second batch, then calls
+    `then` (e.g. sets the stop event)."""
+
+    asked: threading.Event = field(default_factory=threading.Event)
+    then: Callable[[], None] = lambda: None
+    overlapped: bool | None = None
+
+    def write(self, documents: Sequence[Document]) -> WriteReport:
+        if self.overlapped is None:
+            self.overlapped = self.asked.wait(WAIT)
+            self.then()
+        return super().write(documents)
+
+
+def test_the_next_batch_is_fetched_while_the_sink_writes_and_never_two_ahead() -> None:
+    sink = WaitingSink()
+    source = Watched([_mark(n) for n in range(1, 7)], commits=[], sink=sink, asked=sink.asked)
+    report = run_source(source, sink, clock=FakeClock(5.0), read_ahead=True)
+    assert sink.overlapped is True  # batch 2 was asked for before batch 1 was written
+    assert source.commits is not None
+    # Batch k (from 0) is asked for only once batch k-2 is committed: one batch ahead at most.
+    assert all(done >= k - 1 for k, done in enumerate(source.commits)), source.commits
+    assert _saved_marks(sink) == [1, 2, 3, 4, 5, 6, 6]
+    assert (report.batches, report.stopped, report.state.last_success) == (6, False, 5.0)
+    assert source.closed
+
+
+def test_a_stop_seen_first_by_the_helper_still_reports_a_stopped_run() -> None:
+    stop = threading.Event()
+    sink = WaitingSink(then=stop.set)
+    source = Watched([_mark(n) for n in range(1, 5)], commits=[], sink=sink, asked=sink.asked)
+    report = run_source(source, sink, stop=stop, clock=FakeClock(5.0), read_ahead=True)
+    _helper().join(WAIT)
+    assert (report.stopped, report.batches) == (True, 1)
+    assert report.state == StreamState(high_water=1)  # no last_success: it did not finish
+    assert source.fetched == 2  # the batch read ahead is dropped, nothing after it is asked for
+    assert source.closed
+
+
+def test_a_failed_write_drops_the_batch_read_ahead_and_closes_the_source() -> None:
+    down = SinkUnavailableError("down")
+    sink = WaitingSink(write_errors=[down])
+    source = Watched([_mark(n) for n in range(1, 5)], commits=[], sink=sink, asked=sink.asked)
+    with pytest.raises(SinkUnavailableError):
+        run_source(source, sink, clock=FakeClock(5.0), read_ahead=True)
+    _helper().join(WAIT)
+    assert source.fetched == 2 and source.closed
+    assert _saved_marks(sink) == [None]  # only the error: no cursor moved
