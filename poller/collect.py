@@ -244,6 +244,8 @@ def backfill(
                 rt, sink, streams, request.window, stop=stop, progress=progress, clock=clock
             )
         results += done.streams
+    if isinstance(sink, _Refreshable):
+        sink.refresh_written()
     return BackfillResult(tuple(results), interrupted=stop.is_set())
 
 
@@ -297,6 +299,14 @@ def backfill_org(
         if progress is not None:
             progress.stream_done(result)
     return BackfillResult(tuple(results), interrupted=stop.is_set())
+
+
+@runtime_checkable
+class _Refreshable(Protocol):
+    """A sink whose writes become searchable later (Elasticsearch): a backfill ends with them
+    searchable, so a `report` right after it reads what it wrote."""
+
+    def refresh_written(self) -> None: ...
 
 
 @runtime_checkable

@@ -45,13 +45,16 @@ def _writer() -> dict[str, Any]:
     return {
         "cluster": ["monitor"],
         "indices": [
-            {
+            {  # `maintenance`: a backfill ends with a refresh, so a report right after it reads
+                # what it wrote
                 "names": _data_streams(audit=True),
-                "privileges": sorted(["auto_configure", "create_doc", *_READ]),
+                "privileges": sorted(["auto_configure", "create_doc", "maintenance", *_READ]),
             },
             {
                 "names": _data_streams(audit=False),
-                "privileges": sorted(["auto_configure", "create_doc", "index", *_READ]),
+                "privileges": sorted(
+                    ["auto_configure", "create_doc", "index", "maintenance", *_READ]
+                ),
             },
             {
                 "names": [DEFAULT_STATE_INDEX],

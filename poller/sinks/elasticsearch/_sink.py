@@ -9,6 +9,8 @@ document per key, written with `refresh=wait_for`); documents refused for good l
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -19,6 +21,7 @@ from elastic_transport import TransportError as ElasticTransportError
 from elasticsearch import ApiError, AuthorizationException, Elasticsearch, NotFoundError
 
 from poller.documents.model import Document, Rejected
+from poller.redaction import redact
 from poller.sinks._contract import DeadLetter, HeldLetter, WriteReport
 from poller.sinks.elasticsearch._connection import Cluster, IndexKeeper, now_utc
 from poller.sinks.elasticsearch._deadletters import DeadLetterIndex
@@ -36,6 +39,8 @@ from poller.sinks.elasticsearch._transport import DeadlineHttpNode
 from poller.sinks.elasticsearch._writer import DataStreamWriter
 
 __all__ = ["STATE_MAPPINGS", "ElasticsearchSink"]
+
+logger = logging.getLogger(__name__)
 
 STATE_MAPPINGS: Mapping[str, Any] = {
     "dynamic": "strict",
@@ -79,6 +84,8 @@ class ElasticsearchSink:
             self.cluster, self._options, self._retry, self._dead_letters
         )
         self._held = HeldLetters(self.cluster, self.indices.deadletter)
+        self._written: set[str] = set()  # data streams written since the last refresh_written
+        self._written_lock = threading.Lock()
 
     def __enter__(self) -> Self:
         return self
@@ -102,7 +109,26 @@ class ElasticsearchSink:
         A batch holding one id twice stores its last version; an earlier copy counts as
         `unchanged` when it equals the last one, else as `updated`.
         """
-        return self._writer.write(documents)
+        report = self._writer.write(documents)
+        with self._written_lock:
+            self._written.update(doc.data_stream for doc in documents)
+        return report
+
+    def refresh_written(self) -> None:
+        """Make what this sink wrote searchable now, so a `report` right after a backfill sees
+        it (read-after-write); best effort: without the `maintenance` privilege documents
+        still show within the index refresh interval (1 s by default)."""
+        with self._written_lock:
+            streams, self._written = sorted(self._written), set()
+        if not streams:
+            return
+        try:
+            self._client.indices.refresh(
+                index=",".join(streams), ignore_unavailable=True, allow_no_indices=True
+            )
+        except (ApiError, ElasticTransportError) as exc:
+            logger.warning("could not refresh %s: %s; what was written shows within the "
+                           "index refresh interval", ", ".join(streams), redact(str(exc)))
 
     def reject(self, items: Sequence[Rejected]) -> tuple[DeadLetter, ...]:
         return self._dead_letters.reject(items)

@@ -84,6 +84,7 @@ def test_writer_creates_audit_documents_and_revises_the_others() -> None:
     assert grants["logs-openai.audit-*"] == [
         "auto_configure",
         "create_doc",
+        "maintenance",  # the refresh that ends a backfill
         "read",
         "view_index_metadata",
     ]
@@ -93,6 +94,7 @@ def test_writer_creates_audit_documents_and_revises_the_others() -> None:
             "auto_configure",
             "create_doc",
             "index",
+            "maintenance",
             "read",
             "view_index_metadata",
         ]

@@ -119,7 +119,7 @@ def test_applying_the_printed_body_makes_the_check_pass(cluster: FakeCluster) ->
     assert printed == {
         "cluster": ["monitor"],
         "indices": [
-            {"names": streams, "privileges": ["auto_configure"]},
+            {"names": streams, "privileges": ["auto_configure", "maintenance"]},
             {
                 "names": ["acme-state"],
                 "privileges": ["create_index", "index", "read", "view_index_metadata"],

@@ -213,9 +213,15 @@ WAIT = 30.0  # a bound on waiting for the other thread, never reached when the c
 
 
 def _helper(key: str = KEY) -> threading.Thread:
-    """The run's read-ahead thread, if it is still alive."""
+    """The run's read-ahead thread while it is alive, else a thread that has already ended (the
+    helper may be gone by the time a test looks: joining it is then a no-op)."""
     found = [t for t in threading.enumerate() if t.name == f"read-ahead {key}"]
-    return found[0] if found else threading.Thread()
+    if found:
+        return found[0]
+    ended = threading.Thread()
+    ended.start()
+    ended.join()
+    return ended
 
 
 @dataclass
