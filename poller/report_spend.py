@@ -139,15 +139,19 @@ def _controls(read: Reading) -> dict[str | None, SpendControls]:
     return out
 
 
-def build_budget(read: Reading, today: date) -> BudgetSection:
-    """Month-to-date status of the org and of each project with controls, as of `today`."""
+def build_budget(
+    read: Reading, today: date, fallback_usd: Decimal | None = None
+) -> BudgetSection:
+    """Month-to-date status of the org and of each project with controls, as of `today`;
+    `fallback_usd` (`alerts.monthly_budget_usd`) is the org's limit where OpenAI reports none,
+    as the spend-limit rules take it."""
     everything = read.narrowed(Window(None, _day_window(today).end))
     names: dict[str, str] = {}
     spend = _spend(everything, today, names)
     controls = _controls(everything)
     nothing = DailySpend({}, {})
-    org = budget_status(Budget(spend.get(_ORG, nothing), controls.get(_ORG, SpendControls())),
-                        today)
+    org = budget_status(Budget(spend.get(_ORG, nothing), controls.get(_ORG, SpendControls()),
+                               fallback_usd), today)
     projects = [
         ProjectBudget(key, names.get(key),
                       budget_status(Budget(spend.get(key, nothing), found), today))

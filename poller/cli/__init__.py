@@ -111,7 +111,8 @@ def _report(args: argparse.Namespace) -> int:
 
     settings = _settings(require_orgs=False)
     orgs = [(org.name, org.namespace, org.organization_id or org.name) for org in settings.orgs]
-    request = report_request(args, orgs=orgs, now=int(time.time()))
+    request = report_request(args, orgs=orgs, now=int(time.time()),
+                             budget_usd=settings.alerts.monthly_budget_usd)
     with open_for_reading(settings) as sink:  # after the request: bad input opens nothing
         return report(sink.reader(), request, billed_through(sink, request))
 

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from rich.console import Console
@@ -70,10 +71,12 @@ class ReportRequest:
     top: int | None = None
     format: Format = "table"
     now: datetime | None = None  # of the budget and rate-limit sections; None: no such sections
+    budget_usd: Decimal | None = None  # `alerts.monthly_budget_usd`: the limit if OpenAI has none
 
 
 def report_request(
-    args: argparse.Namespace, *, orgs: Sequence[tuple[str, str, str]], now: int
+    args: argparse.Namespace, *, orgs: Sequence[tuple[str, str, str]], now: int,
+    budget_usd: float | None = None,
 ) -> ReportRequest:
     """The validated request; built before the sink is opened, so bad input opens nothing.
     `orgs` are (name, namespace, organization id) of the configured orgs; none configured
@@ -93,7 +96,8 @@ def report_request(
         orgs = chosen
     fmt: Format = "json" if args.json else args.format
     return ReportRequest(_scopes(orgs, sharing), args.by, Window(start, end), args.top, fmt,
-                         datetime.fromtimestamp(now, tz=UTC))
+                         datetime.fromtimestamp(now, tz=UTC),
+                         None if budget_usd is None else Decimal(str(budget_usd)))
 
 
 def _scopes(orgs: Sequence[tuple[str, str, str]], sharing: Mapping[str, int]) -> tuple[Scope, ...]:
@@ -151,7 +155,7 @@ def report(
         for scope in request.scopes:
             read = Reading(reader, request.window, scope)
             extra[scope] = Extra(
-                build_budget(read.narrowed(Window()), request.now.date()),
+                build_budget(read.narrowed(Window()), request.now.date(), request.budget_usd),
                 build_rate_limits(read, request.window.end or request.now),
             )
     if request.format == "json":

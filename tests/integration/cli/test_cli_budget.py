@@ -127,3 +127,28 @@ def test_the_budget_table_fits_80_columns(backfilled: tuple[Organization, Path])
                               "status"]
     org_row = next(line for line in lines[head:] if line.strip().startswith("organization"))
     assert org_row.split()[-1] == "enforcing"
+
+
+def test_without_an_openai_limit_the_configured_budget_is_the_orgs_limit(
+    backfilled: tuple[Organization, Path], tmp_path: Path,
+) -> None:
+    """The same bill with no spend controls collected: `alerts.monthly_budget_usd` is the
+    org's limit, as the spend-limit rules take it."""
+    org, _ = backfilled
+    env = {"OPENAI_ADMIN_KEY": KEY, "POLLER_STORE_PATH": str(tmp_path / "s.sqlite3"),
+           "POLLER_ALERTS__MONTHLY_BUDGET_USD": "120"}
+    with SimulatorServer(SimulatorApp(org, admin_key=KEY)) as server:
+        since = datetime.fromtimestamp(_epoch(FIRST), UTC).isoformat()
+        result = poller("backfill", "--since", since, "--streams", "costs", cwd=tmp_path,
+                        env={**env, "OPENAI_BASE_URL": server.base_url}, timeout=120)
+        assert result.returncode == 0, result.stderr
+    shown = poller("report", "--format", "json", cwd=tmp_path, env=env)
+    assert shown.returncode == 0, shown.stderr
+    got = json.loads(shown.stdout)["namespaces"][0]["budget"]["organization"]
+    want = budget_status(Budget(DailySpend(_billed(org), {}), SpendControls(), Decimal(120)),
+                         TODAY)
+    assert (got["limit_usd"], got["limit_source"], got["enforcing"]) == (120.0, "setting", False)
+    assert got["month_to_date_usd"] == pytest.approx(_usd(want.month_to_date_usd), abs=0.011)
+    assert got["severity"] == want.severity.value
+    reached = want.limit_reached_on
+    assert got["limit_reached_on"] == (None if reached is None else reached.isoformat())
