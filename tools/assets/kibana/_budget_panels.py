@@ -4,11 +4,13 @@ spend_limits / spend_alerts snapshot) next to month-to-date spend.
 The Lens metrics' month to date is billed cost plus the estimate over the whole month: Lens
 cannot switch a day from estimate to bill. The budget table is exact: it runs the budget rules'
 own ES|QL (`_budget_rules`), the figures `poller.report_budget` gives, with the forecast of the
-month's end and the days until the limit at the pace of the last 7 days.
+month's end and the days until the limit at the pace of the last 7 days. The forecast line
+(`_budget_forecast`) draws the same figures day by day.
 """
 
 from __future__ import annotations
 
+from tools.assets.kibana._budget_forecast import forecast_line
 from tools.assets.kibana._budget_rules import BUDGET_TABLE_ESQL, SNAPSHOT_HOURS
 from tools.assets.kibana._columns import USD, Metric, Terms
 from tools.assets.kibana._common import kql_dataset
@@ -50,6 +52,7 @@ def budget_panels() -> list[Panel]:
                 "spend-limit rules."
             ),
         ),
+        forecast_line(),
         Lens(
             "Hard spend limit (organization)",
             "metric",

@@ -41,6 +41,7 @@ class EsqlTable:
     w: int = 48
     h: int = 12
     description: str = ""
+    visualization_type = "lnsDatatable"  # a class constant, not a field
 
     def render(self, panel_id: str, grid: Grid) -> Rendered:
         layer_id = f"{panel_id}-layer"
@@ -57,17 +58,11 @@ class EsqlTable:
         attributes: dict[str, Any] = {
             "title": self.title,
             "description": self.description,
-            "visualizationType": "lnsDatatable",
+            "visualizationType": self.visualization_type,
             "type": "lens",
             "references": [],
             "state": {
-                "visualization": {
-                    "layerId": layer_id,
-                    "layerType": "data",
-                    "columns": [{"columnId": c.field, "isTransposed": False} for c in self.columns],
-                    "rowHeight": "single",
-                    "rowHeightLines": 1,
-                },
+                "visualization": self.visualization(layer_id),
                 "query": {"esql": self.query},
                 "filters": [],
                 "datasourceStates": {
@@ -99,3 +94,13 @@ class EsqlTable:
             },
         }
         return lens_panel(panel_id, grid.place(self.w, self.h), attributes), []
+
+    def visualization(self, layer_id: str) -> dict[str, Any]:
+        """The Lens visualization state over the query's columns; a chart overrides it."""
+        return {
+            "layerId": layer_id,
+            "layerType": "data",
+            "columns": [{"columnId": c.field, "isTransposed": False} for c in self.columns],
+            "rowHeight": "single",
+            "rowHeightLines": 1,
+        }
