@@ -26,7 +26,7 @@ from tools.assets.kibana._esql import EsqlColumn, EsqlTable
 
 __all__ = ["FORECAST_LINE_ESQL", "forecast_line"]
 
-_MS_PER_DAY: Final = 86_400_000
+_MS_PER_DAY: Final = 86_400_000  # times a `long`: 30 days of it overflow an `integer`
 _OFFSETS: Final = ", ".join(str(n) for n in range(31))
 
 FORECAST_LINE_ESQL: Final = (
@@ -40,7 +40,7 @@ FORECAST_LINE_ESQL: Final = (
     + f"""| WHERE scope == "organization"
 | EVAL month = DATE_TRUNC(1 month, NOW()), offset = [{_OFFSETS}]
 | MV_EXPAND offset
-| EVAL calendar_day = TO_DATETIME(TO_LONG(month) + offset * {_MS_PER_DAY})
+| EVAL calendar_day = TO_DATETIME(TO_LONG(month) + TO_LONG(offset) * {_MS_PER_DAY})
 | WHERE calendar_day < month + 1 month
 | EVAL through = CASE(day >= month AND day <= calendar_day, spend, 0.0),
        finished = CASE(day >= month AND day < today, spend, 0.0),
