@@ -18,9 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from poller.report_budget import Budget, budget_status, month_start
-from tests.integration.test_budget_rules import (
+from test_budget_rules import (
     NOW,
     Row,
     budgets,
@@ -29,6 +27,8 @@ from tests.integration.test_budget_rules import (
     esql_syntax_errors,
     stored,
 )
+
+from poller.report_budget import Budget, budget_status, month_start
 from tools.assets.kibana._budget_forecast import FORECAST_LINE_ESQL
 
 pytestmark = pytest.mark.integration

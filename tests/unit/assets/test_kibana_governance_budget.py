@@ -53,6 +53,7 @@ def test_the_budget_table_runs_the_rules_query_without_parameters() -> None:
         for panel in panels("openai-poller-costs")
         if panel["type"] == "lens"
         and _layers(panel, "textBased")
+        and panel["embeddableConfig"]["attributes"]["visualizationType"] == "lnsDatatable"
     ]
     state = table["embeddableConfig"]["attributes"]["state"]
     assert state["query"] == {"esql": BUDGET_TABLE_ESQL}

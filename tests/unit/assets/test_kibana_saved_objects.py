@@ -115,7 +115,7 @@ def _datasources(config: dict[str, Any]) -> set[str]:
 
 
 def _check_esql_panel(attributes: dict[str, Any]) -> None:
-    """An ES|QL table: one layer on the query of the panel, its ad hoc data view on the
+    """An ES|QL table or chart: one layer on the query of the panel, its ad hoc data view on the
     poller's index pattern, a column per field the query keeps, every one shown."""
     state = attributes["state"]
     (layer,) = state["datasourceStates"]["textBased"]["layers"].values()
@@ -125,8 +125,11 @@ def _check_esql_panel(attributes: dict[str, Any]) -> None:
     assert keep is not None
     kept = [name.strip() for name in keep.group(1).split(",")]
     assert [column["fieldName"] for column in layer["columns"]] == kept
-    shown = [column["columnId"] for column in state["visualization"]["columns"]]
-    assert shown == [column["columnId"] for column in layer["columns"]]
+    visualization = state["visualization"]
+    if "columns" in visualization:  # a table, in the query's order
+        shown = [column["columnId"] for column in visualization["columns"]]
+        assert shown == [column["columnId"] for column in layer["columns"]]
+    assert _accessors(visualization) == {column["columnId"] for column in layer["columns"]}
     assert attributes["references"] == []
 
 
