@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from tools.assets.kibana._common import DATA_VIEW_TITLE
 from tools.assets.kibana._lens import lens_panel
@@ -41,7 +41,7 @@ class EsqlTable:
     w: int = 48
     h: int = 12
     description: str = ""
-    visualization_type = "lnsDatatable"  # a class constant, not a field
+    visualization_type: ClassVar[str] = "lnsDatatable"
 
     def render(self, panel_id: str, grid: Grid) -> Rendered:
         layer_id = f"{panel_id}-layer"
