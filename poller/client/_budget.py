@@ -100,12 +100,19 @@ class ResultsBudget:
         self._poll = poll
         self._in_flight = 0
         self._holders: dict[int, int] = {}  # thread id -> holds it has open
+        self._waiting = 0
         self._changed = threading.Condition()
 
     @property
     def in_flight(self) -> int:
         with self._changed:
             return self._in_flight
+
+    @property
+    def waiting(self) -> int:
+        """Reservations waiting for the budget now."""
+        with self._changed:
+            return self._waiting
 
     def _fits(self, results: int) -> bool:
         return (
@@ -120,10 +127,14 @@ class ResultsBudget:
         results = max(0, results)
         me = threading.get_ident()
         with self._changed:
-            while not self._fits(results):
-                if stop is not None and stop.is_set():
-                    raise BudgetStopped("stop requested while waiting for the results budget")
-                self._changed.wait(self._poll if stop is not None else None)
+            self._waiting += 1
+            try:
+                while not self._fits(results):
+                    if stop is not None and stop.is_set():
+                        raise BudgetStopped("stop requested while waiting for the results budget")
+                    self._changed.wait(self._poll if stop is not None else None)
+            finally:
+                self._waiting -= 1
             self._in_flight += results
             self._holders[me] = self._holders.get(me, 0) + 1
             return Hold(self, results, me)
