@@ -40,12 +40,13 @@ from poller.redaction import redact
 from poller.sinks import Sink, WriteReport
 from poller.state import StreamState, load_stream_state, state_key
 
-__all__ = ["Batch", "RunReport", "Source", "run_source"]
+__all__ = ["Batch", "RunReport", "Source", "keep_state", "run_source"]
 
 log = logging.getLogger(__name__)
 
 
-def _keep(state: StreamState) -> StreamState:
+def keep_state(state: StreamState) -> StreamState:
+    """A batch's default `advance`: acknowledging it moves nothing."""
     return state
 
 
@@ -55,7 +56,7 @@ class Batch:
     e.g. the pages of an audit window before its last)."""
 
     documents: Sequence[Document]
-    advance: Callable[[StreamState], StreamState] = _keep
+    advance: Callable[[StreamState], StreamState] = keep_state
     rejected: Sequence[Rejected] = ()
 
 
