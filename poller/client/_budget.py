@@ -38,10 +38,10 @@ __all__ = [
     "stop_waits",
 ]
 
-# Measured (docs/capacity.md): a usage result costs about 5 KB while its page is held whole
-# (JSON bytes, models, documents, the sink's rows), so 20,000 results in flight hold ~100 MiB
-# above the process's own ~100 MiB: a large org's busiest pages then wait for each other instead
-# of adding up.
+# Measured on the large org (docs/capacity.md): a parsed usage result costs about 6.5 KB until
+# its page is released, so 20,000 results in flight are ~130 MiB above the process's own ~70 MiB.
+# A full page (`max_results_per_page`, 30,000) is above it and so runs alone: the peak is that
+# of one full page, whatever the number of jobs, orgs and streams.
 DEFAULT_RESULTS_BUDGET: Final = 20_000
 _POLL: Final = 0.25  # seconds between two looks at the stop request while waiting
 
