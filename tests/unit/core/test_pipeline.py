@@ -215,7 +215,11 @@ WAIT = 30.0  # a bound on waiting for the other thread, never reached when the c
 def _helper(key: str = KEY) -> threading.Thread:
     """The run's read-ahead thread, if it is still alive."""
     found = [t for t in threading.enumerate() if t.name == f"read-ahead {key}"]
-    return found[0] if found else threading.Thread()
+    if found:
+        return found[0]
+    ended = threading.Thread()  # it already ended: a thread that has ended too, to join
+    ended.start()
+    return ended
 
 
 @dataclass
