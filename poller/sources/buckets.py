@@ -73,19 +73,27 @@ class BucketSource(OrgSource):
             limit=limit,
         )
         covered_until = segment.start
-        for page in pages:
-            context = replace(
-                run.context(page),
-                bucket_width=segment.width,
-                group_by=group_by,
-                organization_id=org_id,
-            )
-            page_end = min(max((b.end_time for b in page.data), default=covered_until), segment.end)
-            advance: Advance = keep_state
-            if page_end > covered_until:
-                advance = _cover(segment.span(covered_until, page_end))
-                covered_until = page_end
-            yield from _page_batches(context, self.stream, page, advance)
+        try:
+            for page in pages:
+                context = replace(
+                    run.context(page),
+                    bucket_width=segment.width,
+                    group_by=group_by,
+                    organization_id=org_id,
+                )
+                ends = (bucket.end_time for bucket in page.data)
+                page_end = min(max(ends, default=covered_until), segment.end)
+                advance: Advance = keep_state
+                if page_end > covered_until:
+                    advance = _cover(segment.span(covered_until, page_end))
+                    covered_until = page_end
+                yield from _page_batches(context, self.stream, page, advance)
+        finally:
+            # However this ends, a page the client holds leaves the process's results budget
+            # now, not when a traceback that keeps this frame alive is collected.
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
 
 
 def _page_batches(

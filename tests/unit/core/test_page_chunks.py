@@ -3,11 +3,14 @@ and the page's buckets are covered only when its last batch is acknowledged."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from fake_api import FakeClient, access, usage_page
 from fakes import FakeClock, RecordingSink
 from streams_config import T0, H
 
+from poller.client.models import UsagePage
 from poller.coverage import Coverage, Segment
 from poller.errors import SinkUnavailableError
 from poller.pipeline import run_source
@@ -58,3 +61,23 @@ def test_a_page_cut_short_by_a_failed_write_covers_none_of_it() -> None:
         run_source(_source(client), sink, clock=FakeClock())
     assert [c for c in sink.calls if c.startswith("write")] == ["write 3", "write 4"]
     assert StreamState.from_json(sink.states[KEY]).coverage == Coverage(())
+
+
+def test_a_failed_write_closes_the_client_pages_at_once() -> None:
+    """The client's page generator holds its page's reservation in the process's results
+    budget: it is closed when the write fails, even while the error, whose traceback keeps the
+    source's frames alive, is still held."""
+    closed: list[bool] = []
+
+    class Closing(FakeClient):
+        def usage_pages(self, stream: str, **params: object) -> Iterator[UsagePage]:
+            try:
+                yield usage_page((T0, T0 + H, 3), (T0 + H, T0 + 2 * H, 4))
+            finally:
+                closed.append(True)
+
+    sink = RecordingSink(write_errors=[SinkUnavailableError("down")])
+    with pytest.raises(SinkUnavailableError) as caught:
+        run_source(_source(Closing()), sink, clock=FakeClock())
+    assert caught.value.__traceback__ is not None
+    assert closed == [True]
