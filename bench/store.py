@@ -122,7 +122,8 @@ def collect(sim: Simulator, per_stream: int) -> dict[str, list[list[Document]]]:
                     break
                 span = BackfillWindow(since=END - (n + 1) * window, until=END - n * window,
                                       now=NOW, width=width)
-                run_source(backfill_source(rt.access, rt.settings.stream(name), span), recorder)
+                source = backfill_source(rt.access, rt.settings.stream(name), span, memory=recorder)
+                run_source(source, recorder)
             _log(f"collected {recorder.documents} {name} documents")
             out[name] = recorder.batches
     return out
