@@ -88,7 +88,13 @@ class _StreamJob:
         org, name, ctx = self.access.org, self.stream.name, self.ctx
         ctx.health.started()
         if ctx.leases is not None and ctx.leases.held(org) is None:
-            ctx.health.finished(org, name, None)  # another replica collects it: idle, healthy
+            # Another replica collects it (idle, healthy), unless no lease can be had because
+            # the store cannot be reached: then this cycle failed, as it would without leases.
+            failure = ctx.leases.failure
+            ctx.health.finished(org, name, failure)
+            if failure is not None:
+                ctx.metrics.mark_error(org, name, at=ctx.clock())
+                ctx.failures.failed(org, name, failure)
             return
         started = ctx.clock()
         error: BaseException | None = None

@@ -27,6 +27,7 @@ from poller.install import (
     run_setup,
     write_destination_asset,
 )
+from poller.redaction import redact
 from poller.runtime import open_elasticsearch
 from poller.settings import ElasticsearchSettings, Settings
 
@@ -136,7 +137,7 @@ def setup(
         raise ConfigError("setup: --destination-assets: no org has destinations to write them for")
 
     def show(change: Change) -> None:
-        print(change.line(dry_run), flush=True)
+        print(redact(change.line(dry_run)), flush=True)  # a server may echo what it was sent
 
     if settings.elasticsearch.url is None and not dry_run:
         if not any(org.destinations for org in settings.orgs):

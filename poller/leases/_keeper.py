@@ -67,6 +67,14 @@ class LeaseKeeper:
         self._held: dict[str, Lease] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._failure: Exception | None = None
+
+    @property
+    def failure(self) -> Exception | None:
+        """Why the last round could not reach the store (None once one could): an org without
+        its lease is then not idle but failing, and its jobs say so, as they would without
+        leases when the sink is down."""
+        return self._failure
 
     def held(self, org: str) -> Lease | None:
         with self._lock:
@@ -81,7 +89,9 @@ class LeaseKeeper:
             text = str(exc) if isinstance(exc, PollerError) else type(exc).__name__
             log.warning("leases: %s; holding on to unexpired leases until the store answers",
                         text, exc_info=not isinstance(exc, PollerError))
+            self._failure = exc
             return
+        self._failure = None
         self._set(held)
 
     def _round(self) -> dict[str, Lease]:

@@ -112,7 +112,7 @@ def es_credentials(kind: Kind) -> dict[str, str]:
 
 # --- hostile servers ------------------------------------------------------------------------------
 
-EsMode = Literal["pass", "echo", "echo-items"]
+EsMode = Literal["pass", "echo", "echo-items", "echo-all-items"]
 ES_HEADERS = {"Content-Type": "application/vnd.elasticsearch+json;compatible-with=8",
               "X-Elastic-Product": "Elasticsearch"}
 
@@ -128,9 +128,11 @@ class EchoingElasticsearch:
     - `pass`: forwards every request (with the cluster's own credentials when it checks them);
     - `echo`: answers every request itself with HTTP `echo_status` and an error whose reason
       quotes the `Authorization` header it was sent, as a misconfigured proxy might;
-    - `echo-items`: forwards, then turns every `create` of a `logs-openai.costs-*` item of a
-      bulk answer into a mapping error quoting the header: the sink dead-letters them (they
-      are stored as well, which a secret scan does not mind).
+    - `echo-items`: forwards, then turns the first `create` of a `logs-openai.costs-*` item of
+      each bulk answer into a mapping error quoting the header: a lone refusal, so the sink
+      dead-letters it (it is stored as well, which a secret scan does not mind);
+    - `echo-all-items`: the same for every such item: a systemic refusal, so the stream fails
+      with the reason in its error, and nothing is dead-lettered.
     """
 
     upstream: str
@@ -167,8 +169,9 @@ class EchoingElasticsearch:
                     return
                 status, headers, answer = proxy.forward(self.command, self.path, self.headers,
                                                         body)
-                if proxy.mode == "echo-items" and self.path.split("?")[0].endswith("/_bulk"):
-                    answer = _echo_items(answer, auth)
+                bulk = self.path.split("?")[0].endswith("/_bulk")
+                if proxy.mode in ("echo-items", "echo-all-items") and bulk:
+                    answer = _echo_items(answer, auth, every=proxy.mode == "echo-all-items")
                 self.answer(status, headers, answer)
 
             def answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
@@ -216,11 +219,13 @@ class EchoingElasticsearch:
         self._server.server_close()
 
 
-def _echo_items(answer: bytes, auth: str) -> bytes:
+def _echo_items(answer: bytes, auth: str, *, every: bool) -> bytes:
     body = json.loads(answer)
     for item in body.get("items", []):
         ((op, result),) = item.items()
         if op == "create" and str(result.get("_index", "")).startswith("logs-openai.costs-"):
+            if not every and body.get("errors"):
+                break
             result["status"] = 400
             result["error"] = {"type": "mapper_parsing_exception",
                                "reason": f"failed to parse; request had Authorization: {auth}"}
@@ -344,7 +349,8 @@ def _es_env(base_url: str, workdir: Path, ns: EsNamespace, url: str,
     env.update(ELASTICSEARCH_URL=url, POLLER_ORG_DEFAULTS__NAMESPACE=ns.name,
                POLLER_ELASTICSEARCH__STATE_INDEX=ns.state_index,
                POLLER_ELASTICSEARCH__DEADLETTER_INDEX=ns.deadletter_index,
-               POLLER_ELASTICSEARCH__TIMEOUT="5s", POLLER_LOG_FORMAT="text")
+               POLLER_ELASTICSEARCH__TIMEOUT="5s", POLLER_LOG_FORMAT="text",
+               POLLER_AUTO_SETUP="true")  # run and backfill need the templates
     env.update(es_credentials(kind))
     return env
 
@@ -404,6 +410,8 @@ def test_every_command_keeps_every_secret_shape_out_of_every_output(
         assert poller("doctor", "doctor") in (0, 1)  # noida-db lacks some template APIs
         es.mode = "echo-items"
         assert poller.backfill("backfill (echoed items)", ["costs"], 4) == 0
+        es.mode = "echo-all-items"  # older days, refused whole: the stream fails, reason shown
+        assert poller.backfill("backfill (echoed refusal)", ["costs"], 8) == 1
         es.mode = "pass"
         with echoing_elasticsearch(elasticsearch_url) as kibana:
             kibana.mode = "echo"

@@ -188,12 +188,21 @@ def test_an_unreachable_store_keeps_leases_only_until_they_expire() -> None:
     a = _keeper(cells, clock, "a", ["o1"], changes)
     a.tick()
     assert changes == [("o1", True)]
+    assert not _failing(a)
     cells.fail = True
     clock.advance(TTL - 1)
     a.tick()
     assert a.held("o1") is not None
+    assert _failing(a)  # the daemon's jobs count it as their cycle's failure
     clock.advance(1)
     assert a.held("o1") is None
+    cells.fail = False
+    a.tick()
+    assert not _failing(a) and a.held("o1") is not None
+
+
+def _failing(keeper: LeaseKeeper) -> bool:
+    return keeper.failure is not None
 
 
 def test_stop_releases_so_another_replica_takes_over_at_once() -> None:
