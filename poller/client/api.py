@@ -12,7 +12,7 @@ Errors are those of `poller.errors`; their messages quote OpenAI and never conta
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Literal, Self, TypeVar
 from urllib.parse import quote
@@ -149,10 +149,8 @@ class AdminClient:
         group_by: Sequence[str] = (),
         limit: int | None = None,
         filters: Mapping[str, Sequence[str] | bool] | None = None,
-    ) -> Generator[UsagePage, None, None]:
+    ) -> Iterator[UsagePage]:
         """Pages of a usage stream or of costs, following `next_page` while `has_more`.
-        A generator: `close()` it when done early, so its page's reservation of the results
-        budget is given back at once.
 
         Arguments are checked against `poller.streams` now, not at the first page: a bad one
         raises `ValueError` from this call. A result that fails its schema is in the page's
@@ -306,7 +304,7 @@ class AdminClient:
         *,
         shape: tuple[object, ...],
         subject: str,
-    ) -> Generator[UsagePage, None, None]:
+    ) -> Iterator[UsagePage]:
         most = params["limit"]
         cursor: str | None = None
         while True:
