@@ -138,7 +138,8 @@ def es_sink(
     env = {"ELASTICSEARCH_URL": url,
            "POLLER_ELASTICSEARCH__STATE_INDEX": es_namespace.state_index,
            "POLLER_ELASTICSEARCH__DEADLETTER_INDEX": es_namespace.deadletter_index,
-           "POLLER_STORE_PATH": str(tmp_path / "unused.sqlite3")}
+           "POLLER_STORE_PATH": str(tmp_path / "unused.sqlite3"),
+           "POLLER_AUTO_SETUP": "true"}  # `run` writes only where the templates are installed
     sink = Sink(env, orgs, es=es_client, state_index=es_namespace.state_index,
                 suffix=es_namespace.name)
     try:
