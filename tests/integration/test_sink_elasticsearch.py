@@ -5,7 +5,6 @@ test_sink_contract.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,20 +45,9 @@ def _docs(ns: str, data_stream: str, indices: range, *, bump: int = 0) -> list[D
 
 
 @pytest.fixture
-def sink(
-    elasticsearch_url: str,
-    elasticsearch_api_key: str | None,
-    elasticsearch_ca_certs: str | None,
-    es_namespace: Any,
-) -> Iterator[ElasticsearchSink]:
-    connection = EsConnection(
-        elasticsearch_url,
-        credentials=EsCredentials(api_key=elasticsearch_api_key),
-        ca_certs=elasticsearch_ca_certs,
-    )
-    indices = EsIndices(state=es_namespace.state_index, deadletter=es_namespace.deadletter_index)
-    with ElasticsearchSink(connection, indices=indices) as opened:
-        yield opened
+def sink(es_sink: ElasticsearchSink) -> ElasticsearchSink:
+    """The shared `es_sink` (tests/integration/conftest.py), under this module's name."""
+    return es_sink
 
 
 def test_rewrite_before_refresh_is_resolved_by_realtime_reads(
