@@ -63,9 +63,11 @@ class BulkFaults:
     """Which `_bulk` items to fail, and how many were. Only `create` items of data streams
     (`logs-*`) are touched; revisions and dead letters pass.
 
-    `permanent` names (data stream, n) pairs: the n-th create item of that data stream the
-    proxy sees (from 1) gets a 400 mapping error, and so does that document whenever it is
-    sent again. Any other item gets a 429 with probability `rate_429`, at most `max_429`
+    `permanent` names (data stream, n) pairs: the n-th distinct document of that data stream
+    the proxy sees (from 1) gets a 400 mapping error, and so does that document whenever it is
+    sent again. Counting documents, not items, keeps the pick independent of how retries
+    happen to batch: a resent item never shifts the count onto a document already refused.
+    Any other item gets a 429 with probability `rate_429`, at most `max_429`
     times per document, so the sink's bounded retries always get it through.
     """
 
@@ -76,6 +78,7 @@ class BulkFaults:
     injected: Counter[int] = field(default_factory=Counter)
     refused_ids: set[tuple[str, str]] = field(default_factory=set)  # (data stream, _id)
     _seen: Counter[str] = field(default_factory=Counter)
+    _known: set[tuple[str, str]] = field(default_factory=set)
     _rejected: Counter[tuple[str, str]] = field(default_factory=Counter)
     _rng: random.Random = field(init=False)
 
@@ -87,9 +90,12 @@ class BulkFaults:
         key = (str(meta.get("_index", "")), str(meta.get("_id", "")))
         if op != "create" or not key[0].startswith("logs-"):
             return None
-        self._seen[key[0]] += 1
+        first = key not in self._known
+        if first:
+            self._known.add(key)
+            self._seen[key[0]] += 1
         status: int | None = None
-        if key in self.refused_ids or (key[0], self._seen[key[0]]) in self.permanent:
+        if key in self.refused_ids or (first and (key[0], self._seen[key[0]]) in self.permanent):
             self.refused_ids.add(key)
             status = 400
         elif self._rejected[key] < self.max_429 and self._rng.random() < self.rate_429:

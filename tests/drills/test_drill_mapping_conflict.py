@@ -104,7 +104,7 @@ def test_a_conflicting_index_fails_loudly_then_the_fix_is_exact(
     _secrets_clean(tmp_path, failure, diagnosis)
 
 
-# (data stream, n-th create item of it) refused for good by the proxy.
+# (data stream, n-th distinct document of it) refused for good by the proxy.
 REFUSED = {("completions", 3), ("completions", 200), ("embeddings", 10), ("costs", 2)}
 STREAMS = ["completions", "embeddings", "costs"]
 
