@@ -14,6 +14,13 @@ policy), `_pacing` (an org's requests after a 429), `_page_size` (buckets per us
 keep the items that fail their schema in `invalid`), `observer` (metrics hook).
 """
 
+from poller.client._budget import (
+    PROCESS_BUDGET,
+    BudgetStopped,
+    Hold,
+    ResultsBudget,
+    stop_waits,
+)
 from poller.client.api import DEFAULT_BASE_URL, AdminClient
 from poller.client.audit import (
     AuditLog,
@@ -70,6 +77,7 @@ from poller.client.retry import RetryPolicy
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "PROCESS_BUDGET",
     "RESULT_MODELS",
     "APIModel",
     "AdminApiKey",
@@ -86,6 +94,7 @@ __all__ = [
     "AuditLogActorUser",
     "AuditLogPage",
     "AuditLogProject",
+    "BudgetStopped",
     "ClientObserver",
     "CodeInterpreterSessionsResult",
     "CompletionsResult",
@@ -93,6 +102,7 @@ __all__ = [
     "CostsResult",
     "EmbeddingsResult",
     "FileSearchCallsResult",
+    "Hold",
     "ImagesResult",
     "InvalidItem",
     "IpAddressDetails",
@@ -110,6 +120,7 @@ __all__ = [
     "ProjectServiceAccount",
     "ProjectUser",
     "ResponseLimits",
+    "ResultsBudget",
     "RetryPolicy",
     "Timeouts",
     "UsageBucket",
@@ -118,4 +129,5 @@ __all__ = [
     "User",
     "VectorStoresResult",
     "WebSearchCallsResult",
+    "stop_waits",
 ]

@@ -37,9 +37,15 @@ class PageSizer:
         """Buckets for the next page of `shape`: at least 1 (a page holds whole buckets), at
         most `most` (the caller's limit). An ungrouped query has at most one result a bucket,
         so its first page needs no guess."""
+        return self.plan(shape, most, grouped=grouped)[0]
+
+    def plan(self, shape: Hashable, most: int, *, grouped: bool = True) -> tuple[int, int]:
+        """`limit()`, and the results a page of that many buckets is expected to hold: what
+        the request reserves in the process's `ResultsBudget` before it is sent."""
         with self._lock:
             density = self._density.get(shape, FIRST_GUESS if grouped else 1.0)
-        return max(1, min(most, int(self._max_results / density)))
+        buckets = max(1, min(most, int(self._max_results / density)))
+        return buckets, max(1, round(buckets * density))
 
     def learn(self, shape: Hashable, results: Sequence[int], *, grouped: bool = True) -> None:
         """A page of `shape` held `results[i]` results in its i-th bucket. The density learned is

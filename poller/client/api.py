@@ -21,6 +21,7 @@ import httpx
 from pydantic import BaseModel, SecretStr
 
 from poller import __version__
+from poller.client._budget import PROCESS_BUDGET
 from poller.client._exchange import Exchange
 from poller.client._page_size import PageSizer
 from poller.client.audit import AuditLogPage
@@ -98,6 +99,7 @@ class AdminClient:
         self._policy = retry
         self._observer = observer
         self._sizer = PageSizer(limits.max_results_per_page)
+        self._budget = PROCESS_BUDGET
         self._http = httpx.Client(
             base_url=base_url,
             headers={
@@ -306,14 +308,19 @@ class AdminClient:
         most = params["limit"]
         cursor: str | None = None
         while True:
+            expected = 0
             if isinstance(most, int):
-                params["limit"] = self._sizer.limit(shape, most, grouped=bool(shape[-1]))
-            page = self._get(
-                endpoint, UsagePage, params={**params, "page": cursor}, subject=subject
-            )
-            self._sizer.learn(shape, [len(bucket.results) for bucket in page.data],
-                              grouped=bool(shape[-1]))
-            yield page
+                params["limit"], expected = self._sizer.plan(shape, most, grouped=bool(shape[-1]))
+            # Held from before the request until the caller asks for the next page (its batch is
+            # committed) or drops this generator: see `poller.client._budget`.
+            with self._budget.reserve(expected) as hold:
+                page = self._get(
+                    endpoint, UsagePage, params={**params, "page": cursor}, subject=subject
+                )
+                counts = [len(bucket.results) for bucket in page.data]
+                hold.resize(sum(counts))
+                self._sizer.learn(shape, counts, grouped=bool(shape[-1]))
+                yield page
             if not page.has_more:
                 return
             if not page.next_page:

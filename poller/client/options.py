@@ -24,10 +24,11 @@ __all__ = [
 DEFAULT_REQUEST_TIMEOUT: Final = 30.0
 DEFAULT_CONNECT_TIMEOUT: Final = 5.0  # the SDK's; a longer wait for a TCP handshake helps nobody
 DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 2**20
-# About 15 MB of JSON for the widest usage results: a page is parsed whole, held while its
-# documents are built and written, so this, not the organization's size, bounds the memory. It
-# holds a busy day of a mid-sized org at 1m (the simulator's `medium`: up to 28k), so only large
-# orgs pay more calls for it.
+# About 15 MB of JSON for the widest usage results: a page is parsed whole and its results held
+# until its last batch is written (~6.5 KB each as models: ~200 MiB), so this, with the process's
+# results budget (`poller.client._budget`) that lets no other page beside a full one, bounds the
+# memory. It holds a busy day of a mid-sized org at 1m (the simulator's `medium`: up to 28k), so
+# only large orgs pay more calls for it.
 DEFAULT_MAX_RESULTS_PER_PAGE: Final = 30_000
 
 

@@ -1,7 +1,8 @@
 """The usage and costs source: fetches planned bucket segments page by page.
 
-Each API page becomes one batch, and committing a batch records the buckets it held as covered,
-so an interrupted run (a crash, SIGTERM, an outage) resumes after the last acknowledged page.
+Each API page becomes one or more batches (`CHUNK_RESULTS`), and committing its last records the
+buckets the page held as covered, so an interrupted run (a crash, SIGTERM, an outage) resumes
+after the last acknowledged page; a page cut short is fetched again (same ids).
 
 Each segment is fetched and mapped in its own shape (`poller.coverage.Shape`): a re-read of a
 stored stretch asks the grouping it was stored with and keeps its org id, so its documents keep
@@ -10,15 +11,17 @@ their ids; only what was never collected takes the configured shape.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import Final
 
-from poller.client.models import UsagePage
+from poller.client.models import UsageBucket, UsagePage
 from poller.coverage import Coverage, Segment
 from poller.documents import MappingContext, map_usage_page
 from poller.documents.fields import NAME_FIELDS
-from poller.pipeline import Batch
+from poller.pipeline import Batch, keep_state
 from poller.settings import StreamConfig
 from poller.sources._base import BackfillWindow, OrgAccess, OrgSource, seconds
 from poller.sources.plans import backfill_segments, cycle_segments
@@ -28,6 +31,13 @@ from poller.streams import BucketWidth, get_stream
 __all__ = ["BucketSource", "backfill_source", "canonical_group_by", "cycle_source"]
 
 Plan = Callable[[Coverage], list[Segment]]
+Advance = Callable[[StreamState], StreamState]
+
+# Results mapped and written at once. A page's documents cost more than its parsed results
+# (measured on the large org: ~8 KB a result, as documents and the sink's rows), so a page is
+# written in batches of this many; the page's own results are bounded by the client's page
+# size and the process's results budget.
+CHUNK_RESULTS: Final = 2_000
 
 
 @dataclass(frozen=True)
@@ -63,21 +73,55 @@ class BucketSource(OrgSource):
             limit=limit,
         )
         covered_until = segment.start
-        for page in pages:
-            context = replace(
-                run.context(page),
-                bucket_width=segment.width,
-                group_by=group_by,
-                organization_id=org_id,
-            )
-            mapped = map_usage_page(context, self.stream, page)
-            page_end = min(max((b.end_time for b in page.data), default=covered_until), segment.end)
-            if page_end <= covered_until:
-                yield Batch(mapped.documents, rejected=mapped.rejected)
-                continue
-            covered = segment.span(covered_until, page_end)
-            covered_until = page_end
-            yield Batch(mapped.documents, advance=_cover(covered), rejected=mapped.rejected)
+        try:
+            for page in pages:
+                context = replace(
+                    run.context(page),
+                    bucket_width=segment.width,
+                    group_by=group_by,
+                    organization_id=org_id,
+                )
+                ends = (bucket.end_time for bucket in page.data)
+                page_end = min(max(ends, default=covered_until), segment.end)
+                advance: Advance = keep_state
+                if page_end > covered_until:
+                    advance = _cover(segment.span(covered_until, page_end))
+                    covered_until = page_end
+                yield from _page_batches(context, self.stream, page, advance)
+        finally:
+            # However this ends, a page the client holds leaves the process's results budget
+            # now, not when a traceback that keeps this frame alive is collected.
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+
+
+def _page_batches(
+    context: MappingContext, stream: str, page: UsagePage, advance: Advance
+) -> Iterator[Batch]:
+    """One page as batches of at most about `CHUNK_RESULTS` results (whole buckets), mapped one
+    after the other: only the last carries `advance`, so the page is covered once all of it is
+    acknowledged. The page is the caller's once the client yielded it: its buckets leave it
+    as they are mapped, so the models of the results already written, and their documents, are
+    garbage while the rest are mapped, instead of a page's documents all alive at once."""
+    buckets = deque(page.data)
+    invalid = page.invalid
+    page.data.clear()
+    while True:
+        chunk: list[UsageBucket] = []
+        held = 0
+        while buckets and (not chunk or held + len(buckets[0].results) <= CHUNK_RESULTS):
+            held += len(buckets[0].results)
+            chunk.append(buckets.popleft())
+        part = UsagePage.model_construct(data=chunk, has_more=False)
+        part._invalid = invalid
+        invalid = ()  # the page's rejected items go with its first batch
+        mapped = map_usage_page(context, stream, part)
+        del part, chunk
+        if not buckets:
+            yield Batch(mapped.documents, advance=advance, rejected=mapped.rejected)
+            return
+        yield Batch(mapped.documents, rejected=mapped.rejected)
 
 
 class _RunContext:
@@ -109,7 +153,7 @@ def canonical_group_by(stream: str, group_by: tuple[str, ...]) -> tuple[str, ...
     return tuple(d for d in dimensions if d in group_by)
 
 
-def _cover(segment: Segment) -> Callable[[StreamState], StreamState]:
+def _cover(segment: Segment) -> Advance:
     """Record `segment` (fully shaped); legacy segments take its shape's grouping and org id,
     which is what they were collected with when nothing changed since."""
 

@@ -124,4 +124,4 @@ def test_the_large_org_runs_several_cycles_within_the_shipped_memory_limit(
 
 
 def test_the_limit_is_read_from_the_manifest() -> None:
-    assert shipped_limit() == 1536 * 2**20
+    assert shipped_limit() == 512 * 2**20

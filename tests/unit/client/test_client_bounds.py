@@ -12,7 +12,7 @@ import httpx
 import pytest
 from client_fakes import BASE, FakeTime, MakeClient, Script, fail, fixture, ok
 
-from poller.client import ResponseLimits, Timeouts
+from poller.client import PROCESS_BUDGET, ResponseLimits, Timeouts
 from poller.errors import MalformedResponseError, RequestRejectedError, TransportError
 
 PROJECT = fixture("project")
@@ -215,3 +215,47 @@ def test_a_server_error_is_not_a_wrong_base_url(make_client: MakeClient) -> None
     script = Script([fail(503), ok(PROJECT)])
     client = make_client(script, fail_fast_first_connect=True)
     assert client.get_project("p").id == PROJECT["id"]
+
+
+# --- the process's results budget -----------------------------------------------------------
+
+
+def test_each_page_is_reserved_before_its_request_and_released_when_the_next_is_asked_for(
+    make_client: MakeClient,
+) -> None:
+    """A request reserves its page's expected results (4 buckets x the guess of 500), the page
+    counts what it held (4 x 40), and asking for the next page releases it first."""
+    base = PROCESS_BUDGET.in_flight
+    at_request: list[int] = []
+    script = Script([ok(page(0, 4, 40, more=True)), ok(page(4, 50, 4, more=False))])
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        at_request.append(PROCESS_BUDGET.in_flight - base)
+        return script(request)
+
+    client = make_client(recording, limits=ResponseLimits(max_results_per_page=2_000))
+    pages = client.usage_pages("embeddings", start_time=0, end_time=1440 * MINUTE,
+                               bucket_width="1m", limit=1440, group_by=["project_id"])
+    next(pages)
+    assert PROCESS_BUDGET.in_flight - base == 160
+    next(pages)
+    assert PROCESS_BUDGET.in_flight - base == 200  # 50 buckets of 4
+    assert at_request == [2_000, 2_000]  # 4 x 500, then 50 x 40
+    assert next(pages, None) is None
+    assert PROCESS_BUDGET.in_flight == base
+
+
+def test_a_dropped_or_failed_page_releases_its_reservation(make_client: MakeClient) -> None:
+    base = PROCESS_BUDGET.in_flight
+    script = Script([ok(page(0, 4, 40, more=True))])
+    client = make_client(script, limits=ResponseLimits(max_results_per_page=2_000))
+    pages = client.usage_pages("embeddings", start_time=0, end_time=1440 * MINUTE,
+                               bucket_width="1m", limit=1440, group_by=["project_id"])
+    next(pages)
+    pages.close()  # the caller stopped or failed while holding the page
+    assert PROCESS_BUDGET.in_flight == base
+    failing = make_client(Script([fail(400, "bad request")]))
+    with pytest.raises(RequestRejectedError):
+        list(failing.usage_pages("embeddings", start_time=0, bucket_width="1m", limit=1440,
+                                 group_by=["project_id"]))
+    assert (PROCESS_BUDGET.in_flight, PROCESS_BUDGET.waiting) == (base, 0)

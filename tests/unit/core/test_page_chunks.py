@@ -1,0 +1,83 @@
+"""A big usage page is written in batches of whole buckets of at most `CHUNK_RESULTS` results,
+and the page's buckets are covered only when its last batch is acknowledged."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fake_api import FakeClient, access, usage_page
+from fakes import FakeClock, RecordingSink
+from streams_config import T0, H
+
+from poller.client.models import UsagePage
+from poller.coverage import Coverage, Segment
+from poller.errors import SinkUnavailableError
+from poller.pipeline import run_source
+from poller.sources import BucketSource
+from poller.sources import buckets as buckets_module
+from poller.state import StreamState
+from poller.streams import BucketWidth
+
+HOUR = BucketWidth.HOUR
+KEY = "acme/completions"
+
+
+def _source(client: FakeClient) -> BucketSource:
+    segment = Segment(T0, T0 + 4 * H, HOUR)
+    return BucketSource(access(client), "completions", lambda _: [segment], ())
+
+
+def _covered(sink: RecordingSink) -> list[Coverage]:
+    return [StreamState.from_json(state).coverage for _, state in sink.saved]
+
+
+def _hours(end: int) -> Coverage:
+    return Coverage((Segment(T0, T0 + end * H, HOUR, (), "org-1"),))
+
+
+@pytest.fixture(autouse=True)
+def _chunk_of_five(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(buckets_module, "CHUNK_RESULTS", 5)
+
+
+def test_a_page_is_written_in_chunks_of_whole_buckets_and_covered_by_its_last() -> None:
+    """Buckets of 3, 2, 4 and 6 results: [3+2], [4], [6] (a bucket bigger than a chunk is one
+    batch of its own); only the third batch moves the coverage, to the page's end."""
+    client = FakeClient(usage=[[usage_page((T0, T0 + H, 3), (T0 + H, T0 + 2 * H, 2),
+                                           (T0 + 2 * H, T0 + 3 * H, 4),
+                                           (T0 + 3 * H, T0 + 4 * H, 6))]])
+    sink = RecordingSink()
+    report = run_source(_source(client), sink, clock=FakeClock())
+    assert [c for c in sink.calls if c.startswith("write")] == ["write 5", "write 4", "write 6"]
+    assert _covered(sink) == [Coverage(()), Coverage(()), _hours(4), _hours(4)]
+    assert (report.batches, report.written.created) == (3, 15)
+
+
+def test_a_page_cut_short_by_a_failed_write_covers_none_of_it() -> None:
+    client = FakeClient(usage=[[usage_page((T0, T0 + H, 3), (T0 + H, T0 + 2 * H, 4))]])
+    sink = RecordingSink(write_errors=[None, SinkUnavailableError("down")])
+    with pytest.raises(SinkUnavailableError):
+        run_source(_source(client), sink, clock=FakeClock())
+    assert [c for c in sink.calls if c.startswith("write")] == ["write 3", "write 4"]
+    assert StreamState.from_json(sink.states[KEY]).coverage == Coverage(())
+
+
+def test_a_failed_write_closes_the_client_pages_at_once() -> None:
+    """The client's page generator holds its page's reservation in the process's results
+    budget: it is closed when the write fails, even while the error, whose traceback keeps the
+    source's frames alive, is still held."""
+    closed: list[bool] = []
+
+    class Closing(FakeClient):
+        def usage_pages(self, stream: str, **params: object) -> Iterator[UsagePage]:
+            try:
+                yield usage_page((T0, T0 + H, 3), (T0 + H, T0 + 2 * H, 4))
+            finally:
+                closed.append(True)
+
+    sink = RecordingSink(write_errors=[SinkUnavailableError("down")])
+    with pytest.raises(SinkUnavailableError) as caught:
+        run_source(_source(Closing()), sink, clock=FakeClock())
+    assert caught.value.__traceback__ is not None
+    assert closed == [True]
