@@ -8,7 +8,10 @@ flight, not the size of one: the daemon runs several jobs side by side, for one 
 
 A request reserves the results it expects (the page sizer's `limit` times the results per bucket
 it learned) before it is sent, and waits while the reservation would take the process over the
-budget. Three rules keep that from ever blocking for good:
+budget. Waiting reservations are served in the order they came (a queue of tickets): a large one
+is never starved by a stream of small ones slipping past it, which, with jobs that cycle every
+few seconds, could otherwise keep it waiting for as long as they run. Three rules keep that from
+ever blocking for good:
 
 - a reservation larger than the whole budget proceeds alone, once nothing else is in flight;
 - a thread that already holds a reservation never waits (it would wait for itself: a caller
@@ -23,7 +26,9 @@ budget never allocates, frees or sees the results themselves.
 
 from __future__ import annotations
 
+import itertools
 import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -100,7 +105,8 @@ class ResultsBudget:
         self._poll = poll
         self._in_flight = 0
         self._holders: dict[int, int] = {}  # thread id -> holds it has open
-        self._waiting = 0
+        self._queue: deque[int] = deque()  # tickets of the reservations waiting, oldest first
+        self._tickets = itertools.count()
         self._changed = threading.Condition()
 
     @property
@@ -112,29 +118,32 @@ class ResultsBudget:
     def waiting(self) -> int:
         """Reservations waiting for the budget now."""
         with self._changed:
-            return self._waiting
+            return len(self._queue)
 
-    def _fits(self, results: int) -> bool:
-        return (
-            self._in_flight == 0
-            or self._in_flight + results <= self.capacity
-            or self._holders.get(threading.get_ident(), 0) > 0
+    def _fits(self, results: int, ticket: int) -> bool:
+        if self._holders.get(threading.get_ident(), 0) > 0:
+            return True  # it would wait for itself
+        return self._queue[0] == ticket and (
+            self._in_flight == 0 or self._in_flight + results <= self.capacity
         )
 
     def reserve(self, results: int) -> Hold:
-        """Waits until `results` fit (see the module docstring for when they always do)."""
+        """Waits its turn until `results` fit (see the module docstring for when they always
+        do)."""
         stop = _STOP.get()
         results = max(0, results)
         me = threading.get_ident()
         with self._changed:
-            self._waiting += 1
+            ticket = next(self._tickets)
+            self._queue.append(ticket)
             try:
-                while not self._fits(results):
+                while not self._fits(results, ticket):
                     if stop is not None and stop.is_set():
                         raise BudgetStopped("stop requested while waiting for the results budget")
                     self._changed.wait(self._poll if stop is not None else None)
             finally:
-                self._waiting -= 1
+                self._queue.remove(ticket)
+                self._changed.notify_all()  # the next in the queue may fit now
             self._in_flight += results
             self._holders[me] = self._holders.get(me, 0) + 1
             return Hold(self, results, me)

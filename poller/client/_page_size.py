@@ -44,8 +44,16 @@ class PageSizer:
         the request reserves in the process's `ResultsBudget` before it is sent."""
         with self._lock:
             density = self._density.get(shape, FIRST_GUESS if grouped else 1.0)
+            expected = density if shape in self._density else self._prior(density)
         buckets = max(1, min(most, int(self._max_results / density)))
-        return buckets, max(1, round(buckets * density))
+        return buckets, max(1, round(buckets * expected))
+
+    def _prior(self, guess: float) -> float:
+        """The results per bucket a shape not seen yet is expected to hold: the guess, or the
+        densest shape this org has shown if that is less. The page is still sized by the guess
+        (a page must not overflow), but a small org's first pages do not each reserve a whole
+        page's budget, which would make them run one at a time behind each other."""
+        return min(guess, max(self._density.values(), default=guess))
 
     def learn(self, shape: Hashable, results: Sequence[int], *, grouped: bool = True) -> None:
         """A page of `shape` held `results[i]` results in its i-th bucket. The density learned is

@@ -259,3 +259,27 @@ def test_a_dropped_or_failed_page_releases_its_reservation(make_client: MakeClie
         list(failing.usage_pages("embeddings", start_time=0, bucket_width="1m", limit=1440,
                                  group_by=["project_id"]))
     assert (PROCESS_BUDGET.in_flight, PROCESS_BUDGET.waiting) == (base, 0)
+
+
+def test_a_new_shape_reserves_what_the_org_has_shown_not_a_whole_page(
+    make_client: MakeClient,
+) -> None:
+    """Once one shape showed 40 results a bucket, the first page of another (the `model`
+    grouping) still asks for 4 buckets (the guess of 500 sizes it, so it cannot overflow), but
+    reserves 4 x 40, not 4 x 500: a small org's first pages do not queue behind each other."""
+    base = PROCESS_BUDGET.in_flight
+    at_request: list[int] = []
+    script = Script([ok(page(0, 4, 40, more=False)), ok(page(0, 4, 3, more=False))])
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        at_request.append(PROCESS_BUDGET.in_flight - base)
+        return script(request)
+
+    client = make_client(recording, limits=ResponseLimits(max_results_per_page=2_000))
+    for group_by in (["project_id"], ["model"]):
+        assert len(list(client.usage_pages(
+            "embeddings", start_time=0, end_time=4 * MINUTE, bucket_width="1m", limit=1440,
+            group_by=group_by))) == 1
+    assert at_request == [2_000, 160]
+    assert limits_asked(script) == ["4", "4"]
+    assert PROCESS_BUDGET.in_flight == base

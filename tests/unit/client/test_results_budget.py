@@ -153,3 +153,38 @@ def test_a_wait_outside_a_stoppable_run_is_ended_by_a_release() -> None:
 def test_a_budget_is_a_positive_integer(capacity: object) -> None:
     with pytest.raises(ValueError, match="positive integer"):
         ResultsBudget(capacity)  # type: ignore[arg-type]
+
+
+def test_waiting_reservations_are_served_in_the_order_they_came() -> None:
+    """A large reservation waiting for the budget to empty is not starved by small ones asked
+    for after it, though each of them would fit: they queue behind it."""
+    budget = ResultsBudget(100)
+    held = budget.reserve(60)
+    order: list[str] = []
+
+    def reserve(name: str, results: int) -> Callable[[], Hold]:
+        def work() -> Hold:
+            hold = budget.reserve(results)
+            order.append(name)
+            return hold
+
+        return work
+
+    large, large_out = _in_thread(reserve("large", 500))
+    _until_waiting(budget, 1)
+    small, small_out = _in_thread(reserve("small", 10))  # fits beside `held`, yet waits its turn
+    _until_waiting(budget, 2)
+    assert order == []
+    held.release()
+    large.join()
+    assert order == ["large"]
+    assert budget.waiting == 1  # the small one waits for the large one to be released
+    (large_hold,) = large_out
+    assert isinstance(large_hold, Hold)
+    large_hold.release()
+    small.join()
+    assert order == ["large", "small"]
+    (small_hold,) = small_out
+    assert isinstance(small_hold, Hold)
+    small_hold.release()
+    assert (budget.in_flight, budget.waiting) == (0, 0)
