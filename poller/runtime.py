@@ -40,6 +40,7 @@ __all__ = [
     "open_sink",
     "org_destinations",
     "org_runtime",
+    "retention_texts",
     "templates_policy",
 ]
 
@@ -122,13 +123,20 @@ def templates_policy(settings: Settings) -> Templates:
     namespaces = tuple(sorted({org.namespace for org in settings.orgs}))
     if not settings.auto_setup:
         return Templates(namespaces=namespaces)
+    options = SetupOptions(ilm=settings.setup.ilm, retention=retention_texts(settings))
+    return Templates(options, namespaces)
+
+
+def retention_texts(settings: Settings) -> dict[str, str]:
+    """`setup.retention` as Elasticsearch writes durations, for `setup` and `auto_setup` alike
+    (`doctor` compares the cluster against the same); a duration it cannot write is a
+    ConfigError naming the setting."""
     retention = settings.setup.retention
     try:
-        kept = {"metrics": duration_text(retention.metrics),
+        return {"metrics": duration_text(retention.metrics),
                 "audit": duration_text(retention.audit)}
     except ValueError as exc:
         raise ConfigError(f"config: setup.retention: {exc}") from None
-    return Templates(SetupOptions(ilm=settings.setup.ilm, retention=kept), namespaces)
 
 
 @dataclass(frozen=True)

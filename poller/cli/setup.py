@@ -22,13 +22,12 @@ from poller.install import (
     KibanaAuth,
     SetupOptions,
     destination_notes,
-    duration_text,
     plan_setup,
     run_setup,
     write_destination_asset,
 )
 from poller.redaction import redact
-from poller.runtime import open_elasticsearch
+from poller.runtime import open_elasticsearch, retention_texts
 from poller.settings import ElasticsearchSettings, Settings
 
 __all__ = ["destination_setup", "setup", "setup_options"]
@@ -37,18 +36,11 @@ __all__ = ["destination_setup", "setup", "setup_options"]
 def setup_options(settings: Settings, *, reset_rules: bool = False) -> SetupOptions:
     """What the settings ask setup to install (doctor compares against the same)."""
     own = settings.setup
-    try:
-        retention = {
-            "metrics": duration_text(own.retention.metrics),
-            "audit": duration_text(own.retention.audit),
-        }
-    except ValueError as exc:
-        raise ConfigError(f"config: setup.retention: {exc}") from None
     return SetupOptions(
         ilm=own.ilm,
         rule_parameters=settings.alerts.rule_parameters(),
         kibana_space=own.kibana_space,
-        retention=retention,
+        retention=retention_texts(settings),
         reset_rules=reset_rules,
     )
 
