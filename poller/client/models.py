@@ -148,10 +148,23 @@ class ItemPage(APIModel):
                 body = None
             if not isinstance(body, dict):
                 raise whole from None
-            invalid = cls._split_items(body)
-            page = cls.model_validate(body)  # only the envelope can fail now
-            page._invalid = tuple(invalid)
-            return page
+            return cls._split(body)
+
+    @classmethod
+    def from_data(cls, body: dict[str, Any]) -> Self:
+        """`parse_json` for a body already decoded: how a usage page's buckets become models a
+        few at a time (`RawUsagePage.take`). `body` is the caller's: its items may be removed."""
+        try:
+            return cls.model_validate(body)
+        except ValidationError:
+            return cls._split(body)
+
+    @classmethod
+    def _split(cls, body: dict[str, Any]) -> Self:
+        invalid = cls._split_items(body)
+        page = cls.model_validate(body)  # only the envelope can fail now
+        page._invalid = tuple(invalid)
+        return page
 
     @classmethod
     @abstractmethod

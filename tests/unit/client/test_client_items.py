@@ -99,7 +99,8 @@ def test_the_client_keeps_a_page_with_a_poison_item_without_retrying(
     make_client: MakeClient, fake_time: FakeTime
 ) -> None:
     script = Script([ok(usage_body(GOOD, POISON))])
-    (page,) = make_client(script).usage_pages("embeddings", start_time=0)
+    (raw,) = make_client(script).usage_pages("embeddings", start_time=0)
+    page = raw.take()
     assert len(script.requests) == 1
     assert fake_time.sleeps == []
     assert [result.api_dict()["model"] for result in page.data[0].results] == ["m"]

@@ -10,7 +10,7 @@ from fake_api import FakeClient, access, usage_page
 from fakes import FakeClock, RecordingSink
 from streams_config import T0, H
 
-from poller.client.models import UsagePage
+from poller.client import RawUsagePage
 from poller.coverage import Coverage, Segment
 from poller.errors import SinkUnavailableError
 from poller.pipeline import run_source
@@ -70,7 +70,7 @@ def test_a_failed_write_closes_the_client_pages_at_once() -> None:
     closed: list[bool] = []
 
     class Closing(FakeClient):
-        def usage_pages(self, stream: str, **params: object) -> Iterator[UsagePage]:
+        def usage_pages(self, stream: str, **params: object) -> Iterator[RawUsagePage]:
             try:
                 yield usage_page((T0, T0 + H, 3), (T0 + H, T0 + 2 * H, 4))
             finally:
