@@ -111,10 +111,10 @@ def test_a_raw_page_is_taken_in_whole_buckets_each_with_its_own_invalid_items() 
     """Buckets of 3, 2, 4 and 6 results, at most 5 at a time: [3+2], [4], [6] (a bucket bigger
     than that is taken alone); the poison result is in the part of its bucket, not the first."""
     sizes = [3, 2, 4, 6]
-    body = {"object": "page", "has_more": False, "data": [
-        usage_body(*[GOOD] * size, start=60 * i)["data"][0] for i, size in enumerate(sizes)
-    ]}
-    body["data"][2]["results"][1] = POISON
+    buckets = [usage_body(*[GOOD] * size, start=60 * i)["data"][0]
+               for i, size in enumerate(sizes)]
+    buckets[2]["results"][1] = POISON
+    body = {"object": "page", "has_more": False, "data": buckets}
     page = RawUsagePage.from_data(body)
     assert page.counts == (3, 2, 4, 6)
     parts = []

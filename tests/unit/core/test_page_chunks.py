@@ -86,11 +86,11 @@ def test_a_failed_write_closes_the_client_pages_at_once() -> None:
     assert closed == [True]
 
 
-def _results(*sizes: int, poison: set[tuple[int, int]]) -> RawUsagePage:
-    """An hourly page of buckets of `sizes` results; result j of bucket i is a poison one (no
-    `num_model_requests`) when (i, j) is in `poison`."""
+def _results(*sizes: int, poison: set[tuple[int, int]], model: str = "m") -> RawUsagePage:
+    """An hourly page of buckets of `sizes` results of `model`; result j of bucket i is a
+    poison one (no `num_model_requests`) when (i, j) is in `poison`."""
     good = {"object": "organization.usage.completions.result", "input_tokens": 2,
-            "output_tokens": 1, "num_model_requests": 1, "project_id": None}
+            "output_tokens": 1, "num_model_requests": 1, "project_id": None, "model": model}
     bad = {key: value for key, value in good.items() if key != "num_model_requests"}
     data = [
         {"object": "bucket", "start_time": T0 + i * H, "end_time": T0 + (i + 1) * H,
@@ -119,16 +119,19 @@ def test_a_result_failing_its_schema_is_dead_lettered_with_its_batch_before_the_
 
 def test_a_page_is_models_one_batch_at_a_time() -> None:
     """While a batch is written, none of the page's results exist as models: the batch's own
-    were mapped and dropped, the page's other buckets are still decoded JSON."""
+    were mapped and dropped, the page's other buckets are still decoded JSON. (Its results are
+    told from any other test's left alive by their model.)"""
     live: list[int] = []
+    model = "counted-while-written"
 
     class Counting(RecordingSink):
         def write(self, documents: Sequence[Document]) -> WriteReport:
             gc.collect()
-            live.append(sum(isinstance(o, UsageResult) for o in gc.get_objects()))
+            live.append(sum(isinstance(o, UsageResult) and getattr(o, "model", None) == model
+                            for o in gc.get_objects()))
             return super().write(documents)
 
-    client = FakeClient(usage=[[_results(3, 2, 4, 6, poison=set())]])
+    client = FakeClient(usage=[[_results(3, 2, 4, 6, poison=set(), model=model)]])
     sink = Counting()
     run_source(_source(client), sink, clock=FakeClock())
     assert [c for c in sink.calls if c.startswith("write")] == ["write 5", "write 4", "write 6"]
