@@ -170,6 +170,7 @@ class AdminClient:
             limit=limit,
             filters=filters,
         )
+
         def fetch(query: Mapping[str, QueryValue]) -> RawUsagePage:
             return self._get(endpoint.path, RawUsagePage, params=query, subject=stream)
 

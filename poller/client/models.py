@@ -357,8 +357,10 @@ class UsageBucket(APIModel):
 
 
 class UsagePage(ItemPage):
-    """One page of a usage or costs endpoint; follow `next_page` while `has_more`. Its items
-    are the buckets' results: a bucket itself is envelope."""
+    """One page of a usage or costs endpoint, or the part of one taken so far; follow
+    `next_page` while `has_more`. Its items are the buckets' results: a bucket itself is
+    envelope. The client yields `RawUsagePage`s, whose results become this only as they are
+    taken, so a page of 30,000 results is never all models at once."""
 
     data: list[UsageBucket]
     has_more: bool
