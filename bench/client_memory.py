@@ -4,7 +4,8 @@
 
 For each organization size, a fresh child process (`--child`) fetches `completions` at `1m`
 grouped by every dimension through `AdminClient.usage_pages` with the stream's maximum `limit`
-(as the sources ask), parses every page and keeps nothing, and reports its peak RSS (`VmHWM`).
+(as the sources ask), parses every page's results into models batch by batch (as the sources
+take them) and keeps nothing, and reports its peak RSS (`VmHWM`).
 The simulator runs in its own process on a fixed clock and counts the calls (`/_sim/stats`).
 
 Two workloads per size: `--days` (a day: the memory figure) and `--call-days` (a backfill long
@@ -26,6 +27,7 @@ from bench.common import DAY, END, MINUTE, PYTHON, ROOT, simulator
 from bench.memory import peak_rss_bytes
 from bench.simserver import KEY
 from poller.client import AdminClient
+from poller.sources.buckets import CHUNK_RESULTS
 from poller.streams import USAGE_ENDPOINTS, BucketWidth
 
 STREAM = "completions"
@@ -44,8 +46,10 @@ def child(base_url: str, days: int) -> dict[str, Any]:
             STREAM, start_time=END - days * DAY, end_time=END, bucket_width=WIDTH,
             group_by=endpoint.dimensions, limit=endpoint.max_limits[WIDTH],
         ):
-            held = sum(len(bucket.results) for bucket in page.data)
+            held = sum(page.counts)
             pages, results, biggest = pages + 1, results + held, max(biggest, held)
+            while page:  # parsed into models one batch at a time, as the sources do
+                page.take(CHUNK_RESULTS)
     return {"pages": pages, "results": results, "largest_page_results": biggest,
             "peak_rss_bytes": peak_rss_bytes(), "rss_before_bytes": before}
 

@@ -8,6 +8,8 @@ with AdminClient(admin_key=key) as client:
 
 Modules: `api` (the client), `options` (its timeouts and response limits), `retry` (the retry
 policy), `_pacing` (an org's requests after a 429), `_page_size` (buckets per usage page),
+`_budget` (results in flight in the process), `_usage_paging` (a usage query's pages, sized and
+reserved), `_usage_page` (a usage page whose results become models only as they are taken),
 `_exchange` (one attempt, its body read within bounds), `query` (the SDK's query encoding),
 `params` (argument checks against `poller.streams`), `responses` (HTTP failures to
 `poller.errors`), `models`, `audit`, `directory` (response models; the pages the poller collects
@@ -21,6 +23,7 @@ from poller.client._budget import (
     ResultsBudget,
     stop_waits,
 )
+from poller.client._usage_page import RawUsagePage
 from poller.client.api import DEFAULT_BASE_URL, AdminClient
 from poller.client.audit import (
     AuditLog,
@@ -119,6 +122,7 @@ __all__ = [
     "ProjectRateLimitPage",
     "ProjectServiceAccount",
     "ProjectUser",
+    "RawUsagePage",
     "ResponseLimits",
     "ResultsBudget",
     "RetryPolicy",

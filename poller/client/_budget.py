@@ -43,8 +43,9 @@ __all__ = [
     "stop_waits",
 ]
 
-# Measured on the large org (docs/capacity.md): a parsed usage result costs about 6.5 KB until
-# its page is released, so 20,000 results in flight are ~130 MiB above the process's own ~70 MiB.
+# Measured on the large org (docs/capacity.md): a usage result costs about 1 KB decoded until its
+# page is released, its batch's ~2,000 several KB more each as models and documents, so 20,000
+# results in flight are some 50 MiB above the process's own ~70 MiB.
 # A full page (`max_results_per_page`, 30,000) is above it and so runs alone: the peak is that
 # of one full page, whatever the number of jobs, orgs and streams.
 DEFAULT_RESULTS_BUDGET: Final = 20_000

@@ -17,6 +17,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from poller.client._pacing import OrgPacer
+from poller.client._usage_page import RawUsagePage
 from poller.client.models import ItemPage
 from poller.client.observer import ClientObserver
 from poller.client.options import ResponseLimits, Timeouts
@@ -27,7 +28,8 @@ from poller.redaction import Redactor
 
 __all__ = ["Exchange"]
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
+# What an answer is parsed as: a model, or a usage page whose results are parsed as taken.
+ModelT = TypeVar("ModelT", bound=BaseModel | RawUsagePage)
 
 # What the body was sent as; the bytes kept are decoded, so these no longer describe them.
 _ENCODING_HEADERS: Final = frozenset({"content-encoding", "content-length", "transfer-encoding"})
@@ -182,9 +184,10 @@ class Exchange:
 
 
 def _parse(model: type[ModelT], content: bytes) -> ModelT:
-    """A page the poller collects is parsed item by item if it fails whole (`ItemPage`); any
-    other response is all or nothing."""
-    if issubclass(model, ItemPage):
+    """A page the poller collects is parsed item by item if it fails whole (`ItemPage`), a
+    usage page only as the caller takes its buckets (`RawUsagePage`); any other response is
+    all or nothing."""
+    if issubclass(model, (ItemPage, RawUsagePage)):
         page: ModelT = model.parse_json(content)
         return page
     return model.model_validate_json(content)

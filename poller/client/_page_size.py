@@ -1,7 +1,8 @@
 """`PageSizer`: how many buckets the next usage or costs page may ask for.
 
-A page is parsed whole and held while its documents are built and written, so its size, not the
-organization's, bounds the poller's memory. A page's size is its buckets times the results in
+A page is decoded whole (its results plain JSON until a batch takes them, `RawUsagePage`) and held
+while its documents are built and written, so its size, not the organization's, bounds the
+poller's memory. A page's size is its buckets times the results in
 each, and only the results vary: a minute of a small org grouped by every dimension holds two
 results, one of a large org hundreds, and a day at the maximum `limit` (1,440 minutes) hundreds
 of thousands. So the sizer learns the results per bucket of each query shape (stream, width,

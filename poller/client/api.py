@@ -12,7 +12,7 @@ Errors are those of `poller.errors`; their messages quote OpenAI and never conta
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Literal, Self, TypeVar
 from urllib.parse import quote
@@ -24,6 +24,8 @@ from poller import __version__
 from poller.client._budget import PROCESS_BUDGET
 from poller.client._exchange import Exchange
 from poller.client._page_size import PageSizer
+from poller.client._usage_page import RawUsagePage
+from poller.client._usage_paging import usage_pages
 from poller.client.audit import AuditLogPage
 from poller.client.directory import (
     AdminApiKey,
@@ -35,7 +37,7 @@ from poller.client.directory import (
     ProjectUser,
     User,
 )
-from poller.client.models import APIModel, ListPage, UsagePage
+from poller.client.models import APIModel, ListPage
 from poller.client.observer import ClientObserver
 from poller.client.options import ResponseLimits, Timeouts
 from poller.client.params import LIST_LIMIT, audit_params, usage_params
@@ -49,7 +51,7 @@ __all__ = ["DEFAULT_BASE_URL", "AdminClient"]
 
 logger = logging.getLogger(__name__)
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
+ModelT = TypeVar("ModelT", bound=BaseModel | RawUsagePage)
 ItemT = TypeVar("ItemT", bound=APIModel)
 PageT = TypeVar("PageT", bound=ListPage[Any])
 
@@ -149,14 +151,15 @@ class AdminClient:
         group_by: Sequence[str] = (),
         limit: int | None = None,
         filters: Mapping[str, Sequence[str] | bool] | None = None,
-    ) -> Iterator[UsagePage]:
+    ) -> Generator[RawUsagePage, None, None]:
         """Pages of a usage stream or of costs, following `next_page` while `has_more`.
 
         Arguments are checked against `poller.streams` now, not at the first page: a bad one
-        raises `ValueError` from this call. A result that fails its schema is in the page's
-        `invalid`, not in its buckets. `limit` is the most buckets a page may hold: each page
-        asks for as many of them as fit `ResponseLimits.max_results_per_page`, judged by the
-        results per bucket of the pages before it (None: the server's default page size).
+        raises `ValueError` from this call. A page's results become models as its buckets are
+        taken (`RawUsagePage.take`); one that fails its schema is in the taken part's `invalid`.
+        `limit` is the most buckets a page may hold: each page asks for as many of them as fit
+        `ResponseLimits.max_results_per_page`, judged by the results per bucket of the pages
+        before it (None: the server's default page size).
         """
         endpoint, params = usage_params(
             stream,
@@ -167,8 +170,14 @@ class AdminClient:
             limit=limit,
             filters=filters,
         )
+
+        def fetch(query: Mapping[str, QueryValue]) -> RawUsagePage:
+            return self._get(endpoint.path, RawUsagePage, params=query, subject=stream)
+
         shape = (endpoint.path, params["bucket_width"], tuple(group_by))
-        return self._usage_pages(endpoint.path, params, shape=shape, subject=stream)
+        return usage_pages(
+            fetch, endpoint.path, params, shape=shape, sizer=self._sizer, budget=self._budget
+        )
 
     def audit_log_pages(
         self,
@@ -296,37 +305,6 @@ class AdminClient:
         return self._get(_ADMIN_API_KEY, AdminApiKey, path={"key_id": key_id})
 
     # --- paging ---------------------------------------------------------------------------------
-
-    def _usage_pages(
-        self,
-        endpoint: str,
-        params: dict[str, QueryValue],
-        *,
-        shape: tuple[object, ...],
-        subject: str,
-    ) -> Iterator[UsagePage]:
-        most = params["limit"]
-        cursor: str | None = None
-        while True:
-            expected = 0
-            if isinstance(most, int):
-                params["limit"], expected = self._sizer.plan(shape, most, grouped=bool(shape[-1]))
-            # Held from before the request until the caller asks for the next page (its batch is
-            # committed) or drops this generator: see `poller.client._budget`.
-            with self._budget.reserve(expected) as hold:
-                page = self._get(
-                    endpoint, UsagePage, params={**params, "page": cursor}, subject=subject
-                )
-                counts = [len(bucket.results) for bucket in page.data]
-                hold.resize(sum(counts))
-                self._sizer.learn(shape, counts, grouped=bool(shape[-1]))
-                yield page
-            if not page.has_more:
-                return
-            if not page.next_page:
-                logger.warning("%s: has_more without next_page; stopping here", endpoint)
-                return
-            cursor = page.next_page
 
     def _list_pages(
         self,

@@ -148,10 +148,23 @@ class ItemPage(APIModel):
                 body = None
             if not isinstance(body, dict):
                 raise whole from None
-            invalid = cls._split_items(body)
-            page = cls.model_validate(body)  # only the envelope can fail now
-            page._invalid = tuple(invalid)
-            return page
+            return cls._split(body)
+
+    @classmethod
+    def from_data(cls, body: dict[str, Any]) -> Self:
+        """`parse_json` for a body already decoded: how a usage page's buckets become models a
+        few at a time (`RawUsagePage.take`). `body` is the caller's: its items may be removed."""
+        try:
+            return cls.model_validate(body)
+        except ValidationError:
+            return cls._split(body)
+
+    @classmethod
+    def _split(cls, body: dict[str, Any]) -> Self:
+        invalid = cls._split_items(body)
+        page = cls.model_validate(body)  # only the envelope can fail now
+        page._invalid = tuple(invalid)
+        return page
 
     @classmethod
     @abstractmethod
@@ -344,8 +357,10 @@ class UsageBucket(APIModel):
 
 
 class UsagePage(ItemPage):
-    """One page of a usage or costs endpoint; follow `next_page` while `has_more`. Its items
-    are the buckets' results: a bucket itself is envelope."""
+    """One page of a usage or costs endpoint, or the part of one taken so far; follow
+    `next_page` while `has_more`. Its items are the buckets' results: a bucket itself is
+    envelope. The client yields `RawUsagePage`s, whose results become this only as they are
+    taken, so a page of 30,000 results is never all models at once."""
 
     data: list[UsageBucket]
     has_more: bool

@@ -24,8 +24,9 @@ __all__ = [
 DEFAULT_REQUEST_TIMEOUT: Final = 30.0
 DEFAULT_CONNECT_TIMEOUT: Final = 5.0  # the SDK's; a longer wait for a TCP handshake helps nobody
 DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 2**20
-# About 15 MB of JSON for the widest usage results: a page is parsed whole and its results held
-# until its last batch is written (~6.5 KB each as models: ~200 MiB), so this, with the process's
+# About 15 MB of JSON for the widest usage results: a page is decoded whole and its results held
+# until its last batch is written (~1 KB each as decoded JSON: ~30 MiB; models only a batch at a
+# time, `poller.client._usage_page`), so this, with the process's
 # results budget (`poller.client._budget`) that lets no other page beside a full one, bounds the
 # memory. It holds a busy day of a mid-sized org at 1m (the simulator's `medium`: up to 28k), so
 # only large orgs pay more calls for it.

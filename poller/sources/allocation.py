@@ -117,7 +117,7 @@ class AllocationSource(OrgSource):
             StreamName.COSTS, start_time=chunk.start, end_time=chunk.end,
             bucket_width=BucketWidth.DAY, group_by=("project_id",), limit=_MAX_DAYS,
         ):
-            for bucket in page.data:
+            for bucket in page.take().data:
                 for result in bucket.results:
                     data = result.api_dict()
                     value = (data.get("amount") or {}).get("value")
@@ -139,7 +139,7 @@ class AllocationSource(OrgSource):
                 spec.name, start_time=chunk.start, end_time=chunk.end,
                 bucket_width=BucketWidth.DAY, group_by=group_by, limit=_MAX_DAYS,
             ):
-                for bucket in page.data:
+                for bucket in page.take().data:
                     for result in bucket.results:
                         data = result.api_dict()
                         usd = table.estimate_usd(spec.name, data, bucket.start_time) if table \

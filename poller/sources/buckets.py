@@ -11,13 +11,12 @@ their ids; only what was never collected takes the configured shape.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Final
 
-from poller.client.models import UsageBucket, UsagePage
+from poller.client import RawUsagePage, UsagePage
 from poller.coverage import Coverage, Segment
 from poller.documents import MappingContext, map_usage_page
 from poller.documents.fields import NAME_FIELDS
@@ -73,16 +72,18 @@ class BucketSource(OrgSource):
             limit=limit,
         )
         covered_until = segment.start
+
+        def context(part: UsagePage) -> MappingContext:
+            return replace(
+                run.context(part), bucket_width=segment.width, group_by=group_by,
+                organization_id=org_id,
+            )
+
         try:
             for page in pages:
-                context = replace(
-                    run.context(page),
-                    bucket_width=segment.width,
-                    group_by=group_by,
-                    organization_id=org_id,
+                page_end = min(
+                    page.end_time if page.end_time is not None else covered_until, segment.end
                 )
-                ends = (bucket.end_time for bucket in page.data)
-                page_end = min(max(ends, default=covered_until), segment.end)
                 advance: Advance = keep_state
                 if page_end > covered_until:
                     advance = _cover(segment.span(covered_until, page_end))
@@ -97,28 +98,22 @@ class BucketSource(OrgSource):
 
 
 def _page_batches(
-    context: MappingContext, stream: str, page: UsagePage, advance: Advance
+    context: Callable[[UsagePage], MappingContext],
+    stream: str,
+    page: RawUsagePage,
+    advance: Advance,
 ) -> Iterator[Batch]:
-    """One page as batches of at most about `CHUNK_RESULTS` results (whole buckets), mapped one
-    after the other: only the last carries `advance`, so the page is covered once all of it is
-    acknowledged. The page is the caller's once the client yielded it: its buckets leave it
-    as they are mapped, so the models of the results already written, and their documents, are
-    garbage while the rest are mapped, instead of a page's documents all alive at once."""
-    buckets = deque(page.data)
-    invalid = page.invalid
-    page.data.clear()
+    """One page as batches of at most about `CHUNK_RESULTS` results (whole buckets), parsed
+    and mapped one after the other (`RawUsagePage.take`): only the last carries `advance`, so
+    the page is covered once all of it is acknowledged. So a page exists as models, documents
+    and the sink's rows one batch at a time, and as decoded JSON until then. The results of a
+    batch that fail their schema go with it (`Batch.rejected`): each is dead-lettered before
+    or with the batch that covers its page."""
     while True:
-        chunk: list[UsageBucket] = []
-        held = 0
-        while buckets and (not chunk or held + len(buckets[0].results) <= CHUNK_RESULTS):
-            held += len(buckets[0].results)
-            chunk.append(buckets.popleft())
-        part = UsagePage.model_construct(data=chunk, has_more=False)
-        part._invalid = invalid
-        invalid = ()  # the page's rejected items go with its first batch
-        mapped = map_usage_page(context, stream, part)
-        del part, chunk
-        if not buckets:
+        part = page.take(CHUNK_RESULTS)
+        mapped = map_usage_page(context(part), stream, part)
+        del part
+        if not page:
             yield Batch(mapped.documents, advance=advance, rejected=mapped.rejected)
             return
         yield Batch(mapped.documents, rejected=mapped.rejected)
@@ -135,10 +130,10 @@ class _RunContext:
         self._context = access.context
         self._named = False
 
-    def context(self, page: UsagePage) -> MappingContext:
+    def context(self, part: UsagePage) -> MappingContext:
         if not self._named and any(
             isinstance(getattr(result, dimension, None), str)
-            for bucket in page.data
+            for bucket in part.data
             for result in bucket.results
             for dimension in NAME_FIELDS
         ):

@@ -65,7 +65,7 @@ def test_usage_pages_match_the_organization(
     client: AdminClient, org: SimOrganization, stream: str
 ) -> None:
     metric = USAGE_ENDPOINTS[stream].required_metrics[0]
-    pages = list(client.usage_pages(stream, start_time=START, end_time=END, limit=3))
+    pages = [p.take() for p in client.usage_pages(stream, start_time=START, end_time=END, limit=3)]
     assert [len(page.data) for page in pages] == [3, 1]  # four days, three per page
     truth = {
         day: sum(row.get(metric, 0) for row in org.usage(stream, day, day + DAY, math.inf).values())
@@ -76,11 +76,11 @@ def test_usage_pages_match_the_organization(
 
 def test_grouped_usage_carries_every_dimension(client: AdminClient) -> None:
     dimensions = USAGE_ENDPOINTS["completions"].dimensions
-    pages = list(
-        client.usage_pages(
+    pages = [
+        p.take() for p in client.usage_pages(
             "completions", start_time=START, end_time=END, bucket_width="1h", group_by=dimensions
         )
-    )
+    ]
     assert sum(len(page.data) for page in pages) == 4 * 24
     results = [r for page in pages for b in page.data for r in b.results]
     assert results, "a medium organization uses completions"
@@ -88,7 +88,7 @@ def test_grouped_usage_carries_every_dimension(client: AdminClient) -> None:
 
 
 def test_costs_pages_match_the_organization(client: AdminClient, org: SimOrganization) -> None:
-    pages = list(client.usage_pages("costs", start_time=START, end_time=END, limit=2))
+    pages = [p.take() for p in client.usage_pages("costs", start_time=START, end_time=END, limit=2)]
     assert len(pages) == 2
     for page in pages:
         for bucket in page.data:
@@ -196,7 +196,7 @@ def test_faults_are_retried_without_an_early_retry(org: SimOrganization) -> None
 
     def daily(client: AdminClient, stream: str) -> list[Any]:
         pages = client.usage_pages(stream, start_time=FAULT_START, end_time=FAULT_END, limit=1)
-        return [page.api_dict() for page in pages]
+        return [page.take().api_dict() for page in pages]
 
     calls: list[Callable[[AdminClient], list[Any]]] = [
         lambda c: daily(c, "embeddings"),
@@ -259,7 +259,7 @@ def test_jobs_sharing_a_client_never_retry_early_when_throttled(org: SimOrganiza
     def job(client: AdminClient, stream: str) -> None:
         pages = client.usage_pages(stream, start_time=day[0], end_time=day[1],
                                    bucket_width="1m", limit=1)
-        answers[stream] = [page.api_dict() for page in pages]
+        answers[stream] = [page.take().api_dict() for page in pages]
 
     with (
         SimulatorServer(app) as throttled,
@@ -277,7 +277,7 @@ def test_jobs_sharing_a_client_never_retry_early_when_throttled(org: SimOrganiza
         AdminClient(admin_key=ADMIN_KEY, base_url=clean.base_url) as reference,
     ):
         for stream in streams:
-            truth = [page.api_dict() for page in reference.usage_pages(
+            truth = [page.take().api_dict() for page in reference.usage_pages(
                 stream, start_time=day[0], end_time=day[1], bucket_width="1m", limit=1)]
             assert answers[stream] == truth
     assert stats["faults"]["429"] > 40

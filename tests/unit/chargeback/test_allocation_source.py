@@ -10,8 +10,8 @@ from typing import Any, cast
 
 import pytest
 
+from poller.client import RawUsagePage
 from poller.client.api import AdminClient
-from poller.client.models import UsagePage
 from poller.coverage import Segment
 from poller.directory import DirectorySnapshot
 from poller.documents import MappingContext
@@ -37,9 +37,9 @@ class Prices:
         return Decimal(result.get("input_tokens") or 0) / 100
 
 
-def page(results: list[dict[str, Any]], day: int = D0) -> UsagePage:
+def page(results: list[dict[str, Any]], day: int = D0) -> RawUsagePage:
     bucket = {"object": "bucket", "start_time": day, "end_time": day + DAY, "results": results}
-    return UsagePage.model_validate({"object": "page", "data": [bucket], "has_more": False})
+    return RawUsagePage.from_data({"object": "page", "data": [bucket], "has_more": False})
 
 
 def cost(project: str, usd: str) -> dict[str, Any]:
@@ -59,7 +59,7 @@ class Client:
     completions: list[dict[str, Any]]
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
-    def usage_pages(self, stream: str, **params: Any) -> Iterator[UsagePage]:
+    def usage_pages(self, stream: str, **params: Any) -> Iterator[RawUsagePage]:
         self.calls.append((stream, params))
         day = params["start_time"]
         if stream == "costs":

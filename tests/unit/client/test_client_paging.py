@@ -24,7 +24,7 @@ def test_usage_follows_next_page_one_page_at_a_time(make_client: MakeClient) -> 
     first = next(pages)
     assert (len(script.requests), first.next_page) == (1, "c2")
     rest = list(pages)
-    assert [p.data[0].start_time for p in [first, *rest]] == [0, 86400, 172800]
+    assert [p.take().data[0].start_time for p in [first, *rest]] == [0, 86400, 172800]
     assert [q.rpartition("&")[2] for q in script.queries] == [
         "bucket_width=1d",
         "page=c2",

@@ -6,17 +6,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from poller.client import RawUsagePage
 from poller.client.api import AdminClient
 from poller.client.audit import AuditLogPage
 from poller.client.directory import Project, ProjectRateLimit, ProjectRateLimitPage
-from poller.client.models import UsagePage
 from poller.directory import DirectorySnapshot
 from poller.documents import MappingContext
 from poller.sources import OrgAccess
 from poller.streams import BucketWidth
 
 
-def usage_page(*buckets: tuple[int, int, int], project: str | None = "p1") -> UsagePage:
+def usage_page(*buckets: tuple[int, int, int], project: str | None = "p1") -> RawUsagePage:
     """A completions page of `(start, end, results)` buckets; each result is one request of
     `project` (None: ungrouped)."""
     result = {"object": "organization.usage.completions.result", "input_tokens": 2,
@@ -25,7 +25,7 @@ def usage_page(*buckets: tuple[int, int, int], project: str | None = "p1") -> Us
         {"object": "bucket", "start_time": start, "end_time": end, "results": [result] * results}
         for start, end, results in buckets
     ]
-    return UsagePage.model_validate({"object": "page", "data": data, "has_more": False})
+    return RawUsagePage.from_data({"object": "page", "data": data, "has_more": False})
 
 
 def audit_page(*events: tuple[str, int]) -> AuditLogPage:
@@ -39,13 +39,13 @@ class FakeClient:
     """Each usage or audit call takes the next list of pages of `usage`/`audit`, and records
     its arguments in `calls`."""
 
-    usage: list[list[UsagePage]] = field(default_factory=list)
+    usage: list[list[RawUsagePage]] = field(default_factory=list)
     audit: list[list[AuditLogPage]] = field(default_factory=list)
     projects: list[Project] = field(default_factory=list)
     rate_limits: dict[str, list[ProjectRateLimit]] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
-    def usage_pages(self, stream: str, **params: Any) -> Iterator[UsagePage]:
+    def usage_pages(self, stream: str, **params: Any) -> Iterator[RawUsagePage]:
         self.calls.append((stream, params))
         return iter(self.usage.pop(0) if self.usage else [])
 

@@ -49,11 +49,12 @@ def _store(
     project: str | None = "p1",
 ) -> None:
     ctx = MappingContext(organization_id=org, bucket_width=width, group_by=group_by)
-    sink.write(map_usage_page(ctx, "completions", usage_page(*buckets, project=project)).documents)
+    page = usage_page(*buckets, project=project).take()
+    sink.write(map_usage_page(ctx, "completions", page).documents)
 
 
 def test_a_grouping_is_recovered_from_one_document_by_its_id() -> None:
-    page = usage_page((T0, T0 + H, 1), project=None)
+    page = usage_page((T0, T0 + H, 1), project=None).take()
     for group_by in [(), ("project_id",), ("user_id", "model"), ALL]:
         ctx = MappingContext(organization_id="org-1", bucket_width=HOUR, group_by=group_by)
         doc = map_usage_page(ctx, "completions", page).documents[0]
