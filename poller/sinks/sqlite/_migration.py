@@ -66,7 +66,7 @@ def prepare(db: Database) -> None:
             create(tx)
         elif version == 1:
             _migrate(tx, db.path)
-        elif version == 2:  # noqa: PLR2004
+        elif version == 2:
             _upgrade(tx, db.path)
     if version == 1:
         _vacuum(db)
