@@ -167,8 +167,8 @@ def test_a_schema_1_store_is_migrated_in_place_once_and_reads_the_same(
         )
         assert [inflate(body, content).decode() for body, content in stored] == [SPACED[2]]
     assert [r.getMessage() for r in caplog.records] == [
-        f"migrating the embedded store {path} from schema 1 to 2: 7 documents",
-        f"migrated the embedded store {path} to schema 2",
+        f"migrating the embedded store {path} from schema 1 to 3: 7 documents",
+        f"migrated the embedded store {path} to schema 3",
     ]
     assert _version(path) == (SCHEMA_VERSION, [
         "data_streams", "deadletter", "dictionaries", "documents", "fields", "sources", "state",
@@ -191,10 +191,10 @@ def test_a_big_migration_logs_its_progress(
     with caplog.at_level(logging.WARNING), SqliteSink(path) as sink:
         _assert_reads_as_schema_1(sink)
     assert [r.getMessage() for r in caplog.records] == [
-        f"migrating the embedded store {path} from schema 1 to 2: 7 documents",
+        f"migrating the embedded store {path} from schema 1 to 3: 7 documents",
         f"migrating {path}: 4 of 7 documents",
         f"migrating {path}: 6 of 7 documents",
-        f"migrated the embedded store {path} to schema 2",
+        f"migrated the embedded store {path} to schema 3",
     ]
 
 
@@ -221,7 +221,7 @@ def test_a_read_only_open_refuses_schema_1_and_says_how_to_migrate(tmp_path: Pat
     with pytest.raises(SinkRejectedError) as caught:
         SqliteSink(path, read_only=True)
     assert str(caught.value) == (
-        f"the embedded store {path} has schema 1, which is read only once migrated to schema 2: "
+        f"the embedded store {path} has schema 1, which is read only once migrated to schema 3: "
         "run `openai-poller run` or `backfill` once (it migrates the store in place), then read "
         "it again"
     )
@@ -231,9 +231,9 @@ def test_a_read_only_open_refuses_schema_1_and_says_how_to_migrate(tmp_path: Pat
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
-        ("CREATE TABLE t (x); PRAGMA user_version=3",
-         "the embedded store {path} was written by a newer openai-poller (schema 3; this one "
-         "reads schema 2 and older): upgrade openai-poller"),
+        ("CREATE TABLE t (x); PRAGMA user_version=4",
+         "the embedded store {path} was written by a newer openai-poller (schema 4; this one "
+         "reads schema 3 and older): upgrade openai-poller"),
         ("CREATE TABLE notes (x)",
          "{path} is not an openai-poller embedded store (schema 0, tables notes): point the "
          "store path elsewhere"),
