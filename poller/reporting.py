@@ -44,6 +44,7 @@ _ESTIMATE = "openai.base.cost_estimate_usd"
 _UNPRICED = "openai.base.unpriced"
 _BILLED = "openai.costs.amount.value"
 _ORG = "organization.name"
+_PROJECT = "openai.base.project_id"
 _AUDIT_TYPE = "openai.audit.type"  # OpenAI's dotted type; `event.action` is Elastic's dashed
 _NONE = "(none)"
 # A boolean dimension's key as the embedded store returns it (json_extract gives 0/1), spelt
@@ -204,13 +205,26 @@ class _Query:
     boolean: bool = False
 
 
-def _table(read: Reading, query: _Query, top: int | None) -> Table:
+def _fields(query: _Query) -> list[str]:
     fields = [*query.counts, query.cost_field]
     if query.cost_field == _ESTIMATE:
         fields.append(_UNPRICED)
+    return fields
+
+
+def _grouped(read: Reading, query: _Query) -> dict[str | None, Sums]:
     dimension = query.group.removeprefix("openai.base.")
     name_field = NAME_FIELDS.get(dimension) if dimension != query.group else None
-    groups = read.sums_by(query.stream, fields, query.group, name_field)
+    return read.sums_by(query.stream, _fields(query), query.group, name_field)
+
+
+def _table(
+    read: Reading, query: _Query, top: int | None,
+    groups: Mapping[str | None, Sums] | None = None,
+) -> Table:
+    """`groups`: `_grouped(read, query)` when the caller already has it."""
+    fields = _fields(query)
+    groups = _grouped(read, query) if groups is None else groups
     columns = tuple(c for c, _ in counts_of(query.counts))
     rows = _sorted([_row(_BOOLEAN_KEYS.get(k, k) if query.boolean and k else k, s,
                          query.counts, query.cost_field) for k, s in groups.items()], columns)
@@ -239,6 +253,7 @@ def build_namespace(
     read = Reading(reader, window, scope)
     dimension = BY_CHOICES[by]
     usage: list[Table] = []
+    by_project: dict[str, Mapping[str | None, Sums]] = {}  # groups the reconciliation reuses
     for spec in streams_of_kind(StreamKind.USAGE):
         if dimension not in _dimensions(spec.name):
             continue  # a stream without the field would be one meaningless "(none)" row
@@ -246,31 +261,45 @@ def build_namespace(
             continue
         query = _Query(spec.name, f"{spec.name} by {by}", result_path(spec.name, dimension),
                        _usage_counts(spec.name), _ESTIMATE, boolean=dimension == "batch")
-        usage.append(_table(read, query, top))
+        groups = _grouped(read, query)
+        if query.group == _PROJECT:
+            by_project[spec.name] = groups
+        usage.append(_table(read, query, top, groups))
     billed_dim = dimension if dimension in _dimensions("costs") else "project_id"
     billed_by = next(k for k, v in BY_CHOICES.items() if v == billed_dim)
     billed_query = _Query("costs", f"billed cost by {billed_by}",
                           result_path("costs", billed_dim), (), _BILLED)
+    billed = _grouped(read, billed_query)
+    if billed_query.group == _PROJECT:
+        by_project["costs"] = billed
     return NamespaceReport(
-        scope, tuple(usage), _table(read, billed_query, top),
+        scope, tuple(usage), _table(read, billed_query, top, billed),
         _table(read, _Query("costs", "billed cost by org", _ORG, (), _BILLED), None),
-        _reconciliation(read),
+        _reconciliation(read, by_project),
         _counted(read.sums_by("audit", [], _AUDIT_TYPE)),
         _actors(read),
     )
 
 
-def _reconciliation(read: Reading) -> tuple[tuple[str, str | None, float | None, float], ...]:
-    """Per project: (id, name, estimated at list prices or None, billed)."""
-    project = "openai.base.project_id"
+def _reconciliation(
+    read: Reading, known: Mapping[str, Mapping[str | None, Sums]]
+) -> tuple[tuple[str, str | None, float | None, float], ...]:
+    """Per project: (id, name, estimated at list prices or None, billed). `known`: a stream's
+    groups by project that its table already read (with the same name field, so the same
+    names; and each group's sums add the same documents in the same order, so the same
+    figures): a report by project reads each usage stream once, not twice."""
     estimated: dict[str | None, float] = {}
     names: dict[str | None, str | None] = {}
     for spec in streams_of_kind(StreamKind.USAGE):
-        groups = read.sums_by(spec.name, [_ESTIMATE], project, NAME_FIELDS["project_id"])
+        groups = known.get(spec.name)
+        if groups is None:
+            groups = read.sums_by(spec.name, [_ESTIMATE], _PROJECT, NAME_FIELDS["project_id"])
         for key, sums in groups.items():
             estimated[key] = estimated.get(key, 0.0) + sums.values.get(_ESTIMATE, 0.0)
             names[key] = sums.name or names.get(key)
-    billed = read.sums_by("costs", [_BILLED], project, NAME_FIELDS["project_id"])
+    billed = known.get("costs")
+    if billed is None:
+        billed = read.sums_by("costs", [_BILLED], _PROJECT, NAME_FIELDS["project_id"])
     keys = sorted({k for k in (*estimated, *billed) if k is not None})
     return tuple(
         (key, (billed[key].name if key in billed else None) or names.get(key),

@@ -1,7 +1,8 @@
 """The embedded store's schema on open: a store of schema 1 (built here with schema 1's own SQL)
-is migrated in place when opened for writing, reads exactly as it did, and is never migrated
-twice; a failed migration leaves schema 1 whole; a read-only open refuses it with one line that
-says how to migrate; a store of an unknown schema is refused, never misread."""
+or of schema 2 is migrated in place when opened for writing, reads exactly as it did, and is
+never migrated twice; a failed migration leaves schema 1 whole; a read-only open refuses it
+with one line that says how to migrate; a store of an unknown schema is refused, never
+misread."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from poller.sinks import DeadLetterRecord, SqliteSink, Sums
 from poller.sinks.sqlite import SCHEMA_VERSION
 from poller.sinks.sqlite import _migration as migration
 from poller.sinks.sqlite._codec import encode_id, inflate
+from poller.sinks.sqlite._layout import OUTSIDE
 
 SCHEMA_1 = """
 PRAGMA journal_mode=WAL;
@@ -167,8 +169,8 @@ def test_a_schema_1_store_is_migrated_in_place_once_and_reads_the_same(
         )
         assert [inflate(body, content).decode() for body, content in stored] == [SPACED[2]]
     assert [r.getMessage() for r in caplog.records] == [
-        f"migrating the embedded store {path} from schema 1 to 2: 7 documents",
-        f"migrated the embedded store {path} to schema 2",
+        f"migrating the embedded store {path} from schema 1 to 3: 7 documents",
+        f"migrated the embedded store {path} to schema 3",
     ]
     assert _version(path) == (SCHEMA_VERSION, [
         "data_streams", "deadletter", "dictionaries", "documents", "fields", "sources", "state",
@@ -191,10 +193,10 @@ def test_a_big_migration_logs_its_progress(
     with caplog.at_level(logging.WARNING), SqliteSink(path) as sink:
         _assert_reads_as_schema_1(sink)
     assert [r.getMessage() for r in caplog.records] == [
-        f"migrating the embedded store {path} from schema 1 to 2: 7 documents",
+        f"migrating the embedded store {path} from schema 1 to 3: 7 documents",
         f"migrating {path}: 4 of 7 documents",
         f"migrating {path}: 6 of 7 documents",
-        f"migrated the embedded store {path} to schema 2",
+        f"migrated the embedded store {path} to schema 3",
     ]
 
 
@@ -221,7 +223,7 @@ def test_a_read_only_open_refuses_schema_1_and_says_how_to_migrate(tmp_path: Pat
     with pytest.raises(SinkRejectedError) as caught:
         SqliteSink(path, read_only=True)
     assert str(caught.value) == (
-        f"the embedded store {path} has schema 1, which is read only once migrated to schema 2: "
+        f"the embedded store {path} has schema 1, which is read only once migrated to schema 3: "
         "run `openai-poller run` or `backfill` once (it migrates the store in place), then read "
         "it again"
     )
@@ -231,9 +233,9 @@ def test_a_read_only_open_refuses_schema_1_and_says_how_to_migrate(tmp_path: Pat
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
-        ("CREATE TABLE t (x); PRAGMA user_version=3",
-         "the embedded store {path} was written by a newer openai-poller (schema 3; this one "
-         "reads schema 2 and older): upgrade openai-poller"),
+        ("CREATE TABLE t (x); PRAGMA user_version=4",
+         "the embedded store {path} was written by a newer openai-poller (schema 4; this one "
+         "reads schema 3 and older): upgrade openai-poller"),
         ("CREATE TABLE notes (x)",
          "{path} is not an openai-poller embedded store (schema 0, tables notes): point the "
          "store path elsewhere"),
@@ -308,3 +310,87 @@ def test_float_sums_add_up_in_schema_1_order(tmp_path: Path) -> None:
             assert got == [
                 {g: Sums(n, {COST: total}) for g, n, total in answers} for answers in expected
             ]
+
+
+ORG = [("org-a", "Org A"), ("org-b", "Org B")]
+
+
+def _with_org(source: dict[str, Any], n: int) -> dict[str, Any]:
+    org_id, org_name = ORG[n % 2]
+    return {**source, "organization": {"id": org_id, "name": org_name}}
+
+
+def _schema_2_store(path: Path, documents: list[Document]) -> None:
+    """What schema 2's writer left: the same tables and columns for the fields under `openai`,
+    but none for those outside it, and no `documents_read_by_id`. Made by writing the documents
+    now and taking away what schema 3 added (a stream's columns handed out stay handed out,
+    as they would after any retired field)."""
+    with SqliteSink(path) as sink:
+        sink.write(documents)
+    outside = "', '".join(OUTSIDE)
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        for stream, path_, slot in conn.execute(
+            f"SELECT data_stream, path, slot FROM fields WHERE path IN ('{outside}')"  # noqa: S608
+        ).fetchall():
+            if slot is not None:
+                conn.execute(f"UPDATE documents SET {slot} = NULL "  # noqa: S608
+                             "WHERE data_stream = ?", (stream,))
+            conn.execute("DELETE FROM fields WHERE data_stream = ? AND path = ?", (stream, path_))
+        conn.execute("DROP INDEX documents_read_by_id")
+        conn.execute("PRAGMA user_version=2")
+
+
+def test_a_schema_2_store_is_migrated_in_place_once_and_reads_the_same(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Schema 2 read `organization.*`, `user.email` and `service.id` from every document's
+    source; migrated, they are columns filled for every stored document, and every answer,
+    per org (`where=`) too, is the one the sources give."""
+    monkeypatch.setattr(migration, "_CHUNK", 2)
+    actor = {"user": {"email": "ana@example.com"}, "service": {"id": "svc-1"}}
+    documents = [
+        Document(ds.split(".")[1].split("-")[0], ds, doc_id,
+                 _with_org({**source, **(actor if ds == AUDIT else {})}, n))
+        for n, (ds, doc_id, source) in enumerate(DOCUMENTS)
+    ]
+    path = tmp_path / "store.sqlite3"
+    _schema_2_store(path, documents)
+    with pytest.raises(SinkRejectedError) as caught:
+        SqliteSink(path, read_only=True)
+    assert str(caught.value).startswith(f"the embedded store {path} has schema 2, which is read "
+                                        "only once migrated to schema 3: run `openai-poller run`")
+    with caplog.at_level(logging.WARNING), SqliteSink(path) as sink:
+        pass
+    assert [r.getMessage() for r in caplog.records] == [
+        f"migrating the embedded store {path} from schema 2 to 3: 6 documents",
+        f"migrated the embedded store {path} to schema 3",
+    ]
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        placed = conn.execute(
+            "SELECT path FROM fields WHERE slot IS NOT NULL AND path NOT LIKE 'openai%' "
+            "GROUP BY path ORDER BY path"
+        ).fetchall()
+        assert placed == [("organization.id",), ("organization.name",), ("service.id",),
+                          ("user.email",)]
+        assert conn.execute("SELECT count(*) FROM sqlite_master "
+                            "WHERE name = 'documents_read_by_id'").fetchone()[0] == 1
+    caplog.clear()
+    with caplog.at_level(logging.WARNING), SqliteSink(path, read_only=True) as sink:
+        reader = sink.reader()
+        assert reader.sums_by(COSTS, [BILLED], "organization.name") == {
+            "Org A": Sums(1, {BILLED: 2.25}), "Org B": Sums(1, {BILLED: 1.5}),
+        }
+        assert reader.sums_by(COMPLETIONS, [TOKENS], "organization.id") == {
+            "org-a": Sums(2, {TOKENS: 40.0}), "org-b": Sums(1, {TOKENS: 20.0}),
+        }
+        assert reader.sums(COMPLETIONS, [TOKENS], where={"organization.id": "org-a"}) == Sums(
+            2, {TOKENS: 40.0}
+        )
+        assert reader.count(COSTS, where={"organization.id": "org-b"}) == 1
+        assert reader.sums_by(AUDIT, [], "user.email") == {"ana@example.com": Sums(1, {})}
+        assert reader.sums_by(AUDIT, [], "service.id") == {"svc-1": Sums(1, {})}
+        assert reader.documents(AUDIT, ["audit_log-abc"]) == {
+            "audit_log-abc": documents[-1].source
+        }
+    assert caplog.records == []  # nothing left to migrate

@@ -13,6 +13,10 @@ again. A column therefore always answers exactly what `json_extract` on the sour
 
 Keys that are empty or hold `.` or `"` cannot be named by a dotted field, so they are left out.
 
+Outside `openai`, the fields `report` groups and filters by (`OUTSIDE`: the org a document
+belongs to, an audit event's actor, a user's group) get `k` columns by the same rules when their
+value is a string; any other field outside `openai` is read from the source.
+
 Caches: the layouts are reloaded whenever another connection committed (`PRAGMA data_version`),
 everything is forgotten after a rolled-back write, and the interned strings kept are bounded,
 so memory does not grow with the store.
@@ -29,9 +33,14 @@ from typing import Any
 from poller.sinks.sqlite._codec import DICTIONARY_BYTES, Dictionary, inflate, train
 from poller.sinks.sqlite._schema import K_SLOTS, N_SLOTS, SLOT_COLUMNS
 
-__all__ = ["ROOT", "Catalog", "StreamLayout"]
+__all__ = ["OUTSIDE", "ROOT", "Catalog", "StreamLayout"]
 
 ROOT = "openai"
+OUTSIDE = (
+    "organization.id", "organization.name", "service.id", "user.email", "user.group.id",
+    "user.group.name",
+)
+_OUTSIDE_KEYS = tuple((path, tuple(path.split("."))) for path in OUTSIDE)
 _KEYWORD_DEPTH = 3  # openai.<object>.<name>
 _MAX_TERMS = 20_000
 _INT64 = (-(2**63), 2**63 - 1)
@@ -149,10 +158,36 @@ class Catalog:
         try:
             self._visit(conn, layout, layout.fields, "", 1, top, values)
         except _NotJsonKeys:
-            parsed = json.loads(text)
+            source = json.loads(text)
             values = [None] * len(SLOT_COLUMNS)
-            self._visit(conn, layout, layout.fields, "", 1, {ROOT: parsed.get(ROOT)}, values)
+            self._visit(conn, layout, layout.fields, "", 1, {ROOT: source.get(ROOT)}, values)
+        self.outside(conn, layout, source, values)
         return values
+
+    def outside(
+        self,
+        conn: sqlite3.Connection,
+        layout: StreamLayout,
+        source: Mapping[str, Any],
+        values: list[Any],
+    ) -> None:
+        """Fills the columns of the `OUTSIDE` fields of one document into `values` (a string:
+        its term; anything else retires the field's column)."""
+        for path, keys in _OUTSIDE_KEYS:
+            value: Any = source
+            for key in keys:
+                value = value.get(key) if isinstance(value, Mapping) else None
+            if value is None:
+                continue
+            slot = layout.slots.get(path, _NEW)
+            if slot is _NEW:
+                slot = self._place(conn, layout, path, "k" if isinstance(value, str) else None)
+            if slot is None:
+                continue
+            if isinstance(value, str):
+                values[_INDEX[slot]] = self._terms.get(value) or self.term(conn, value)
+            else:
+                self._retire(conn, layout, path)
 
     def _visit(
         self,

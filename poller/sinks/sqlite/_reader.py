@@ -71,9 +71,10 @@ class _Stream:
 
 @dataclass(frozen=True)
 class _Scan:
-    """The documents of one data stream in a time range, read through the index schema 1 read
-    them through: by id without a time range, by time (then id) with one. Float sums then add
-    their terms in the same order, and come out equal to the last bit."""
+    """The documents of one data stream in a time range, read in the order schema 1 read them
+    in: by id without a time range (from `documents_read_by_id`, which holds every column), by
+    time (then id) with one. Float sums then add their terms in the same order, and come out
+    equal to the last bit."""
 
     where: str
     params: list[Any]
@@ -103,7 +104,7 @@ class _Scan:
             params += [*found.params, value]
             filters.append(found)
         ranged = start is not None or end is not None
-        return cls(sql, params, "documents_by_time" if ranged else "documents_by_id",
+        return cls(sql, params, "documents_by_time" if ranged else "documents_read_by_id",
                    tuple(filters))
 
 

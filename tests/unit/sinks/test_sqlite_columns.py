@@ -1,10 +1,11 @@
-"""Schema 2 answers exactly what schema 1 answered: for any documents, every reader call equals
+"""Schema 3 answers exactly what schema 1 answered: for any documents, every reader call equals
 the schema-1 query (json_extract over the JSON text, reproduced here) on the same documents.
 
 The documents are drawn to hit every way a field reaches its column or does not: strings and
 numbers, booleans, nulls, objects and arrays, a field changing type (its column is retired), a
-number beyond 64 bits, keys holding dots, more string fields than there are columns, a field
-outside `openai`, and one no document has. Floats are multiples of 1/8, so sums do not depend
+number beyond 64 bits, keys holding dots, more string fields than there are columns, fields
+outside `openai` with a column (`organization.id`, `user.email`: drawn like the others) and
+without one (`user.id`), and one no document has. Floats are multiples of 1/8, so sums do not depend
 on the order documents are added in; timestamps are distinct, so each group's newest name is
 one document's.
 """
@@ -60,13 +61,24 @@ PATHS = [
     "openai.completions",
     "openai.missing",
     "user.id",
+    "user.email",
+    "organization.id",
     *(f"openai.{o}.{k}" for o in ("base", "completions") for k in ("a", "b")),
     *(f"openai.{o}.a.{k}" for o in ("base", "completions") for k in ("a", "b", "c")),
     "openai.base.c.d",
 ]
 
 
-def _documents(openai: list[dict[str, Any]]) -> list[Document]:
+# Values of the fields outside `openai`: all strings (their columns hold them all), or anything.
+OUTSIDE = st.one_of(
+    st.lists(st.sampled_from(["o1", "o2", None]), max_size=30), st.lists(SCALARS, max_size=30)
+)
+
+
+def _documents(openai: list[dict[str, Any]], outside: list[Any] | None = None) -> list[Document]:
+    def drawn(i: int) -> Any:
+        return outside[i % len(outside)] if outside else None
+
     return [
         Document(
             "completions",
@@ -75,7 +87,8 @@ def _documents(openai: list[dict[str, Any]]) -> list[Document]:
             {
                 "@timestamp": f"2026-11-{1 + i % 28:02d}T{i // 28 % 24:02d}:00:00.000Z",
                 "openai": tree,
-                **({"user": {"id": f"u{i % 3}"}} if i % 2 else {}),
+                **({"user": {"id": f"u{i % 3}", "email": drawn(i + 1)}} if i % 2 else {}),
+                "organization": {"id": drawn(i)},
             },
         )
         for i, tree in enumerate(openai)
@@ -137,8 +150,10 @@ def _millis(source: Mapping[str, Any]) -> int:
 
 
 @contextmanager
-def _stores(openai: list[dict[str, Any]]) -> Iterator[tuple[SqliteSink, Schema1]]:
-    documents = _documents(openai)
+def _stores(
+    openai: list[dict[str, Any]], outside: list[Any] | None = None
+) -> Iterator[tuple[SqliteSink, Schema1]]:
+    documents = _documents(openai, outside)
     schema1 = Schema1(documents)
     with SqliteSink(":memory:") as sink, closing(schema1.conn):
         for start in range(0, len(documents), 7):  # several batches: layouts grow across them
@@ -147,9 +162,11 @@ def _stores(openai: list[dict[str, Any]]) -> Iterator[tuple[SqliteSink, Schema1]
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(OPENAI, min_size=1, max_size=30))
-def test_every_reader_answer_equals_schema_1(openai: list[dict[str, Any]]) -> None:
-    with _stores(openai) as (sink, schema1):
+@given(st.lists(OPENAI, min_size=1, max_size=30), OUTSIDE)
+def test_every_reader_answer_equals_schema_1(
+    openai: list[dict[str, Any]], outside: list[Any]
+) -> None:
+    with _stores(openai, outside) as (sink, schema1):
         reader = sink.reader()
         for ds in (DS, OTHER):
             assert reader.sums(ds, PATHS) == schema1.sums(ds, PATHS)
@@ -161,8 +178,9 @@ def test_every_reader_answer_equals_schema_1(openai: list[dict[str, Any]]) -> No
                     ds, PATHS, group, "openai.base.a", int(SINCE.timestamp() * 1000)
                 )
             assert reader.count(ds) == schema1.sums(ds, []).count
-        ids = [d.doc_id for d in _documents(openai)]
-        expected = {d.doc_id: json.loads(_ENCODER.encode(d.source)) for d in _documents(openai)}
+        documents = _documents(openai, outside)
+        ids = [d.doc_id for d in documents]
+        expected = {d.doc_id: json.loads(_ENCODER.encode(d.source)) for d in documents}
         assert {**reader.documents(DS, ids), **reader.documents(OTHER, ids)} == expected
         assert {k: v for ds in reader.data_streams() for k, v in reader.all_documents(ds).items()
                 } == expected
