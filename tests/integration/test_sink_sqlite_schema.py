@@ -223,9 +223,8 @@ def test_a_read_only_open_refuses_schema_1_and_says_how_to_migrate(tmp_path: Pat
     with pytest.raises(SinkRejectedError) as caught:
         SqliteSink(path, read_only=True)
     assert str(caught.value) == (
-        f"the embedded store {path} has schema 1, which is read only once migrated to schema 3: "
-        "run `openai-poller run` or `backfill` once (it migrates the store in place), then read "
-        "it again"
+        "run `openai-poller run` or `backfill` once, then read again: it migrates the embedded "
+        f"store {path} in place from schema 1 to 3, which is all this version reads"
     )
     assert path.read_bytes() == before
 
@@ -357,8 +356,10 @@ def test_a_schema_2_store_is_migrated_in_place_once_and_reads_the_same(
     _schema_2_store(path, documents)
     with pytest.raises(SinkRejectedError) as caught:
         SqliteSink(path, read_only=True)
-    assert str(caught.value).startswith(f"the embedded store {path} has schema 2, which is read "
-                                        "only once migrated to schema 3: run `openai-poller run`")
+    assert str(caught.value) == (
+        "run `openai-poller run` or `backfill` once, then read again: it migrates the embedded "
+        f"store {path} in place from schema 2 to 3, which is all this version reads"
+    )
     with caplog.at_level(logging.WARNING), SqliteSink(path) as sink:
         pass
     assert [r.getMessage() for r in caplog.records] == [

@@ -52,9 +52,9 @@ def prepare(db: Database) -> None:
             raise SinkRejectedError(missing_message(db.path))
         if version != SCHEMA_VERSION:
             raise SinkRejectedError(
-                f"the embedded store {os.path.abspath(db.path)} has schema {version}, which "
-                f"is read only once migrated to schema {SCHEMA_VERSION}: run `openai-poller "
-                "run` or `backfill` once (it migrates the store in place), then read it again"
+                "run `openai-poller run` or `backfill` once, then read again: it migrates the "
+                f"embedded store {os.path.abspath(db.path)} in place from schema {version} to "
+                f"{SCHEMA_VERSION}, which is all this version reads"
             )
         return
     db.start_writing()
