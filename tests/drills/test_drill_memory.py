@@ -11,8 +11,11 @@ The process's peak RSS is the kernel's high-water mark of it (`VmHWM` in /proc, 
 grows), read while it runs and once more after its second cycle, and checked against the memory
 limit of deploy/kubernetes/deployment.yaml. (`ru_maxrss` from `wait4` would count this test
 process's own memory at the fork, the simulator of a large org included.) It is a measured
-peak, not an enforced cap: an address-space limit (`RLIMIT_AS`) counts reserved, not resident,
-memory (thread stacks, allocator arenas) and would fail a process far below the limit.
+peak. It is also the enforced cap where the test may make a memory cgroup (`memory_cap`; root on
+cgroup v1 or v2, as on the project's CI): the daemon runs inside one limited to the manifest's
+limit, so going over it gets the process OOM-killed as a container would be, and the drill fails
+on the kill. (An address-space limit, `RLIMIT_AS`, would not do: it counts reserved, not
+resident, memory, thread stacks and allocator arenas, and fails a process far below the limit.)
 The store must then equal the simulator's truth for what the state says was collected: every
 usage and costs stream, and audit.
 """
@@ -21,6 +24,8 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -38,6 +43,7 @@ from drill_support import (
     start,
     wait_until,
 )
+from memory_cap import memory_cap
 
 from poller.streams import ALL_STREAMS, STREAM_NAMES, StreamKind
 
@@ -76,13 +82,13 @@ def test_the_large_org_runs_several_cycles_within_the_shipped_memory_limit(
 ) -> None:
     limit = shipped_limit()
     store, log = tmp_path / "store.sqlite3", tmp_path / "daemon.log"
-    with simulator_with(seed=41, size="large") as sim:
+    with simulator_with(seed=41, size="large") as sim, memory_cap(limit) as cap:
         env = daemon_env(sim.base_url, store, list(STREAM_NAMES), 0,
                          ORG_DEFAULTS__DEFAULTS__INITIAL_INTERVAL=f"{INITIAL}s",
                          ORG_DEFAULTS__OVERRIDES__COSTS__INITIAL_INTERVAL="2d",
                          ORG_DEFAULTS__DEFAULTS__INTERVAL="10s")
         first = time.time()
-        proc = start(RUN_CMD, env, log)
+        proc = start(cap.command(RUN_CMD), env, log)
         try:
             peaks = [0]
 
@@ -102,6 +108,7 @@ def test_the_large_org_runs_several_cycles_within_the_shipped_memory_limit(
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=10)
+            oom_kills, cgroup_peak = cap.oom_kills(), cap.peak()
         peak = max(peaks)
         buckets = [s for s in CHECKED if s != "audit"]
         since, until = bucket_window(store, buckets)
@@ -113,9 +120,13 @@ def test_the_large_org_runs_several_cycles_within_the_shipped_memory_limit(
                           since=(int(first) - INITIAL - 1, int(audit_seen) - INITIAL + 1),
                           until=(states["audit"].high_water + 1, int(stopped) + 1)),
         )
+    capped = (f"capped by a cgroup v{cap.version} memory limit (peak charge "
+              f"{(cgroup_peak or 0) / 2**20:.0f} MiB, page cache included)"
+              if cap.path is not None else f"not capped ({cap.reason}): measured only")
     record("run: large org under the memory limit", 0, check,
-           f"peak RSS {peak / 2**20:.0f} MiB of the {limit / 2**20:.0f} MiB limit",
+           f"peak RSS {peak / 2**20:.0f} MiB of the {limit / 2**20:.0f} MiB limit", capped,
            f"{stopped - first:.0f} s for two cycles of {len(STREAM_NAMES)} streams")
+    assert oom_kills == 0, f"the kernel killed the daemon for going over {limit / 2**20:.0f} MiB"
     assert proc.returncode == 0, log.read_text(errors="replace")[-3000:]
     assert peak <= limit, f"peak RSS {peak / 2**20:.0f} MiB over the {limit / 2**20:.0f} MiB limit"
     assert check.mismatches == []
@@ -125,3 +136,19 @@ def test_the_large_org_runs_several_cycles_within_the_shipped_memory_limit(
 
 def test_the_limit_is_read_from_the_manifest() -> None:
     assert shipped_limit() == 512 * 2**20
+
+
+def test_the_cap_kills_a_process_that_goes_over_it() -> None:
+    """The cgroup the drill runs the daemon in does cap it: a process that touches 256 MiB in a
+    cgroup of 64 MiB is OOM-killed, and the kill is counted."""
+    script = "x = bytearray(256 * 2**20)\nx[::4096] = b'a' * len(x[::4096])\nprint('survived')"
+    with memory_cap(64 * 2**20) as cap:
+        if cap.path is None:
+            pytest.skip(f"no memory cgroup can be made here ({cap.reason}); the drill above "
+                        "then checks the peak it measures")
+        proc = subprocess.run(cap.command([sys.executable, "-c", script]), capture_output=True,
+                              timeout=60, check=False)
+        kills = cap.oom_kills()
+    assert proc.returncode == -signal.SIGKILL, proc.stdout
+    assert b"survived" not in proc.stdout
+    assert kills >= 1
