@@ -28,9 +28,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from poller.client import PROCESS_BUDGET, BudgetStopped, Hold, ResultsBudget, stop_waits
 from poller.destinations import FanOut
@@ -103,7 +103,6 @@ def run_source(
     state = load_stream_state(sink, source.org, source.stream)
     written = WriteReport()
     count = 0
-    saved: Mapping[str, Any] = state.to_json()
     batches = source.batches(state)
     ahead = _ReadAhead(batches, stop, f"read-ahead {key}", budget) if read_ahead else None
     stopped = False
@@ -116,7 +115,7 @@ def run_source(
                 if batch.rejected:
                     report += WriteReport(dead_lettered=sink.reject(batch.rejected))
                 state = batch.advance(state)
-                saved = _commit(sink, key, state, saved)
+                sink.save_state(key, state.to_json())
                 written += report
                 count += 1
                 if stop is not None and stop.is_set():
@@ -246,20 +245,6 @@ class _ReadAhead:
                 return
             if isinstance(item, tuple):
                 item[1].release()
-
-
-def _commit(
-    sink: Sink, key: str, state: StreamState, saved: Mapping[str, Any]
-) -> Mapping[str, Any]:
-    """Saves `state` unless it is what is saved already; returns what is saved now. A page
-    written in several batches moves its cursor only with its last, and a save that changes
-    nothing still costs a commit: an fsync on the embedded store, and on Elasticsearch a wait
-    for the next refresh (up to a second), which paid for every batch made a large backfill
-    several times slower."""
-    current = state.to_json()
-    if current != saved:
-        sink.save_state(key, current)
-    return current
 
 
 def _close(batches: Iterator[Batch]) -> None:

@@ -57,6 +57,10 @@ HEC_TOKEN = "hec-loopback-token"
 GRACE = 120
 WINDOW = 6 * 3600
 COSTS_WINDOW = 2 * 86400  # costs come in whole days: yesterday's is the newest complete one
+# Audit events follow office hours and weekdays, so six hours of a weekend night can hold none:
+# audit reads the last four days (at least two working days, whenever the test runs), which only
+# Loki and HEC receive.
+AUDIT_WINDOW = 4 * 86400
 HOLD = 60.0
 STREAMS = ("completions", "embeddings", "costs", "audit")
 USAGE_RULES = Path(__file__).resolve().parents[3] / "deploy/prometheus/openai-usage-rules.yaml"
@@ -175,8 +179,9 @@ def _settle(prom: Prometheus, registry: CollectorRegistry, clock: Clock) -> None
 
 def _collect(rt: Any, sink: Delivering, since: int, now: int, until: int) -> None:
     for name in STREAMS:
+        back = {"costs": COSTS_WINDOW, "audit": AUDIT_WINDOW}.get(name, WINDOW)
         window = BackfillWindow(
-            since=since - COSTS_WINDOW + WINDOW if name == "costs" else since,
+            since=since - back + WINDOW,
             until=until,
             now=now,
             width=BucketWidth.HOUR,

@@ -46,15 +46,14 @@ def _chunk_of_five(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_page_is_written_in_chunks_of_whole_buckets_and_covered_by_its_last() -> None:
     """Buckets of 3, 2, 4 and 6 results: [3+2], [4], [6] (a bucket bigger than a chunk is one
-    batch of its own); only the third batch moves the coverage, to the page's end, and so only
-    it saves the state (then the run's success)."""
+    batch of its own); only the third batch moves the coverage, to the page's end."""
     client = FakeClient(usage=[[usage_page((T0, T0 + H, 3), (T0 + H, T0 + 2 * H, 2),
                                            (T0 + 2 * H, T0 + 3 * H, 4),
                                            (T0 + 3 * H, T0 + 4 * H, 6))]])
     sink = RecordingSink()
     report = run_source(_source(client), sink, clock=FakeClock())
     assert [c for c in sink.calls if c.startswith("write")] == ["write 5", "write 4", "write 6"]
-    assert _covered(sink) == [_hours(4), _hours(4)]
+    assert _covered(sink) == [Coverage(()), Coverage(()), _hours(4), _hours(4)]
     assert (report.batches, report.written.created) == (3, 15)
 
 
@@ -109,12 +108,12 @@ def test_a_result_failing_its_schema_is_dead_lettered_with_its_batch_before_the_
     sink = RecordingSink()
     report = run_source(_source(client), sink, clock=FakeClock())
     assert [c for c in sink.calls if c.startswith(("write", "reject", "save"))] == [
-        "write 4", "reject 1",
-        "write 4",
-        "write 1", "reject 1", f"save_state {KEY}",  # the page covered, once all of it is in
+        "write 4", "reject 1", f"save_state {KEY}",
+        "write 4", f"save_state {KEY}",
+        "write 1", "reject 1", f"save_state {KEY}",
         f"save_state {KEY}",  # the run's success
     ]
-    assert _covered(sink) == [_hours(4), _hours(4)]
+    assert _covered(sink) == [Coverage(()), Coverage(()), _hours(4), _hours(4)]
     assert (report.written.created, len(report.written.dead_lettered)) == (9, 2)
 
 

@@ -85,8 +85,9 @@ def test_empty_pages_and_pages_of_old_buckets_commit_without_moving_coverage() -
     ]])
     sink = RecordingSink()
     _run(_bucket_source(client, Segment(T0, T0 + 2 * H, HOUR)), sink)
-    # Saved only when the coverage moves (the second page), then once more at the end.
-    assert [s.coverage for s in _states(sink)] == [_coverage((T0, T0 + H)), _coverage((T0, T0 + H))]
+    assert [s.coverage for s in _states(sink)] == [
+        Coverage(), _coverage((T0, T0 + H)), _coverage((T0, T0 + H)), _coverage((T0, T0 + H))
+    ]
     assert sink.calls.count("write 1") == 2
 
 
@@ -150,7 +151,7 @@ def test_the_audit_mark_moves_only_after_the_last_page() -> None:
                                 audit_page(("c", T0 + 20))]])
     sink = RecordingSink()
     _run(cycle_source(access(client), config("audit", overlap=300), now), sink)
-    assert [s.high_water for s in _states(sink)] == [T0 + 30, T0 + 30]  # no save before it
+    assert [s.high_water for s in _states(sink)] == [None, None, T0 + 30, T0 + 30]
     assert client.calls == [("audit", {"effective_at": {"gte": now - D, "lt": now},
                                        "limit": 100})]
 
@@ -161,7 +162,7 @@ def test_a_window_that_fails_midway_leaves_the_mark_where_it_was() -> None:
                          states={"acme/audit": StreamState(high_water=T0).to_json()})
     with pytest.raises(SinkUnavailableError):
         _run(cycle_source(access(client), config("audit", overlap=300), T0 + H), sink)
-    assert [s.high_water for s in _states(sink)] == [T0]  # the failure, recorded beside it
+    assert [s.high_water for s in _states(sink)] == [T0, T0]
     assert _states(sink)[-1].last_error == "down"
 
 
@@ -182,8 +183,8 @@ def test_a_backfill_sets_the_mark_only_when_there_is_none() -> None:
         assert client.calls[0][1]["effective_at"] == {"gte": T0 - 2 * D, "lt": T0 + H}
         return [s.high_water for s in _states(sink)]
 
-    assert backfill(StreamState()) == [T0 - D + 5, T0 - D + 5]
-    assert backfill(StreamState(high_water=T0)) == [T0]
+    assert backfill(StreamState()) == [None, T0 - D + 5, T0 - D + 5]
+    assert backfill(StreamState(high_water=T0)) == [T0, T0]
 
 
 def test_an_empty_window_marks_its_start() -> None:
