@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -220,19 +220,28 @@ def test_a_server_error_is_not_a_wrong_base_url(make_client: MakeClient) -> None
 # --- the process's results budget -----------------------------------------------------------
 
 
+def _budget_at_request(
+    script: Script, base: int
+) -> tuple[Callable[[httpx.Request], httpx.Response], list[int]]:
+    """`script` as a transport that also records the results in flight (above `base`) as each
+    request is sent: what that request reserved, with whatever else was still held."""
+    at_request: list[int] = []
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        at_request.append(PROCESS_BUDGET.in_flight - base)
+        return script(request)
+
+    return recording, at_request
+
+
 def test_each_page_is_reserved_before_its_request_and_released_when_the_next_is_asked_for(
     make_client: MakeClient,
 ) -> None:
     """A request reserves its page's expected results (4 buckets x the guess of 500), the page
     counts what it held (4 x 40), and asking for the next page releases it first."""
     base = PROCESS_BUDGET.in_flight
-    at_request: list[int] = []
     script = Script([ok(page(0, 4, 40, more=True)), ok(page(4, 50, 4, more=False))])
-
-    def recording(request: httpx.Request) -> httpx.Response:
-        at_request.append(PROCESS_BUDGET.in_flight - base)
-        return script(request)
-
+    recording, at_request = _budget_at_request(script, base)
     client = make_client(recording, limits=ResponseLimits(max_results_per_page=2_000))
     pages = client.usage_pages("embeddings", start_time=0, end_time=1440 * MINUTE,
                                bucket_width="1m", limit=1440, group_by=["project_id"])
@@ -268,13 +277,8 @@ def test_a_new_shape_reserves_what_the_org_has_shown_not_a_whole_page(
     grouping) still asks for 4 buckets (the guess of 500 sizes it, so it cannot overflow), but
     reserves 4 x 40, not 4 x 500: a small org's first pages do not queue behind each other."""
     base = PROCESS_BUDGET.in_flight
-    at_request: list[int] = []
     script = Script([ok(page(0, 4, 40, more=False)), ok(page(0, 4, 3, more=False))])
-
-    def recording(request: httpx.Request) -> httpx.Response:
-        at_request.append(PROCESS_BUDGET.in_flight - base)
-        return script(request)
-
+    recording, at_request = _budget_at_request(script, base)
     client = make_client(recording, limits=ResponseLimits(max_results_per_page=2_000))
     for group_by in (["project_id"], ["model"]):
         assert len(list(client.usage_pages(
